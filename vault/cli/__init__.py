@@ -1,0 +1,155 @@
+"""The ``vault`` command line: parse, call the core, render.  Nothing else lives here.
+
+``main`` is the one place where exceptions become exit codes and ``vault: error:`` lines.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import context
+
+app = typer.Typer(
+    name="vault",
+    help=(
+        "A personal data vault: import your social-network and marketplace exports into one "
+        "age-encrypted folder, search and curate them, publish a site, and back it up.\n\n"
+        "Global options (--vault, --json, --quiet, --verbose, --lock-wait, --identity-file) may "
+        "also be given after the command."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+GLOBAL_FLAGS = {"--json", "--quiet", "-q", "--verbose", "-v"}
+GLOBAL_VALUE_OPTIONS = {"--vault", "--lock-wait", "--identity-file"}
+
+
+@app.callback()
+def _globals(
+    vault: Annotated[Optional[Path], typer.Option("--vault", help="The vault folder (else $VAULT_DIR, else the platform data folder).", show_default=False)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout; errors as JSON on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No messages or progress bars; errors only.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail, and tracebacks for unexpected errors.")] = False,
+    lock_wait: Annotated[float, typer.Option("--lock-wait", metavar="SECONDS", help="How long to wait for another process's lock before exit 11.")] = 60.0,
+    identity_file: Annotated[Optional[Path], typer.Option("--identity-file", help="An age identity file (else $VAULT_IDENTITY_FILE, keyring, passphrase).", show_default=False)] = None,
+) -> None:
+    context.STATE.vault = vault
+    context.STATE.json = json_out
+    context.STATE.quiet = quiet
+    context.STATE.verbose = verbose
+    context.STATE.lock_wait = lock_wait
+    context.STATE.identity_file = identity_file
+
+
+def _register() -> None:
+    # Each module adds its commands to `app`; they import the core lazily inside the commands.
+    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance  # noqa: F401
+
+
+_register()
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move global options found after the command name to the front, so that
+    ``vault status --json`` means ``vault --json status``.  Stops at ``--``."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            rest.extend(argv[i:])
+            break
+        name = tok.split("=", 1)[0]
+        if tok in GLOBAL_FLAGS:
+            front.append(tok)
+        elif name in GLOBAL_VALUE_OPTIONS:
+            if "=" in tok:
+                front.append(tok)
+            elif i + 1 < len(argv):
+                front.extend(argv[i : i + 2])
+                i += 1
+            else:
+                rest.append(tok)
+        else:
+            rest.append(tok)
+        i += 1
+    return front + rest
+
+
+def _sigterm(signum, frame):  # noqa: ANN001
+    raise KeyboardInterrupt
+
+
+def _report(exc, verbose: bool) -> int:
+    from ..errors import VaultError
+
+    code = int(exc.exit_code)
+    if context.STATE.json:
+        sys.stderr.write(__import__("json").dumps(exc.to_json(), ensure_ascii=False) + "\n")
+    else:
+        sys.stderr.write(f"vault: error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(f"vault: hint: {exc.hint}\n")
+    if verbose and isinstance(exc, VaultError) and exc.__cause__ is not None:
+        import traceback
+
+        traceback.print_exception(exc.__cause__, file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..errors import ExitCode, Interrupted, UsageError, VaultError
+
+    os.umask(0o077)
+    signal.signal(signal.SIGTERM, _sigterm)
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    verbose = "--verbose" in args or "-v" in args
+    try:
+        result = app(args=args, prog_name="vault", standalone_mode=False)
+        code = int(result) if isinstance(result, int) else 0
+    except VaultError as exc:
+        code = _report(exc, verbose)
+    except KeyboardInterrupt:
+        code = _report(Interrupted(), verbose)
+    except BrokenPipeError:
+        # `vault list | head`: the reader went away; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 0
+    except MemoryError:
+        code = _report(VaultError("out of memory"), verbose)
+    # The single boundary where anything else becomes "unexpected error" (exit 1).
+    except Exception as exc:  # noqa: BLE001
+        if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
+            # typer's own usage errors (missing argument, bad option value).
+            usage = UsageError(exc.format_message(), hint="see `vault --help` or `vault COMMAND --help`")
+            code = _report(usage, verbose)
+            code = int(getattr(exc, "exit_code", 2) or 2)
+        elif type(exc).__name__ == "Abort":
+            code = _report(Interrupted(), verbose)
+        else:
+            if verbose:
+                import traceback
+
+                traceback.print_exc()
+            code = _report(VaultError(f"unexpected error: {type(exc).__name__}: {exc}", hint="run again with --verbose for details"), verbose)
+            code = int(ExitCode.UNEXPECTED)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    return code
+
+
+def run() -> None:
+    sys.exit(main())

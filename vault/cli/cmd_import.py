@@ -1,0 +1,93 @@
+"""`vault import` and `vault sources`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import app, context
+
+
+@app.command(
+    "import",
+    epilog=(
+        "Examples:\n\n"
+        "  vault import facebook-jana-2024-05-14-abc.zip\n\n"
+        "  vault import part1.zip part2.zip            # the parts of one export\n\n"
+        "  vault import ~/Pictures/2024 --source files --dry-run\n\n"
+        "Exit codes: 0 imported, 3 some items were skipped (listed), 20 not a supported export."
+    ),
+)
+def import_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Export zip(s), tar.gz, file or unpacked folder; several paths are parts of one export.")],
+    source: Annotated[Optional[str], typer.Option(help="Name the source instead of detecting it (see `vault sources`).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and report what would be added; write nothing.")] = False,
+) -> None:
+    """Import an export into the vault, without duplicates however often it is run."""
+    from ..importing import Event, run_import
+    from ..repository import open_vault
+
+    o = context.opts()
+    with open_vault(o.vault_path(), exclusive=not dry_run, wait=o.lock_wait) as vault:
+        vault.unlock(o.identity_file)
+        state: dict = {}
+
+        def on_event(ev: Event) -> None:
+            if ev.kind == "start":
+                state["bar"] = context.progress_bar(f"importing {ev.label}", ev.total)
+                state["advance"] = state["bar"].__enter__()
+            elif ev.kind == "bytes" and "advance" in state:
+                state["advance"](ev.amount)
+
+        try:
+            report = run_import(vault, paths, source=source, dry_run=dry_run, on_event=on_event)
+        finally:
+            if "bar" in state:
+                state["bar"].__exit__(None, None, None)
+    _render(report.to_json())
+    context.exit_with(3 if report.skipped else 0)
+
+
+def _render(rep: dict) -> None:
+    def text(r: dict) -> None:
+        verb = "would add" if r["dry_run"] else "added"
+        def fmt(d: dict) -> str:
+            return ", ".join(f"{n} {k}" for k, n in d.items() if n) or "nothing"
+        context.say(f"{r['source']}: {r['export']}")
+        context.say(f"  {verb}:     {fmt(r['added'])}")
+        if any(r["updated"].values()):
+            context.say(f"  updated:   {fmt(r['updated'])}")
+        context.say(f"  unchanged: {fmt(r['unchanged'])}")
+        for s in r["skipped"]:
+            context.say(f"  skipped:   {s['path']}: {s['reason']}")
+        for w in r["warnings"]:
+            context.say(f"  warning:   {w}")
+
+    context.render(rep, text)
+
+
+@app.command("sources", epilog="Example:\n\n  vault sources")
+def sources_cmd() -> None:
+    """The importers and what each reads."""
+    from .. import plugins
+
+    found = plugins.importers.load_all()
+    out = {
+        "sources": [
+            {"name": name, "version": getattr(imp, "version", ""), "description": getattr(imp, "description", ""), "reads": getattr(imp, "reads", "")}
+            for name, imp in sorted(found.items())
+        ],
+        "warnings": plugins.importers.warnings,
+    }
+
+    def text(d: dict) -> None:
+        for s in d["sources"]:
+            context.say(f"{s['name']:<10} {s['description']}")
+            if s["reads"]:
+                context.say(f"{'':<10} reads: {s['reads']}")
+        for w in d["warnings"]:
+            context.warn(w)
+
+    context.render(out, text)

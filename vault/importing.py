@@ -1,0 +1,432 @@
+"""The import pipeline: importers yield items; this module dedups, encrypts and commits them.
+
+Contract for importers (``Importer``):
+
+* ``recognize(src)`` is cheap and decides by content, returning 0 (not mine) to 100 (certain).
+  It may raise ``UnsupportedInputError`` when it recognises a variant it cannot read (e.g. a
+  Facebook export in HTML format), so the user learns what to do instead.
+* ``read(src)`` yields ``PostItem``/``MediaItem``/``RatingItem``/``CaptureItem`` and per-item
+  problems as ``Skipped``/``Warning_`` values; one bad item never aborts the import.  Importers
+  never write storage, print or prompt.
+
+The pipeline makes imports idempotent: record ids are keyed HMACs of (kind, source, source id),
+media are named by content, an unchanged record writes nothing, and keyed fingerprints let a
+re-import skip reading unchanged files altogether.  An import's catalog operations are committed as
+one journal segment, after the objects they reference: an interrupted import leaves at worst
+unreferenced objects (never a half-visible import), and running it again completes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
+
+from .errors import UnsupportedInputError, UsageError, VaultError
+from .models import (
+    CaptureItem, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso, nfc,
+)
+
+if TYPE_CHECKING:
+    from .archive import ExportSource
+    from .repository import Vault
+
+
+
+class Importer(Protocol):
+    name: str
+    version: str
+    description: str
+
+    def recognize(self, src: "ExportSource") -> int: ...
+
+    def read(self, src: "ExportSource") -> Iterator[Item]: ...
+
+
+@dataclass
+class ImportReport:
+    source: str
+    export: str
+    dry_run: bool = False
+    added: dict[str, int] = field(default_factory=lambda: {"post": 0, "media": 0, "rating": 0})
+    updated: dict[str, int] = field(default_factory=lambda: {"post": 0, "media": 0, "rating": 0})
+    unchanged: dict[str, int] = field(default_factory=lambda: {"post": 0, "media": 0, "rating": 0})
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    bytes_stored: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.added.values()) + sum(self.updated.values()) + sum(self.unchanged.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "export": self.export,
+            "dry_run": self.dry_run,
+            "added": dict(self.added),
+            "updated": dict(self.updated),
+            "unchanged": dict(self.unchanged),
+            "skipped": list(self.skipped),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass
+class Event:
+    """Progress for the command line: ``kind`` is "start", "file", "bytes" or "item"."""
+
+    kind: str
+    amount: int = 0
+    total: int | None = None
+    label: str | None = None
+
+
+def record_id(writer_key: bytes, kind: str, source: str, source_id: str) -> str:
+    digest = hmac.new(writer_key, f"record\0{kind}\0{source}\0{source_id}".encode(), hashlib.sha256).hexdigest()
+    return f"{kind[0]}_{digest[:24]}"
+
+
+def media_id(object_id: str) -> str:
+    return f"m_{object_id[:24]}"
+
+
+def keyed(writer_key: bytes, *parts: str) -> str:
+    return hmac.new(writer_key, "\0".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+# --- choosing an importer ---------------------------------------------------------------------
+
+
+def choose_importer(src: "ExportSource", name: str | None) -> Importer:
+    from . import plugins
+
+    if name:
+        imp = plugins.importers.get(name)
+        if imp is None:
+            known = ", ".join(sorted(plugins.importers.specs()))
+            raise UsageError(f"unknown source {name!r}", hint=f"known sources: {known}")
+        return imp
+    best, best_score = None, 0
+    for imp in plugins.importers.load_all().values():
+        score = imp.recognize(src)
+        if score > best_score:
+            best, best_score = imp, score
+    if best is None:
+        raise UnsupportedInputError(
+            f"{src.display_name}: not a recognised export",
+            hint="run `vault sources` to see what can be imported, or name the source with --source",
+        )
+    return best
+
+
+# --- the pipeline -----------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, vault: "Vault", src: "ExportSource", importer: Importer, dry_run: bool, on_event: Callable[[Event], None] | None) -> None:
+        self.vault = vault
+        self.src = src
+        self.importer = importer
+        self.dry_run = dry_run
+        self.emit = on_event or (lambda e: None)
+        self.keys = vault.keys or vault.unlock()
+        self.wk = self.keys.writer_key
+        self.cat = vault.catalog()
+        self.recipients = vault.recipients
+        self.report = ImportReport(source=importer.name, export=src.display_name, dry_run=dry_run)
+        self.captured_at = datetime.now(timezone.utc)
+        self._captures: dict[str, str] = {}
+        self._export_sha: dict[str, str | None] = {}
+        self._seen_ids: set[str] = set()
+
+    # provenance -------------------------------------------------------------------------------
+
+    def _part_sha(self, part) -> str | None:
+        key = str(part.path)
+        if key in self._export_sha:
+            return self._export_sha[key]
+        sha = None
+        if part.kind in ("zip", "tar", "file"):
+            st = part.path.stat()
+            hint_key = "export-sha:" + keyed(self.wk, "export", str(part.path.resolve()), str(st.st_size), str(st.st_mtime_ns))
+            sha = self.cat.hint(hint_key)
+            if sha is None:
+                h = hashlib.sha256()
+                with open(part.path, "rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        h.update(chunk)
+                sha = h.hexdigest()
+                self._stage({"op": "hint", "k": hint_key, "v": sha})
+        self._export_sha[key] = sha
+        return sha
+
+    def provenance(self, member: str | None, extra: dict | None = None) -> dict:
+        entry = self.src.get(member) if member else None
+        part = entry.part if entry is not None else (self.src.parts[0] if self.src.parts else None)
+        prov = Provenance(
+            importer=self.importer.name,
+            importer_version=self.importer.version,
+            export=part.name if part else None,
+            export_sha256=self._part_sha(part) if part else None,
+            member=member,
+            captured_at=self.captured_at,
+        ).to_json()
+        if extra:
+            prov.update({k: v for k, v in extra.items() if v is not None})
+        return prov
+
+    # staging ----------------------------------------------------------------------------------
+
+    def _stage(self, op: dict) -> None:
+        if self.dry_run:
+            return
+        self.cat.stage(op)
+
+    def _upsert(self, kind: str, rec: dict) -> None:
+        """Write ``rec`` unless an identical record (provenance aside) is already stored."""
+        rid = rec["id"]
+        old = self.cat.get_raw(rid)
+        if rid in self._seen_ids and old is not None:
+            # The same record twice in one export (repeated across part files): first one wins.
+            return
+        self._seen_ids.add(rid)
+        if old is not None and _same(old, rec):
+            self.report.unchanged[kind] += 1
+            return
+        if old is not None:
+            # Keep where the record was first seen; the new capture is noted beside it.
+            rec["provenance"] = dict(old.get("provenance") or {}, last_seen=rec["provenance"])
+        self._stage({"op": "put", "r": rec})
+        (self.report.updated if old is not None else self.report.added)[kind] += 1
+
+    # items ------------------------------------------------------------------------------------
+
+    def handle(self, item: Item) -> None:
+        if isinstance(item, MediaItem):
+            self.media(item)
+        elif isinstance(item, PostItem):
+            self.post(item)
+        elif isinstance(item, RatingItem):
+            self.rating(item)
+        elif isinstance(item, CaptureItem):
+            self.capture(item)
+        elif isinstance(item, Skipped):
+            self.report.skipped.append({"path": item.path, "reason": item.reason})
+        elif isinstance(item, Warning_):
+            self.report.warnings.append(f"{item.path}: {item.message}" if item.path else item.message)
+        self.emit(Event("item"))
+
+    def media(self, item: MediaItem) -> None:
+        from .archive import ArchiveMemberError
+        from .mediainfo import probe
+
+        source = self.importer.name
+        hint_key = None
+        if item.fingerprint:
+            hint_key = "fp:" + keyed(self.wk, "fingerprint", source, item.ref, item.fingerprint)
+            known = self.cat.hint(hint_key)
+            if known and self.cat.get_raw(media_id(known)) is not None and self.vault.objects.exists(known):
+                if self.cat.ref(source, item.ref) != media_id(known):
+                    self._stage({"op": "ref", "source": source, "ref": item.ref, "media": media_id(known)})
+                self.report.unchanged["media"] += 1
+                self.emit(Event("bytes", item.size or 0))
+                return
+        try:
+            with item.open() as stream:
+                if self.dry_run:
+                    oid, size, head, new = self._hash_only(stream)
+                else:
+                    res = self.vault.objects.put_stream(stream, self.wk, self.recipients, lambda n: self.emit(Event("bytes", n)))
+                    oid, size, head, new = res.object_id, res.size, res.head, res.new
+                    if res.new and res.cipher_sha256:
+                        self.vault.checksums.add(self.vault.objects.relpath(oid), res.cipher_sha256)
+                        self.report.bytes_stored += size
+                    elif not self.vault.checksums.has(self.vault.objects.relpath(oid)):
+                        # Left by an interrupted run before its checksum line was written.
+                        self.vault.checksums.add(self.vault.objects.relpath(oid), _file_sha256(self.vault.objects.path(oid)))
+        except ArchiveMemberError as exc:
+            self.report.skipped.append({"path": item.member or item.ref, "reason": exc.message})
+            return
+        facts = probe(head, item.filename)
+        mid = media_id(oid)
+        existing = self.cat.get_raw(mid)
+        if existing is not None and existing.get("source") != source:
+            # The same bytes were imported from another source first; keep that record and
+            # just let this source's posts find it.
+            self.report.unchanged["media"] += 1
+        else:
+            rec = {
+                "id": mid,
+                "kind": "media",
+                "source": source,
+                "source_id": oid[:24],
+                "created_at": iso(item.created_at or item.taken_at or facts.taken_at),
+                "object": oid,
+                "mime": item.mime or facts.mime,
+                "size": size,
+                "filename": nfc(item.filename),
+                "width": item.width or facts.width,
+                "height": item.height or facts.height,
+                "taken_at": iso(item.taken_at or facts.taken_at),
+                "caption": nfc(item.caption),
+                "alt": nfc(item.alt),
+                "provenance": self.provenance(item.member),
+            }
+            if item.extra:
+                rec["extra"] = item.extra
+            self._upsert("media", rec)
+        if self.cat.ref(source, item.ref) != mid:
+            self._stage({"op": "ref", "source": source, "ref": item.ref, "media": mid})
+        if hint_key:
+            self._stage({"op": "hint", "k": hint_key, "v": oid})
+
+    def _hash_only(self, stream) -> tuple[str, int, bytes, bool]:
+        mac = hmac.new(self.wk, digestmod=hashlib.sha256)
+        head = b""
+        size = 0
+        while chunk := stream.read(1 << 20):
+            mac.update(chunk)
+            if len(head) < (1 << 20):
+                head += chunk[: (1 << 20) - len(head)]
+            size += len(chunk)
+            self.emit(Event("bytes", len(chunk)))
+        oid = mac.hexdigest()
+        return oid, size, head, not self.vault.objects.exists(oid)
+
+    def post(self, item: PostItem) -> None:
+        source = self.importer.name
+        text = nfc(item.text)
+        if not (text and text.strip()) and not item.media_refs and not item.links and not item.url and not item.repost_of:
+            return  # DESIGN.md section 7: neither text nor media nor link is not a post
+        rec = {
+            "id": record_id(self.wk, "post", source, item.source_id),
+            "kind": "post",
+            "source": source,
+            "source_id": item.source_id,
+            "created_at": iso(item.created_at),
+            "title": nfc(item.title),
+            "text": text,
+            "url": item.url,
+            "links": list(item.links),
+            "place": item.place.to_json() if item.place else None,
+            "reply_to": item.reply_to,
+            "repost_of": item.repost_of,
+            "source_visibility": item.source_visibility,
+            "media_refs": list(item.media_refs),
+            "tagged": [nfc(t) for t in item.tagged],
+            "content_warning": nfc(item.content_warning),
+            "provenance": self.provenance(item.member),
+        }
+        if item.extra:
+            rec["extra"] = item.extra
+        if item.raw is not None:
+            rec["raw"] = item.raw
+        self._upsert("post", rec)
+
+    def rating(self, item: RatingItem) -> None:
+        source = self.importer.name
+        extra_prov = dict(item.provenance)
+        capture_ref = extra_prov.pop("capture_ref", None)
+        if capture_ref and capture_ref in self._captures:
+            extra_prov["capture_object"] = self._captures[capture_ref]
+        rec = {
+            "id": record_id(self.wk, "rating", source, item.source_id),
+            "kind": "rating",
+            "source": source,
+            "source_id": item.source_id,
+            "created_at": iso(item.created_at),
+            "direction": item.direction,
+            "role": item.role,
+            "polarity": item.polarity,
+            "stars": item.stars,
+            "comment": nfc(item.comment),
+            "counterparty": nfc(item.counterparty),
+            "item_title": nfc(item.item_title),
+            "item_id": item.item_id,
+            "price": item.price,
+            "feedback_id": item.feedback_id,
+            "reply": nfc(item.reply),
+            "provenance": self.provenance(item.member, extra_prov),
+        }
+        if item.extra:
+            rec["extra"] = item.extra
+        if item.raw is not None:
+            rec["raw"] = item.raw
+        self._upsert("rating", rec)
+
+    def capture(self, item: CaptureItem) -> None:
+        if self.dry_run:
+            self._captures[item.ref] = ""
+            return
+        res = self.vault.objects.put_bytes(item.data, self.wk, self.recipients)
+        if res.new and res.cipher_sha256:
+            self.vault.checksums.add(self.vault.objects.relpath(res.object_id), res.cipher_sha256)
+        self._captures[item.ref] = res.object_id
+        self._stage({"op": "hint", "k": "capture:" + res.object_id, "v": res.object_id})
+
+    def finish(self) -> None:
+        if self.dry_run:
+            return
+        self._stage({"op": "import", "at": iso(self.captured_at), "source": self.importer.name,
+                     "export": self.src.display_name, "summary": {
+                         "added": self.report.added, "updated": self.report.updated,
+                         "unchanged": self.report.unchanged, "skipped": len(self.report.skipped)}})
+        self.vault.commit()
+        self.vault.maybe_autocompact()
+
+
+def _same(old: dict, new: dict) -> bool:
+    a = {k: v for k, v in old.items() if k != "provenance"}
+    b = {k: v for k, v in new.items() if k != "provenance"}
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def run_import(
+    vault: "Vault",
+    paths: Sequence[str | Path],
+    *,
+    source: str | None = None,
+    dry_run: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+) -> ImportReport:
+    """Import the export at ``paths`` (several paths = parts of one export) into ``vault``.
+
+    The caller holds the vault's exclusive lock.  Returns the report; raises VaultError for a
+    failure of the whole import (unrecognised input, key unavailable, disk full).
+    """
+    from .archive import ExportSource
+
+    with ExportSource(paths) as src:
+        importer = choose_importer(src, source)
+        run = _Run(vault, src, importer, dry_run, on_event)
+        for problem in src.problems:
+            run.report.skipped.append({"path": problem.path, "reason": problem.reason})
+        total = sum(e.size or 0 for e in src.entries)
+        run.emit(Event("start", total=total, label=importer.name))
+        try:
+            for item in importer.read(src):
+                run.handle(item)
+        except VaultError:
+            # Nothing of a failed import becomes visible; its stored objects are reused by
+            # the next run (or removed by `vault gc`).
+            raise
+        if run.report.total == 0 and not run.report.skipped:
+            raise UnsupportedInputError(
+                f"{src.display_name}: recognised as {importer.name}, but nothing in it could be imported",
+                hint="check that this is the complete export (all parts) in a supported format",
+            )
+        run.finish()
+        return run.report

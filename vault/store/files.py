@@ -1,0 +1,122 @@
+"""Atomic, private file writes.
+
+Every file the vault writes goes through here: written under ``tmp/`` (same file system), fsynced,
+``os.replace``d into place, and the directory fsynced.  A crash at any point leaves either the old
+state or the new one, plus at worst a stray file in ``tmp/``.  Files are 0600 and directories 0700.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
+from ..errors import StorageError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def storage_error(exc: OSError, what: str) -> StorageError:
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"disk full while writing {what}", hint="free some space and run the command again; nothing half-written is visible")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageError(f"not allowed to write {what}: {exc.strerror}")
+    return StorageError(f"cannot write {what}: {exc.strerror or exc}")
+
+
+def ensure_dir(path: Path) -> None:
+    """Create ``path`` (and parents) as 0700 directories."""
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, str(path)) from exc
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_name(tmpdir: Path, suffix: str = "") -> Path:
+    return tmpdir / f"{os.getpid()}-{secrets.token_hex(8)}{suffix}.tmp"
+
+
+def open_private(path: Path) -> IO[bytes]:
+    """Create ``path`` exclusively with mode 0600 and return it open for binary writing."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    return os.fdopen(fd, "wb")
+
+
+@contextmanager
+def atomic_writer(final: Path, tmpdir: Path, what: str | None = None) -> Iterator[IO[bytes]]:
+    """Yield a file in ``tmpdir``; on clean exit it becomes ``final`` atomically, else vanishes."""
+    label = what or final.name
+    tmp = temp_name(tmpdir)
+    try:
+        fh = open_private(tmp)
+    except OSError as exc:
+        raise storage_error(exc, label) from exc
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        ensure_dir(final.parent)
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise storage_error(exc, label) from exc
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def atomic_write(final: Path, data: bytes, tmpdir: Path, what: str | None = None) -> None:
+    with atomic_writer(final, tmpdir, what) as fh:
+        fh.write(data)
+
+
+def commit_temp(tmp: Path, final: Path) -> None:
+    """Move an already-fsynced temp file into place (``final`` may already exist: same content)."""
+    ensure_dir(final.parent)
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def clean_tmp(tmpdir: Path, older_than: float | None = None) -> int:
+    """Remove stray temp files left by crashed runs; returns how many were removed.
+
+    Only files older than ``older_than`` seconds (by mtime) go, so a concurrent writer holding a
+    shared lock keeps its own.
+    """
+    import time
+
+    removed = 0
+    now = time.time()
+    try:
+        entries = list(os.scandir(tmpdir))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        if older_than is not None and now - entry.stat(follow_symlinks=False).st_mtime < older_than:
+            continue
+        _unlink_quietly(Path(entry.path))
+        removed += 1
+    return removed

@@ -1,0 +1,244 @@
+"""Content-addressed, immutable, encrypted objects: ``objects/ab/cd/<64 hex>``.
+
+An object's name is HMAC-SHA256(writer key, plaintext), so the name reveals nothing about the
+content to anyone without the key, equal contents share one object, and a reader can prove an
+object was not swapped.  Each object is one age file.
+
+Writes hash and encrypt in one pass over the plaintext: the plaintext is streamed through an HMAC
+and into age at once, into ``tmp/``; the file is renamed to its name only when complete.  Small
+contents are hashed first and not encrypted at all when already stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+from .. import crypto
+from ..errors import IntegrityError, StorageError
+from .files import commit_temp, ensure_dir, open_private, storage_error, temp_name
+
+CHUNK = 1 << 20
+SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
+HEAD = 1 << 20   # bytes of the plaintext kept for media probing (dimensions, EXIF)
+
+
+@dataclass
+class PutResult:
+    object_id: str
+    size: int                 # plaintext size
+    new: bool                 # False when the object was already stored
+    cipher_sha256: str | None  # of the ciphertext written (None when not written)
+    head: bytes               # first bytes of the plaintext, for probing
+
+
+class _HashingReader:
+    """Feeds pyrage while hashing; keeps the first HEAD bytes and counts the size."""
+
+    def __init__(self, src: IO[bytes], mac: "hmac.HMAC", first: bytes, progress: Callable[[int], None] | None) -> None:
+        self._src = src
+        self._mac = mac
+        self._pending = memoryview(first)
+        self.head = bytearray(first[:HEAD])
+        self.size = len(first)
+        self._progress = progress
+        mac.update(first)
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._pending:
+            chunk = self._src.read(CHUNK)
+            if not chunk:
+                return b""
+            self._mac.update(chunk)
+            self.size += len(chunk)
+            if len(self.head) < HEAD:
+                self.head += chunk[: HEAD - len(self.head)]
+            if self._progress:
+                self._progress(len(chunk))
+            self._pending = memoryview(chunk)
+        if n is None or n < 0:
+            n = len(self._pending)
+        out = bytes(self._pending[:n])
+        self._pending = self._pending[n:]
+        return out
+
+
+class _HashingWriter:
+    def __init__(self, dst: IO[bytes]) -> None:
+        self._dst = dst
+        self.sha = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self._dst.write(data)
+
+    def flush(self) -> None:
+        self._dst.flush()
+
+
+class ObjectStore:
+    def __init__(self, root: Path, tmpdir: Path) -> None:
+        self.root = root  # VAULT/objects
+        self.tmpdir = tmpdir
+
+    # --- names ---------------------------------------------------------------------------------
+
+    def path(self, object_id: str) -> Path:
+        return self.root / object_id[:2] / object_id[2:4] / object_id
+
+    def relpath(self, object_id: str) -> str:
+        return f"objects/{object_id[:2]}/{object_id[2:4]}/{object_id}"
+
+    def exists(self, object_id: str) -> bool:
+        return self.path(object_id).is_file()
+
+    def iter_ids(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for a in sorted(os.scandir(self.root), key=lambda e: e.name):
+            if not a.is_dir(follow_symlinks=False):
+                continue
+            for b in sorted(os.scandir(a.path), key=lambda e: e.name):
+                if not b.is_dir(follow_symlinks=False):
+                    continue
+                for f in sorted(os.scandir(b.path), key=lambda e: e.name):
+                    if f.is_file(follow_symlinks=False) and len(f.name) == 64:
+                        yield f.name
+
+    @staticmethod
+    def object_id(writer_key: bytes, data: bytes) -> str:
+        return hmac.new(writer_key, data, hashlib.sha256).hexdigest()
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes, writer_key: bytes, recipients: list[str]) -> PutResult:
+        oid = self.object_id(writer_key, data)
+        if self.exists(oid):
+            return PutResult(oid, len(data), False, None, data[:HEAD])
+        cipher = crypto.encrypt_bytes(data, recipients)
+        sha = hashlib.sha256(cipher).hexdigest()
+        self._write_new(oid, lambda fh: fh.write(cipher))
+        return PutResult(oid, len(data), True, sha, data[:HEAD])
+
+    def put_stream(
+        self,
+        src: IO[bytes],
+        writer_key: bytes,
+        recipients: list[str],
+        progress: Callable[[int], None] | None = None,
+    ) -> PutResult:
+        """Store the stream's bytes.  Reads ``src`` exactly once."""
+        first = _read_up_to(src, SMALL + 1)
+        if len(first) <= SMALL:
+            if progress:
+                progress(len(first))
+            return self.put_bytes(first, writer_key, recipients)
+        mac = hmac.new(writer_key, digestmod=hashlib.sha256)
+        reader = _HashingReader(src, mac, first, progress)
+        if progress:
+            progress(len(first))
+        tmp = temp_name(self.tmpdir, ".obj")
+        try:
+            with open_private(tmp) as fh:
+                writer = _HashingWriter(fh)
+                crypto.encrypt_stream(reader, writer, recipients)
+                fh.flush()
+                os.fsync(fh.fileno())
+            oid = mac.hexdigest()
+            if self.exists(oid):
+                tmp.unlink()
+                return PutResult(oid, reader.size, False, None, bytes(reader.head))
+            commit_temp(tmp, self.path(oid))
+        except OSError as exc:
+            _unlink(tmp)
+            raise storage_error(exc, "an object") from exc
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return PutResult(oid, reader.size, True, writer.sha.hexdigest(), bytes(reader.head))
+
+    def _write_new(self, oid: str, write: Callable[[IO[bytes]], object]) -> None:
+        tmp = temp_name(self.tmpdir, ".obj")
+        try:
+            with open_private(tmp) as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            commit_temp(tmp, self.path(oid))
+        except OSError as exc:
+            _unlink(tmp)
+            raise storage_error(exc, "an object") from exc
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def read_verified(self, object_id: str, identity, writer_key: bytes, out: IO[bytes] | None) -> int:
+        """Decrypt an object into ``out`` (or nowhere) and prove its name matches its content.
+
+        Raises IntegrityError if it is missing, cannot be decrypted, or its HMAC differs.  When
+        ``out`` is given, partial plaintext may have been written before a failure: callers write to
+        a temporary file and keep it only on success.
+        """
+        path = self.path(object_id)
+        if not path.is_file():
+            raise IntegrityError(f"object {self.relpath(object_id)} is missing", hint="restore it from a backup (`vault restore`)")
+        mac = hmac.new(writer_key, digestmod=hashlib.sha256)
+        sink = _MacSink(mac, out)
+        with open(path, "rb") as fh:
+            crypto.decrypt_stream(fh, sink, identity, what=self.relpath(object_id))
+        if not hmac.compare_digest(mac.hexdigest(), object_id):
+            raise IntegrityError(f"object {self.relpath(object_id)} does not match its name (swapped or corrupted)")
+        return sink.size
+
+    def read_bytes(self, object_id: str, identity, writer_key: bytes) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.read_verified(object_id, identity, writer_key, buf)
+        return buf.getvalue()
+
+
+class _MacSink:
+    def __init__(self, mac: "hmac.HMAC", out: IO[bytes] | None) -> None:
+        self._mac = mac
+        self._out = out
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._mac.update(data)
+        self.size += len(data)
+        if self._out is not None:
+            self._out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        if self._out is not None:
+            self._out.flush()
+
+
+def _read_up_to(src: IO[bytes], n: int) -> bytes:
+    parts = []
+    remaining = n
+    while remaining > 0:
+        chunk = src.read(min(remaining, CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+__all__ = ["ObjectStore", "PutResult", "StorageError", "ensure_dir"]
