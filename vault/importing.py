@@ -128,9 +128,11 @@ def choose_importer(src: "ExportSource", name: str | None) -> Importer:
 
 
 class _Run:
-    def __init__(self, vault: "Vault", src: "ExportSource", importer: Importer, dry_run: bool, on_event: Callable[[Event], None] | None) -> None:
+    def __init__(self, vault: "Vault", src: "ExportSource | None", importer: Importer, dry_run: bool,
+                 on_event: Callable[[Event], None] | None, label: str | None = None) -> None:
         self.vault = vault
         self.src = src
+        self.label = label or (src.display_name if src is not None else importer.name)
         self.importer = importer
         self.dry_run = dry_run
         self.emit = on_event or (lambda e: None)
@@ -138,7 +140,7 @@ class _Run:
         self.wk = self.keys.writer_key
         self.cat = vault.catalog()
         self.recipients = vault.recipients
-        self.report = ImportReport(source=importer.name, export=src.display_name, dry_run=dry_run)
+        self.report = ImportReport(source=importer.name, export=self.label, dry_run=dry_run)
         self.captured_at = datetime.now(timezone.utc)
         self._captures: dict[str, str] = {}
         self._export_sha: dict[str, str | None] = {}
@@ -166,12 +168,12 @@ class _Run:
         return sha
 
     def provenance(self, member: str | None, extra: dict | None = None) -> dict:
-        entry = self.src.get(member) if member else None
-        part = entry.part if entry is not None else (self.src.parts[0] if self.src.parts else None)
+        entry = self.src.get(member) if (member and self.src is not None) else None
+        part = entry.part if entry is not None else (self.src.parts[0] if self.src is not None and self.src.parts else None)
         prov = Provenance(
             importer=self.importer.name,
             importer_version=self.importer.version,
-            export=part.name if part else None,
+            export=part.name if part else self.label,
             export_sha256=self._part_sha(part) if part else None,
             member=member,
             captured_at=self.captured_at,
@@ -334,8 +336,21 @@ class _Run:
         capture_ref = extra_prov.pop("capture_ref", None)
         if capture_ref and capture_ref in self._captures:
             extra_prov["capture_object"] = self._captures[capture_ref]
+        rid = record_id(self.wk, "rating", source, item.source_id)
+        match_hint = None
+        if item.match_key:
+            match_hint = "match:" + keyed(self.wk, "rating-match", source, item.match_key)
+            matched = self.cat.hint(match_hint)
+            if matched and matched != rid and self.cat.get_raw(rid) is None:
+                old = self.cat.get_raw(matched)
+                if old is not None:
+                    if old.get("feedback_id") and not item.feedback_id:
+                        # A poorer copy (no id, approximate time) of a record we hold in full.
+                        self.report.unchanged["rating"] += 1
+                        return
+                    rid = matched
         rec = {
-            "id": record_id(self.wk, "rating", source, item.source_id),
+            "id": rid,
             "kind": "rating",
             "source": source,
             "source_id": item.source_id,
@@ -358,6 +373,8 @@ class _Run:
         if item.raw is not None:
             rec["raw"] = item.raw
         self._upsert("rating", rec)
+        if match_hint and self.cat.hint(match_hint) != rid:
+            self._stage({"op": "hint", "k": match_hint, "v": rid})
 
     def capture(self, item: CaptureItem) -> None:
         if self.dry_run:
@@ -373,7 +390,7 @@ class _Run:
         if self.dry_run:
             return
         self._stage({"op": "import", "at": iso(self.captured_at), "source": self.importer.name,
-                     "export": self.src.display_name, "summary": {
+                     "export": self.label, "summary": {
                          "added": self.report.added, "updated": self.report.updated,
                          "unchanged": self.report.unchanged, "skipped": len(self.report.skipped)}})
         self.vault.commit()
@@ -430,3 +447,23 @@ def run_import(
             )
         run.finish()
         return run.report
+
+
+def run_items(
+    vault: "Vault",
+    importer: Importer,
+    items: Iterator[Item],
+    *,
+    label: str,
+    dry_run: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+) -> ImportReport:
+    """Commit items that do not come from an export file (live captures such as `vault scrape`).
+
+    Same guarantees as ``run_import``: one atomic catalog segment, idempotent upserts.
+    """
+    run = _Run(vault, None, importer, dry_run, on_event, label=label)
+    for item in items:
+        run.handle(item)
+    run.finish()
+    return run.report

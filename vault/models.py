@@ -193,7 +193,10 @@ class RatingItem:
     feedback_id: str | None = None
     reply: str | None = None
     member: str | None = None
-    provenance: dict[str, Any] = field(default_factory=dict)  # extra provenance (url, capture...)
+    # A second identity for sources where the same feedback can arrive without its id (eBay cards
+    # carry no feedback id): e.g. "item_id|comment".  The pipeline merges records sharing it.
+    match_key: str | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)  # extra provenance (url, capture_ref...)
     extra: dict[str, Any] = field(default_factory=dict)
     raw: Any = None
 

@@ -14,6 +14,10 @@ from typing import Any
 
 BUILTIN_IMPORTERS = {
     "files": "importers.files:FilesImporter",
+    "facebook": "importers.facebook:FacebookImporter",
+    "instagram": "importers.instagram:InstagramImporter",
+    "ebay": "importers.ebay:EbayImporter",
+    "etsy": "importers.etsy:EtsyImporter",
 }
 BUILTIN_EXPORTERS: dict[str, str] = {}
 
