@@ -1,0 +1,5 @@
+"""``python -m vault`` runs the command line."""
+
+from vault.cli import run
+
+run()
