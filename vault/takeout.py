@@ -52,7 +52,8 @@ def get_media(vault: Vault, given_id: str, output: Path | None, stream: IO[bytes
     return {"id": rec["id"], "size": size}
 
 
-_UNSAFE = re.compile(r"[^\w.\- ()]+", re.UNICODE)
+# Original names are kept; only what a file system or a shell-unaware user cannot take goes.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:]+")
 
 
 def safe_filename(name: str | None, fallback: str) -> str:
