@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="vault", standalone_mode=False)
         code = int(result) if isinstance(result, int) else 0
+        if code == ExitCode.INTERRUPTED:
+            # typer turns KeyboardInterrupt (Ctrl-C, or SIGTERM via _sigterm) into a bare exit
+            # 130; say what happened.
+            code = _report(Interrupted(), verbose)
     except VaultError as exc:
         code = _report(exc, verbose)
     except KeyboardInterrupt:
