@@ -108,3 +108,16 @@ def vault_env(template_vault, tmp_path, monkeypatch, capsys) -> VaultEnv:
     monkeypatch.setenv("VAULT_DIR", str(dest))
     monkeypatch.setenv("VAULT_IDENTITY_FILE", str(ident))
     return VaultEnv(dest, ident, pfile, capsys)
+
+
+def _tool_marker(tool: str, why: str):
+    """Skip on a developer machine without ``tool``; in CI (CI=true) a missing tool fails."""
+    import shutil as _sh
+
+    missing = _sh.which(tool) is None
+    if missing and os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI needs `{tool}` ({why}); .ci/run installs it")
+    return pytest.mark.skipif(missing, reason=f"`{tool}` is not installed ({why}); `apt-get install {tool}`")
+
+
+requires_age = _tool_marker("age", "stock age interoperability")

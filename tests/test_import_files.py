@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 
+from conftest import requires_age
 from media_fixtures import camera_roll, jpeg_bytes, png_bytes
 from vault.errors import ExitCode
 
@@ -78,6 +79,7 @@ def test_large_file_streams_and_round_trips(vault_env, tmp_path):
     assert out.read_bytes() == (roll / "VID_00.mp4").read_bytes()
 
 
+@requires_age
 def test_every_stored_file_opens_with_stock_age(vault_env, tmp_path):
     roll = camera_roll(tmp_path / "roll", n=2, big=1)
     assert vault_env.run("import", roll).code == 0
@@ -131,7 +133,7 @@ def test_get_to_stdout_and_export_takeout(vault_env, tmp_path):
     (roll / "sub" / "Grandma's garden.jpg").write_bytes(jpeg_bytes(color=(9, 9, 9)))
     assert vault_env.run("import", roll).code == 0
     recs = vault_env.records()
-    from conftest import run_subprocess
+    from conftest import requires_age, run_subprocess
 
     proc = run_subprocess(["get", recs[0]["id"]])
     assert proc.returncode == 0 and proc.stdout in {data, jpeg_bytes(color=(9, 9, 9))}

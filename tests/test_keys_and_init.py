@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import PASSPHRASE, run_subprocess
+from conftest import requires_age, PASSPHRASE, run_subprocess
 from vault.errors import ExitCode
 
 
@@ -32,6 +32,7 @@ def test_init_refuses_existing_vault(vault_env):
     assert "vault: error: a vault already exists" in res.err
 
 
+@requires_age
 def test_identity_file_export_is_age_format_and_opens_stock_age(vault_env, tmp_path):
     text = vault_env.identity_file.read_text()
     assert "AGE-SECRET-KEY-1" in text
@@ -131,6 +132,7 @@ def test_key_passwd_changes_passphrase(vault_env, tmp_path, monkeypatch):
     assert vault_env.run("list").code == 0
 
 
+@requires_age
 def test_add_recipient_encrypts_new_objects_to_it(vault_env, tmp_path):
     proc = subprocess.run(["age-keygen", "-o", str(tmp_path / "recovery.txt")], capture_output=True, text=True)
     assert proc.returncode == 0
