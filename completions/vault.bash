@@ -7,6 +7,7 @@ _vault() {
         case "$path $w" in
             " check") path="check" ;;
             " compact") path="compact" ;;
+            " demo") path="demo" ;;
             " export") path="export" ;;
             " gc") path="gc" ;;
             " get") path="get" ;;
@@ -27,9 +28,10 @@ _vault() {
     done
     local words=""
     case "$path" in
-        "") words="check compact export gc get import init key list mark search show sources status --vault --json --quiet -q --verbose -v --lock-wait --identity-file --help" ;;
+        "") words="check compact demo export gc get import init key list mark search show sources status --vault --json --quiet -q --verbose -v --lock-wait --identity-file --help" ;;
         "check") words="--read-data --help" ;;
         "compact") words="--help" ;;
+        "demo") words="--help" ; compopt -o default 2>/dev/null ;;
         "export") words="--help" ; compopt -o default 2>/dev/null ;;
         "gc") words="--grace-hours --dry-run --help" ;;
         "get") words="-o --output --help" ;;

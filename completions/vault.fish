@@ -14,6 +14,9 @@ complete -c vault -n '__fish_seen_subcommand_from check' -l read-data -d 'Decryp
 complete -c vault -n '__fish_seen_subcommand_from check' -l help -d 'Show help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a compact -d 'Merge the catalog'\''s journal segments into one snapshot and remove the merged segments.'
 complete -c vault -n '__fish_seen_subcommand_from compact' -l help -d 'Show help and exit.'
+complete -c vault -n '__fish_use_subcommand' -a demo -d 'Import bundled sample exports into a demo vault, search them and publish a site locally.'
+complete -c vault -n '__fish_seen_subcommand_from demo' -l help -d 'Show help and exit.'
+complete -c vault -n '__fish_seen_subcommand_from demo' -F
 complete -c vault -n '__fish_use_subcommand' -a export -d 'Plaintext take-out: records.jsonl plus every media file under its original name.'
 complete -c vault -n '__fish_seen_subcommand_from export' -l help -d 'Show help and exit.'
 complete -c vault -n '__fish_seen_subcommand_from export' -F
@@ -84,4 +87,4 @@ complete -c vault -n '__fish_use_subcommand' -a sources -d 'The importers and wh
 complete -c vault -n '__fish_seen_subcommand_from sources' -l help -d 'Show help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a status -d 'Counts by kind and source, size, last imports, and which key sources are available.'
 complete -c vault -n '__fish_seen_subcommand_from status' -l help -d 'Show help and exit.'
-# commands: check compact export gc get import init key list mark search show sources status
+# commands: check compact demo export gc get import init key list mark search show sources status

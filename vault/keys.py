@@ -188,11 +188,12 @@ def find_identity(
     vault_id: str,
     identity_age: Callable[[], bytes],
     identity_file: Path | None = None,
+    passphrase: Secret | None = None,
 ) -> tuple[Secret, KeySource]:
     """Find the identity in the documented order; raise KeyUnavailableError (exit 12) otherwise.
 
     ``identity_age`` returns the bytes of ``keys/identity.age`` (read lazily: most lookups never
-    need it).
+    need it).  ``passphrase`` is for library callers that already hold it (the demo).
     """
     from . import crypto
 
@@ -204,8 +205,9 @@ def find_identity(
     if from_keyring is not None:
         return from_keyring, KeySource("keyring")
 
-    passphrase = passphrase_from_env()
     source = "passphrase-env"
+    if passphrase is None:
+        passphrase = passphrase_from_env()
     if passphrase is None:
         passphrase = prompt_passphrase("Vault passphrase: ")
         source = "prompt"

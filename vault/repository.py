@@ -134,13 +134,13 @@ class Vault:
             # Leftovers of a crashed run: nobody else can be writing now.
             clean_tmp(self.tmpdir)
 
-    def unlock(self, identity_file: Path | None = None) -> Keys:
+    def unlock(self, identity_file: Path | None = None, passphrase: Secret | None = None) -> Keys:
         """Find the identity, decrypt the writer key and check vault.json against it."""
         if self.keys is not None:
             return self.keys
         header = self.header
         ident, source = keys.find_identity(
-            header.vault_id, lambda: (self.path / "keys" / "identity.age").read_bytes(), identity_file
+            header.vault_id, lambda: (self.path / "keys" / "identity.age").read_bytes(), identity_file, passphrase
         )
         try:
             writer_cipher = (self.path / "keys" / "writer.key.age").read_bytes()
