@@ -345,7 +345,8 @@ class Catalog:
             prov = rec.get("provenance") or {}
             if prov.get("capture_object"):
                 out.add(prov["capture_object"])
-        for (v,) in self.db.execute("SELECT v FROM hints WHERE k LIKE 'capture:%'"):
+        # Objects kept through hints: raw captures, the signing key, encrypted premium content.
+        for (v,) in self.db.execute("SELECT v FROM hints WHERE k LIKE 'capture:%' OR k LIKE 'signing-key:%' OR k LIKE 'premium:%'"):
             out.add(v)
         return out
 
