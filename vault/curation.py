@@ -16,9 +16,10 @@ def mark(vault: Vault, ids: list[str], filters: dict, *, visibility: str | None,
     else:
         records = list(cat.query(**filters))
     changed = 0
+    explicit = cat.explicit_ids()
     for rec in records:
         op: dict = {"op": "curate", "id": rec["id"]}
-        if visibility and rec["visibility"] != visibility:
+        if visibility and (rec["visibility"] != visibility or rec["id"] not in explicit):
             op["visibility"] = visibility
         add = [t for t in add_tags if t not in rec["tags"]]
         remove = [t for t in remove_tags if t in rec["tags"]]

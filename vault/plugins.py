@@ -19,7 +19,10 @@ BUILTIN_IMPORTERS = {
     "ebay": "importers.ebay:EbayImporter",
     "etsy": "importers.etsy:EtsyImporter",
 }
-BUILTIN_EXPORTERS: dict[str, str] = {}
+BUILTIN_EXPORTERS: dict[str, str] = {
+    "dir": "exporters.dir_target:DirTarget",
+    "git": "exporters.git_target:GitTarget",
+}
 
 
 @dataclass
@@ -57,7 +60,8 @@ class Registry:
         try:
             module = importlib.import_module(module_name)
             obj = getattr(module, attr) if attr else module
-            return obj() if isinstance(obj, type) else obj
+            # Importers are instances; targets are classes opened per spec (they have `open`).
+            return obj if hasattr(obj, "open") and isinstance(obj, type) else (obj() if isinstance(obj, type) else obj)
         # Plugin boundary: third-party code may fail in any way; it must not take the CLI down.
         except Exception as exc:  # noqa: BLE001
             self.warnings.append(f"plugin {name!r} ({spec}) failed to load: {type(exc).__name__}: {exc}")

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS records(
     created_at TEXT, visibility TEXT NOT NULL DEFAULT 'private', data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS records_kind_time ON records(kind, created_at);
 CREATE INDEX IF NOT EXISTS records_time ON records(created_at);
+CREATE TABLE IF NOT EXISTS explicit(id TEXT PRIMARY KEY, visibility TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tags(id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY(id, tag));
 CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
 CREATE TABLE IF NOT EXISTS refs(source TEXT NOT NULL, ref TEXT NOT NULL, media TEXT NOT NULL, PRIMARY KEY(source, ref));
@@ -231,6 +232,8 @@ class Catalog:
         rid = op["id"]
         if op.get("visibility"):
             self.db.execute("UPDATE records SET visibility=? WHERE id=?", (op["visibility"], rid))
+            # Chosen by the owner: publish rules in vault.yaml never override it.
+            self.db.execute("INSERT OR REPLACE INTO explicit(id, visibility) VALUES (?,?)", (rid, op["visibility"]))
         for tag in op.get("add", []):
             self.db.execute("INSERT OR IGNORE INTO tags(id, tag) VALUES (?,?)", (rid, tag))
         for tag in op.get("remove", []):
@@ -318,6 +321,10 @@ class Catalog:
             sql += " LIMIT ?"; args.append(int(limit))
         for row in self.db.execute(sql, args).fetchall():
             yield self._full(row)
+
+    def explicit_ids(self) -> set[str]:
+        """Records whose visibility the owner set with `vault mark`."""
+        return {rid for (rid,) in self.db.execute("SELECT id FROM explicit")}
 
     def counts(self) -> dict[str, int]:
         out = {"post": 0, "media": 0, "rating": 0}

@@ -1,0 +1,91 @@
+"""Signed, verifiable claims in the bundle: the DID document, reputation credentials, the manifest.
+
+* ``did.json`` for ``did:web`` (at ``.well-known/did.json`` for a site at a domain root, at
+  ``<path>/did.json`` for a site under a path, as did:web resolution expects), with one Ed25519
+  Multikey verification method.
+* One W3C VC 2.0 credential per marketplace, secured with an ``eddsa-jcs-2022`` proof, valid from
+  the build's as-of time for ``credential_validity_days``.
+* ``manifest.json``: every other file's SHA-256, secured the same way.  `vault verify` checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from vault import signing
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+MANIFEST = "manifest.json"
+
+
+def did_document_path(base_url: str) -> str:
+    path = [p for p in urlsplit(base_url).path.split("/") if p]
+    return "did.json" if path else ".well-known/did.json"
+
+
+def did_document(did: str, public_key: bytes) -> dict:
+    vm = f"{did}#key-1"
+    return {
+        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+        "id": did,
+        "verificationMethod": [{"id": vm, "type": "Multikey", "controller": did, "publicKeyMultibase": signing.multikey(public_key)}],
+        "assertionMethod": [vm],
+        "authentication": [vm],
+    }
+
+
+def credential(did: str, market: dict, as_of: datetime, validity_days: int, private_key, site_url: str) -> dict:
+    valid_from = as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
+    valid_until = (as_of + timedelta(days=validity_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    subject = {
+        "id": did,
+        "marketplace": market["source"],
+        "ratingsReceived": market["received"],
+        "ratingsLeft": market.get("left"),
+        "percentPositiveAllTime": market.get("percent_positive_all"),
+        "percentPositiveLast12Months": market.get("percent_positive_12m"),
+        "starsHistogram": market.get("histogram") or None,
+        "starsMean": market.get("stars_mean"),
+        "firstRating": market.get("first"),
+        "lastRating": market.get("last"),
+        "evidence": market.get("evidence", []),
+    }
+    doc = {
+        "@context": [VC_CONTEXT],
+        "id": f"{site_url}credentials/{market['source']}.json",
+        "type": ["VerifiableCredential", "MarketplaceReputationCredential"],
+        "issuer": did,
+        "validFrom": valid_from,
+        "validUntil": valid_until,
+        "credentialSubject": {k: v for k, v in subject.items() if v is not None},
+    }
+    return signing.sign(doc, private_key, f"{did}#key-1", valid_from)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest(did: str, files: dict[str, str], as_of: datetime, private_key) -> dict:
+    created = as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
+    doc = {
+        "@context": [VC_CONTEXT],
+        "type": "SignedBundleManifest",
+        "issuer": did,
+        "created": created,
+        "algorithm": "sha256",
+        "files": dict(sorted(files.items())),
+    }
+    return signing.sign(doc, private_key, f"{did}#key-1", created)
+
+
+def dumps(obj: dict) -> bytes:
+    return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")

@@ -1,0 +1,71 @@
+"""`vault publish` and `vault verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import app, context
+
+
+@app.command("publish", epilog=(
+    "Examples:\n\n  vault publish --out ./site                      # build into a folder\n\n"
+    "  vault publish --to git:git@github.com:jana/jana.github.io.git#gh-pages\n\n"
+    "  vault publish mysite --dry-run                  # a target named in vault.yaml\n\n"
+    "Only public records are published (premium ones as teasers); settings live in VAULT/vault.yaml."))
+def publish_cmd(
+    target: Annotated[Optional[str], typer.Argument(help="A target name from vault.yaml `targets:`.", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Build the bundle into this folder (kept between builds).", show_default=False)] = None,
+    to: Annotated[Optional[str], typer.Option("--to", metavar="SPEC", help="Deploy to dir:PATH or git:URL#BRANCH.", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be added, changed and deleted; change nothing.")] = False,
+) -> None:
+    """Build the public site (pages, feeds, signed reputation) and deploy it."""
+    from ..publishing import publish
+
+    o = context.opts()
+    from ..repository import open_vault
+
+    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
+        vault.unlock(o.identity_file)
+        with context.progress_bar("building", None, unit_bytes=False) as advance:
+            result = publish(vault, target=target, out=out, to=to, dry_run=dry_run, progress=advance)
+    for w in result.get("warnings", []):
+        context.warn(w)
+
+    def text(r):
+        b = r.get("build")
+        if b:
+            context.info(f"built {b['out']}: {b['files']} files ({b['written']} written, {b['removed']} removed); "
+                         f"{b['published']['post']} posts, {b['published']['media']} media, {b['published']['rating']} ratings")
+        plan = r.get("plan")
+        if plan is not None:
+            verb = "would" if r["dry_run"] else "did"
+            for key in ("added", "changed", "deleted"):
+                for p in plan[key]:
+                    context.say(f"{key[0].upper()} {p}")
+            context.info(f"{r['target']}: {verb} add {len(plan['added'])}, change {len(plan['changed'])}, delete {len(plan['deleted'])}")
+
+    context.render(result, text)
+
+
+@app.command("verify", epilog="Examples:\n\n  vault verify ./site\n\n  vault verify https://jana.example.org/\n\nExit 13 on any mismatch.")
+def verify_cmd(location: Annotated[str, typer.Argument(metavar="PATH_OR_URL", help="A bundle folder or the site's URL.")]) -> None:
+    """Check a published bundle: signed manifest, every file's hash, credential proofs and expiry."""
+    from ..errors import IntegrityError
+    from ..verify import verify_bundle
+
+    with context.progress_bar("verifying", None, unit_bytes=False) as advance:
+        report = verify_bundle(location, progress=advance)
+
+    def text(r):
+        for p in r["problems"]:
+            context.say(f"BAD  {p}")
+        if r["ok"]:
+            context.info(f"ok: {r['files_checked']} files match the manifest signed by {r['did']}; "
+                         f"{sum(1 for c in r['credentials'] if c['ok'])} credential(s) valid")
+
+    context.render(report.to_json(), text)
+    if not report.ok:
+        raise IntegrityError(f"{len(report.problems)} problem(s): {report.problems[0]}", hint="rebuild and redeploy with `vault publish`")

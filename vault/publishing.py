@@ -1,0 +1,395 @@
+"""The publish pipeline: select what is public, build a deterministic bundle, deploy it.
+
+Only ``public`` records are published, plus ``premium`` posts as a teaser with their content
+age-encrypted for subscribers.  Visibility comes from `vault mark` first, then from the rules in
+vault.yaml; the default is private.  The same vault and settings produce a byte-identical bundle:
+no wall-clock time enters it (the as-of time is ``SOURCE_DATE_EPOCH`` or the newest import), file
+order is sorted, signatures are deterministic Ed25519 and premium ciphertexts are cached in the
+vault.  The caller holds the vault's exclusive lock (the first build stores the signing key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from . import crypto, settings as settings_mod
+from .errors import UsageError
+from .importing import keyed
+from .models import parse_iso
+from .repository import Vault
+
+BUNDLE_MARKER = "manifest.json"
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    files: dict[str, str]                  # bundle path -> sha256
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    did: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"out": str(self.out), "files": len(self.files), "written": len(self.written), "removed": len(self.removed),
+                "published": self.counts, "did": self.did, "warnings": self.warnings}
+
+
+# --- selection --------------------------------------------------------------------------------
+
+
+def effective_visibility(rec: dict, rules, explicit: set[str]) -> str:
+    if rec["id"] in explicit:
+        return rec["visibility"]
+    if rules.matches(rec):
+        return "public"
+    return rec["visibility"]
+
+
+def as_of_time(vault: Vault) -> datetime:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    cat = vault.catalog()
+    row = cat.db.execute("SELECT MAX(at) FROM imports").fetchone()
+    moment = parse_iso(row[0]) if row and row[0] else None
+    return moment or parse_iso(vault.header.created) or datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+class _RatingsView:
+    """The part of the catalog API `reputation.summarize` reads, limited to public ratings."""
+
+    def __init__(self, ratings: list[dict]) -> None:
+        self._ratings = ratings
+
+    def query(self, **filters) -> list[dict]:
+        out = self._ratings
+        if filters.get("kind") not in (None, "rating"):
+            return []
+        if filters.get("source"):
+            out = [r for r in out if r["source"] == filters["source"]]
+        return out
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+class _Output:
+    """Writes bundle files, touching only those whose bytes changed (atomic per file)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.produced: set[str] = set()
+        self.written: list[str] = []
+
+    def write(self, rel: str, data: bytes) -> None:
+        self.produced.add(rel)
+        path = self.root / rel
+        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        self.written.append(rel)
+
+    def keep(self, rel: str) -> None:
+        self.produced.add(rel)
+
+    def prune(self) -> list[str]:
+        removed = []
+        for path in sorted(self.root.rglob("*")):
+            rel = path.relative_to(self.root).as_posix()
+            if path.is_file() and rel not in self.produced:
+                path.unlink()
+                removed.append(rel)
+        for path in sorted((p for p in self.root.rglob("*") if p.is_dir()), reverse=True):
+            if not any(path.iterdir()):
+                path.rmdir()
+        return removed
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is not a folder")
+    if out.exists() and any(out.iterdir()) and not (out / BUNDLE_MARKER).exists():
+        raise UsageError(f"{out} is not empty and holds no earlier bundle", hint="build into a new folder, or one vault publish made")
+
+
+def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None) -> BuildResult:
+    from exporters import claims, media as media_mod, site as site_mod
+
+    from . import signing
+
+    conf = settings_mod.load(vault.settings_path).publish
+    if not conf.base_url:
+        raise UsageError("publish.base_url is not set in vault.yaml",
+                         hint=f"set it to the address the site will live at, e.g. https://jana.example.org/ (edit {vault.settings_path})")
+    did = signing.did_web(conf.site_url)
+    _check_out_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = vault.keys or vault.unlock()
+    cat = vault.catalog()
+    explicit = cat.explicit_ids()
+    as_of = as_of_time(vault)
+    result = BuildResult(out=out, files={}, did=did)
+    w = _Output(out)
+
+    records = list(cat.query(oldest_first=False))
+    vis = {r["id"]: effective_visibility(r, conf.public, explicit) for r in records}
+    by_id = {r["id"]: r for r in records}
+    posts = [r for r in records if r["kind"] == "post" and vis[r["id"]] in ("public", "premium")]
+    standalone = [r for r in records if r["kind"] == "media" and vis[r["id"]] == "public"]
+    ratings = [r for r in records if r["kind"] == "rating" and vis[r["id"]] == "public"]
+
+    published_media: dict[str, Any] = {}
+
+    def publish_media(mid: str):
+        if mid in published_media:
+            return published_media[mid]
+        rec = by_id.get(mid)
+        pm = None
+        if rec is not None:
+            def read_plain() -> bytes:
+                return vault.objects.read_bytes(rec["object"], keys.identity, keys.writer_key)
+
+            def write_video(target: Path) -> None:
+                tmp = target.with_name(f".{target.name}.tmp")
+                with open(tmp, "wb") as fh:
+                    vault.objects.read_verified(rec["object"], keys.identity, keys.writer_key, fh)
+                os.replace(tmp, target)
+
+            pm = media_mod.render(rec, out, read_plain, write_video)
+            if pm is None:
+                result.warnings.append(f"{mid}: {rec.get('mime') or 'this media type'} cannot be published (not an image or video the site can show)")
+            else:
+                for f in pm.files:
+                    w.keep(f)
+        published_media[mid] = pm
+        if progress:
+            progress(1)
+        return pm
+
+    views = []
+    for rec in posts:
+        premium = vis[rec["id"]] == "premium"
+        images = [] if premium else [pm for pm in (publish_media(m) for m in rec.get("media") or []) if pm]
+        views.append(_post_view(rec, images, premium, conf, vault, w, result))
+    for rec in standalone:
+        pm = publish_media(rec["id"])
+        if pm:
+            fake = dict(rec, text=rec.get("caption"), title=rec.get("filename"), links=[], url=None, place=None)
+            views.append(_post_view(fake, [pm], False, conf, vault, w, result))
+    views = [v for v in views if v is not None]
+    views.sort(key=lambda v: (v.created_at, v.id), reverse=True)
+
+    markets: list[dict] = []
+    if ratings:
+        from . import reputation
+
+        markets = _markets(reputation.summarize(_RatingsView(ratings), now=as_of), ratings)
+    updated = views[0].created_at if views else as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
+    profile = {"@context": "https://schema.org", "@type": "ProfilePage",
+               "mainEntity": {"@type": "Person", "name": conf.author or conf.title, "url": conf.site_url, "sameAs": conf.same_as}}
+    rep_ld = dict(profile)
+    if markets:
+        rec_total = sum(m["received"]["positive"] + m["received"]["neutral"] + m["received"]["negative"] for m in markets)
+        pos = sum(m["received"]["positive"] for m in markets)
+        neg = sum(m["received"]["negative"] for m in markets)
+        if pos + neg:
+            rep_ld = json.loads(json.dumps(profile))
+            rep_ld["mainEntity"]["aggregateRating"] = {"@type": "AggregateRating", "ratingValue": round(100 * pos / (pos + neg), 1),
+                                                      "bestRating": 100, "worstRating": 0, "ratingCount": rec_total}
+    for rel, data in site_mod.render_site(conf, views, markets, any(v.premium for v in views), profile, rep_ld, updated).items():
+        w.write(rel, data)
+    w.write("style.css", _static("style.css"))
+
+    # Monetization endpoints.
+    money = conf.monetization
+    if money.lightning_address and money.lnurlp:
+        user = money.lightning_address.split("@", 1)[0]
+        w.write(f".well-known/lnurlp/{user}", claims.dumps(money.lnurlp))
+
+    # Verifiable claims.
+    key = signing.load_or_create_key(vault)
+    public = signing.public_bytes(key)
+    w.write(claims.did_document_path(conf.site_url), claims.dumps(claims.did_document(did, public)))
+    cred_index = []
+    for m in markets:
+        cred = claims.credential(did, m, as_of, conf.credential_validity_days, key, conf.site_url)
+        w.write(f"credentials/{m['source']}.json", claims.dumps(cred))
+        cred_index.append(f"credentials/{m['source']}.json")
+    if markets:
+        w.write("credentials/index.json", claims.dumps({"issuer": did, "credentials": cred_index}))
+    # Manifest last: it covers every other file.
+    w.keep(BUNDLE_MARKER)
+    result.removed = w.prune()
+    files = {}
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out).as_posix()
+        if path.is_file() and rel != BUNDLE_MARKER:
+            files[rel] = claims.sha256_file(path)
+    w.write(BUNDLE_MARKER, claims.dumps(claims.manifest(did, files, as_of, key)))
+    files[BUNDLE_MARKER] = claims.sha256_file(out / BUNDLE_MARKER)
+    result.files = files
+    result.written = w.written
+    result.counts = {"post": sum(1 for v in views if not v.premium), "premium": sum(1 for v in views if v.premium),
+                     "media": sum(1 for p in published_media.values() if p), "rating": len(ratings)}
+    vault.commit()
+    return result
+
+
+def _static(name: str) -> bytes:
+    from importlib.resources import files
+
+    return files("exporters").joinpath("static", name).read_bytes()
+
+
+def _post_view(rec: dict, images: list, premium: bool, conf, vault: Vault, w: _Output, result: BuildResult):
+    from exporters import site as site_mod
+
+    text = rec.get("text") or ""
+    first_line = text.strip().split("\n", 1)[0] if text.strip() else ""
+    heading = site_mod.clip(first_line, 80) or rec.get("title") or (rec.get("created_at") or "")[:10] or rec["id"]
+    created = rec.get("created_at") or "1970-01-01T00:00:00Z"
+    path = f"posts/{rec['id']}/index.html"
+    view = site_mod.PostView(
+        id=rec["id"], path=path, heading=heading, created_at=created, date=created[:10], rfc822=site_mod.rfc822(created),
+        source=rec.get("source", ""), paragraphs=site_mod.paragraphs(text), summary=site_mod.clip(text or heading, 200),
+        feed_text=text, links=list(rec.get("links") or []), images=images, place=rec.get("place"), url=rec.get("url"), text=text,
+    )
+    if images and images[0].kind == "image":
+        view.og_image = images[0].src
+    if premium:
+        teaser = site_mod.clip(text, conf.premium.teaser_chars)
+        view.premium = True
+        view.teaser_paragraphs = site_mod.paragraphs(teaser)
+        view.summary = teaser
+        view.feed_text = teaser + " (supporters only)"
+        cipher = _premium_cipher(vault, rec, conf.premium, result)
+        if cipher is None:
+            return None
+        view.premium_path = f"premium/{rec['id']}.age"
+        w.write(view.premium_path, cipher)
+    view.jsonld = {
+        "@context": "https://schema.org", "@type": "BlogPosting", "headline": heading, "datePublished": created,
+        "url": f"{conf.site_url}{path}", "author": {"@type": "Person", "name": conf.author or conf.title},
+    }
+    if view.og_image:
+        view.jsonld["image"] = f"{conf.site_url}{view.og_image}"
+    if premium:
+        view.jsonld["isAccessibleForFree"] = False
+    return view
+
+
+def _premium_cipher(vault: Vault, rec: dict, premium, result: BuildResult) -> bytes | None:
+    """The age file subscribers decrypt; cached in the vault so rebuilds are byte-identical."""
+    from .keys import Secret
+
+    content = json.dumps({"id": rec["id"], "created_at": rec.get("created_at"), "title": rec.get("title"),
+                          "text": rec.get("text"), "links": rec.get("links") or []}, ensure_ascii=False, sort_keys=True, indent=2).encode()
+    passphrase = os.environ.get(premium.passphrase_env) if premium.passphrase_env else None
+    if not premium.recipients and not passphrase:
+        result.warnings.append(f"{rec['id']}: premium post left out: set publish.premium.recipients (or passphrase_env) in vault.yaml")
+        return None
+    keys = vault.keys or vault.unlock()
+    mode = "r:" + ",".join(sorted(premium.recipients)) if premium.recipients else "p:" + hashlib.sha256(passphrase.encode()).hexdigest()
+    hint_key = "premium:" + keyed(keys.writer_key, "premium", mode, hashlib.sha256(content).hexdigest())
+    cat = vault.catalog()
+    oid = cat.hint(hint_key)
+    if oid and vault.objects.exists(oid):
+        return vault.objects.read_bytes(oid, keys.identity, keys.writer_key)
+    if premium.recipients:
+        cipher = crypto.encrypt_bytes(content, [crypto.check_recipient(r) for r in premium.recipients])
+    else:
+        cipher = crypto.passphrase_encrypt(content, Secret(passphrase))
+    res = vault.objects.put_bytes(cipher, keys.writer_key, vault.recipients)
+    if res.new and res.cipher_sha256:
+        vault.checksums.add(vault.objects.relpath(res.object_id), res.cipher_sha256)
+    cat.stage({"op": "hint", "k": hint_key, "v": res.object_id})
+    return cipher
+
+
+def _markets(summary: dict, ratings: list[dict]) -> list[dict]:
+    """Reputation figures per marketplace for the page and the credentials."""
+    labels = {"ebay": "eBay", "etsy": "Etsy", "amazon": "Amazon"}
+    out = []
+    for source, m in sorted((summary.get("marketplaces") or {}).items()):
+        received = m.get("received") or {}
+        counts = received.get("counts") or received
+        pct = received.get("percent_positive") or m.get("percent_positive") or {}
+        stars = received.get("stars") or m.get("stars") or {}
+        dates = m.get("date_range") or {}
+        prov = m.get("provenance") or {}
+        sources_desc = []
+        for exp in prov.get("exports", []) if isinstance(prov, dict) else []:
+            sources_desc.append(f"export {exp.get('name') or exp.get('export')} (captured {str(exp.get('captured_at') or '')[:10]})")
+        for cap in prov.get("captures", []) if isinstance(prov, dict) else []:
+            sources_desc.append(f"page {cap.get('url')} (captured {str(cap.get('captured_at') or '')[:10]}, sha256 {str(cap.get('sha256') or '')[:12]}…)")
+        mine = [r for r in ratings if r["source"] == source and r.get("direction") == "received"]
+        comments = [{"comment": r["comment"], "counterparty": r.get("counterparty"), "date": (r.get("created_at") or "")[:10], "stars": r.get("stars")}
+                    for r in mine if r.get("comment")][:10]
+        left = (m.get("left") or {}).get("counts") or m.get("left") or {}
+        out.append({
+            "source": source, "label": labels.get(source, source.title()),
+            "received": {k: int(counts.get(k, 0) or 0) for k in ("positive", "neutral", "negative")},
+            "left": {k: int(left.get(k, 0) or 0) for k in ("positive", "neutral", "negative")},
+            "percent_positive_all": pct.get("all_time"), "percent_positive_12m": pct.get("last_12_months"),
+            "histogram": {str(k): v for k, v in (stars.get("histogram") or {}).items()}, "stars_mean": stars.get("mean"),
+            "first": dates.get("oldest") or dates.get("first"), "last": dates.get("newest") or dates.get("last"),
+            "provenance": sources_desc or ["ratings imported into the vault"],
+            "evidence": [{"type": "CaptureSha256", "value": c.get("sha256"), "url": c.get("url")} for c in (prov.get("captures", []) if isinstance(prov, dict) else []) if c.get("sha256")],
+            "comments": comments,
+        })
+    return out
+
+
+def build_dir_for(vault: Vault) -> Path:
+    import platformdirs
+
+    return platformdirs.user_cache_path("vault") / "build" / vault.header.vault_id
+
+
+def publish(vault: Vault, *, target: str | None, out: Path | None, to: str | None, dry_run: bool,
+            progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Build the bundle and, when a target is given, deploy it (or only plan with ``dry_run``)."""
+    from .deploy import open_target
+
+    conf = settings_mod.load(vault.settings_path)
+    if target and to:
+        raise UsageError("give a target name or --to, not both")
+    spec = to
+    if target:
+        spec = conf.targets.get(target)
+        if spec is None:
+            known = ", ".join(sorted(conf.targets)) or "none"
+            raise UsageError(f"no target {target!r} in vault.yaml", hint=f"targets defined: {known}")
+    if spec is None and out is None:
+        raise UsageError("nothing to publish to", hint="give --out DIR, --to SPEC (dir:PATH, git:URL#BRANCH) or a target name from vault.yaml")
+    context: dict[str, Any] = {"settings": conf.publish, "warnings": []}
+    if spec is None and dry_run:
+        # Plan a build into --out against what --out holds now.
+        spec, out = f"dir:{out}", None
+    build_into = out if (out is not None and not dry_run) else build_dir_for(vault)
+    tgt = open_target(spec, context) if spec else None
+    built = build(vault, build_into, progress)
+    result: dict[str, Any] = {"dry_run": dry_run, "build": built.to_json(), "warnings": built.warnings + context["warnings"]}
+    if tgt is not None:
+        plan = tgt.plan(built.files)
+        result["target"] = spec if not spec.startswith("git:") else spec.split("#")[0].split("@")[-1]
+        result["plan"] = plan.to_json()
+        if not dry_run and not plan.empty:
+            result["deploy"] = tgt.apply(build_into, plan)
+    return result
+
+
+def publish_to_dir(vault: Vault, out: Path) -> dict[str, Any]:
+    """Build into ``out`` (for the demo)."""
+    return build(vault, out).to_json()
