@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from vault import signing
+from vault.store.files import sha256_file
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 MANIFEST = "manifest.json"
@@ -64,14 +64,6 @@ def credential(did: str, market: dict, as_of: datetime, validity_days: int, priv
         "credentialSubject": {k: v for k, v in subject.items() if v is not None},
     }
     return signing.sign(doc, private_key, f"{did}#key-1", valid_from)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def manifest(did: str, files: dict[str, str], as_of: datetime, private_key) -> dict:

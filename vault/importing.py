@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 from .errors import UnsupportedInputError, UsageError, VaultError
+from .store.files import sha256_file
 from .models import (
     CaptureItem, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso, nfc,
 )
@@ -158,11 +159,7 @@ class _Run:
             hint_key = "export-sha:" + keyed(self.wk, "export", str(part.path.resolve()), str(st.st_size), str(st.st_mtime_ns))
             sha = self.cat.hint(hint_key)
             if sha is None:
-                h = hashlib.sha256()
-                with open(part.path, "rb") as fh:
-                    while chunk := fh.read(1 << 20):
-                        h.update(chunk)
-                sha = h.hexdigest()
+                sha = sha256_file(part.path)
                 self._stage({"op": "hint", "k": hint_key, "v": sha})
         self._export_sha[key] = sha
         return sha
@@ -250,7 +247,7 @@ class _Run:
                         self.report.bytes_stored += size
                     elif not self.vault.checksums.has(self.vault.objects.relpath(oid)):
                         # Left by an interrupted run before its checksum line was written.
-                        self.vault.checksums.add(self.vault.objects.relpath(oid), _file_sha256(self.vault.objects.path(oid)))
+                        self.vault.checksums.add(self.vault.objects.relpath(oid), sha256_file(self.vault.objects.path(oid)))
         except ArchiveMemberError as exc:
             self.report.skipped.append({"path": item.member or item.ref, "reason": exc.message})
             return
@@ -401,14 +398,6 @@ def _same(old: dict, new: dict) -> bool:
     a = {k: v for k, v in old.items() if k != "provenance"}
     b = {k: v for k, v in new.items() if k != "provenance"}
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def run_import(

@@ -9,7 +9,6 @@ compact and gc are the only operations that delete, and they run under the exclu
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Callable
 from .errors import IntegrityError, VaultError
 from .repository import Vault
 from .store.checksums import read_all
+from .store.files import sha256_file
 
 
 @dataclass
@@ -34,14 +34,6 @@ class CheckResult:
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "checked_files": self.checked_files, "decrypted": self.decrypted, "problems": self.problems, "notes": self.notes}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def stored_files(vault: Vault) -> list[str]:
@@ -67,7 +59,7 @@ def check(vault: Vault, read_data: bool = False, progress: Callable[[int], None]
                 result.problems.append({"path": rel, "problem": "missing"})
             continue
         result.checked_files += 1
-        if _sha256(path) != expected:
+        if sha256_file(path) != expected:
             result.problems.append({"path": rel, "problem": "checksum mismatch (corrupted or tampered)"})
         if progress:
             progress(1)

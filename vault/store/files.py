@@ -28,6 +28,17 @@ def storage_error(exc: OSError, what: str) -> StorageError:
     return StorageError(f"cannot write {what}: {exc.strerror or exc}")
 
 
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def ensure_dir(path: Path) -> None:
     """Create ``path`` (and parents) as 0700 directories."""
     try:
