@@ -190,7 +190,7 @@ class _Run:
         """Write ``rec`` unless an identical record (provenance aside) is already stored."""
         rid = rec["id"]
         old = self.cat.get_raw(rid)
-        if rid in self._seen_ids and old is not None:
+        if rid in self._seen_ids:
             # The same record twice in one export (repeated across part files): first one wins.
             return
         self._seen_ids.add(rid)
@@ -229,11 +229,23 @@ class _Run:
         if item.fingerprint:
             hint_key = "fp:" + keyed(self.wk, "fingerprint", source, item.ref, item.fingerprint)
             known = self.cat.hint(hint_key)
-            if known and self.cat.get_raw(media_id(known)) is not None and self.vault.objects.exists(known):
+            stored = self.cat.get_raw(media_id(known)) if known else None
+            if stored is not None and self.vault.objects.exists(known):
                 if self.cat.ref(source, item.ref) != media_id(known):
                     self._stage({"op": "ref", "source": source, "ref": item.ref, "media": media_id(known)})
-                self.report.unchanged["media"] += 1
                 self.emit(Event("bytes", item.size or 0))
+                # Same bytes: nothing to read.  Metadata the export adds (a caption from a JSON
+                # part imported later) still lands on the stored record.
+                richer = dict(stored, id=media_id(known))
+                for key, value in (("caption", nfc(item.caption)), ("alt", nfc(item.alt)),
+                                   ("taken_at", iso(item.taken_at)), ("created_at", iso(item.created_at))):
+                    if value and not stored.get(key):
+                        richer[key] = value
+                if stored.get("source") == source and not _same(stored, richer):
+                    richer["provenance"] = self.provenance(item.member)
+                    self._upsert("media", richer)
+                else:
+                    self.report.unchanged["media"] += 1
                 return
         try:
             with item.open() as stream:
@@ -395,8 +407,9 @@ class _Run:
 
 
 def _same(old: dict, new: dict) -> bool:
-    a = {k: v for k, v in old.items() if k != "provenance"}
-    b = {k: v for k, v in new.items() if k != "provenance"}
+    """Equal source data: provenance (when and from which file) and the id itself aside."""
+    a = {k: v for k, v in old.items() if k not in ("provenance", "id")}
+    b = {k: v for k, v in new.items() if k not in ("provenance", "id")}
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 

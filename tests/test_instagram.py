@@ -1,0 +1,173 @@
+"""The Instagram importer end to end, through the real CLI, on small synthetic exports.
+
+The fixture (tests/meta_fixtures.py) holds 3 posts: a single photo (caption and time on media[0]),
+a carousel of 3 (caption and time at the top level) and a video; a story (not a post); 6 post
+media files (one referenced by nothing) and a story file.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from meta_fixtures import (
+    IG_CAROUSEL_CAPTION, IG_MEDIA, IG_SINGLE_CAPTION, IG_T_CAROUSEL, IG_T_SINGLE, IG_T_VIDEO,
+    IG_VIDEO_CAPTION, fb_export, ig_export, ig_posts, jpeg, meta_json, split, write_dir, write_zip,
+)
+
+N_POSTS = 3
+N_MEDIA = 6  # single, 3 carousel, video, unreferenced; the story file is not imported
+POST_FILE = {"2025": "your_instagram_activity/media/posts_1.json", "2022": "content/posts_1.json"}
+
+
+def posts_of(env) -> list[dict]:
+    return env.records("--kind", "post", "--source", "instagram")
+
+
+def media_of(env) -> list[dict]:
+    return env.records("--kind", "media")
+
+
+def import_json(env, *paths, expect: int = 0) -> dict:
+    res = env.run("import", *paths, "--json")
+    assert res.code == expect, (res.code, res.out, res.err)
+    return res.json()
+
+
+def assert_complete(env) -> dict:
+    posts = {p["text"]: p for p in posts_of(env)}
+    media = {m["id"]: m for m in media_of(env)}
+    assert set(posts) == {IG_SINGLE_CAPTION, IG_CAROUSEL_CAPTION, IG_VIDEO_CAPTION}
+    assert len(media) == N_MEDIA
+    assert {m["filename"] for m in media.values()} == {p.rsplit("/", 1)[1] for k, (p, _) in IG_MEDIA.items() if k != "story"}
+    for post in posts.values():
+        assert "missing_media" not in post and all(m in media for m in post["media"])
+    return posts
+
+
+@pytest.mark.parametrize("era", ["2025", "2022"])
+def test_each_era(vault_env, tmp_path, era):
+    rep = import_json(vault_env, write_zip(tmp_path / f"instagram-jana-{era}.zip", ig_export(era)))
+    assert rep["source"] == "instagram"
+    assert rep["added"] == {"post": N_POSTS, "media": N_MEDIA, "rating": 0}
+    assert rep["skipped"] == [] and rep["warnings"] == []
+    posts = assert_complete(vault_env)
+    assert posts[IG_SINGLE_CAPTION]["provenance"]["member"] == POST_FILE[era]
+
+
+def test_single_photo_carousel_and_video(vault_env, tmp_path):
+    import_json(vault_env, write_zip(tmp_path / "ig.zip", ig_export("2025")))
+    posts = assert_complete(vault_env)
+    media = {m["id"]: m for m in media_of(vault_env)}
+
+    single = posts[IG_SINGLE_CAPTION]                         # caption and time from media[0]
+    assert single["created_at"] == "2023-08-12T17:45:00Z"
+    assert single["source_id"].startswith("ig:") and len(single["source_id"]) == 67
+    assert [media[m]["filename"] for m in single["media"]] == ["17912345678901234.jpg"]
+    assert single["media_refs"] == [IG_MEDIA["single"][0]]
+    photo = media[single["media"][0]]
+    assert photo["caption"] == IG_SINGLE_CAPTION and photo["created_at"] == "2023-08-12T17:45:00Z"
+    assert (photo["width"], photo["height"]) == (4, 3)
+
+    carousel = posts[IG_CAROUSEL_CAPTION]                     # caption and time at the top level
+    assert carousel["created_at"] == "2023-09-01T10:00:00Z"
+    assert carousel["media_refs"] == [IG_MEDIA["car1"][0], IG_MEDIA["car2"][0], IG_MEDIA["car3"][0]]
+    assert len(carousel["media"]) == 3
+    assert all(media[m]["caption"] is None for m in carousel["media"])   # empty media titles
+
+    video = posts[IG_VIDEO_CAPTION]
+    assert video["created_at"] == "2023-09-18T01:20:00Z"
+    assert media[video["media"][0]]["mime"] == "video/mp4"
+    assert "🎸" in video["text"] and "🇨🇿" in single["text"] and "👩\u200d👩\u200d👧" in carousel["text"]
+
+
+def test_stories_are_not_posts(vault_env, tmp_path):
+    import_json(vault_env, write_zip(tmp_path / "ig.zip", ig_export("2025")))
+    assert len(posts_of(vault_env)) == N_POSTS
+    res = vault_env.run("search", "fialovykrokodyl", "--json")
+    assert res.code == 0 and res.jsonl() == []
+    assert "17800000000000001.jpg" not in {m["filename"] for m in media_of(vault_env)}
+
+
+def test_reimport_and_folder_and_era_change(vault_env, tmp_path):
+    export = write_zip(tmp_path / "ig.zip", ig_export("2022"))
+    import_json(vault_env, export)
+    again = import_json(vault_env, export)
+    assert again["added"] == {"post": 0, "media": 0, "rating": 0}
+    # The same account exported later in the 2025 layout, unpacked into a wrapper folder.
+    later = write_dir(tmp_path / "unpacked", ig_export("2025"), wrapper="instagram-jana-2025-01-02-xyz")
+    rep = import_json(vault_env, later)
+    assert rep["added"] == {"post": 0, "media": 0, "rating": 0}
+    assert_complete(vault_env)
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_multi_zip(vault_env, tmp_path, together):
+    json_part, media_part = split(ig_export("2025"))
+    a = write_zip(tmp_path / "instagram-jana-1.zip", json_part)
+    b = write_zip(tmp_path / "instagram-jana-2.zip", media_part)
+    if together:
+        rep = import_json(vault_env, a, b)
+        assert rep["added"] == {"post": N_POSTS, "media": N_MEDIA, "rating": 0} and rep["warnings"] == []
+    else:
+        rep_b = import_json(vault_env, b)     # media first: recognised by the media/posts/ tree
+        assert rep_b["source"] == "instagram" and rep_b["added"]["media"] == N_MEDIA
+        rep_a = import_json(vault_env, a)
+        assert rep_a["added"] == {"post": N_POSTS, "media": 0, "rating": 0}
+        assert len(rep_a["warnings"]) == N_MEDIA - 1 and all("missing from the export" in w for w in rep_a["warnings"])
+    assert_complete(vault_env)
+
+
+def test_truncated_posts_file(vault_env, tmp_path):
+    files = ig_export("2025")
+    files["your_instagram_activity/media/posts_2.json"] = meta_json([{"media": [
+        {"uri": IG_MEDIA["extra"][0], "creation_timestamp": IG_T_VIDEO + 100, "title": "druhý soubor"}]}])
+    files["your_instagram_activity/media/posts_1.json"] = files["your_instagram_activity/media/posts_1.json"][:-40]
+    res = vault_env.run("import", write_zip(tmp_path / "ig.zip", files), "--json")
+    assert res.code == 3
+    rep = res.json()
+    assert rep["skipped"][0]["path"] == "your_instagram_activity/media/posts_1.json"
+    assert rep["skipped"][0]["reason"].startswith("invalid JSON")
+    assert [p["text"] for p in posts_of(vault_env)] == ["druhý soubor"]
+    assert len(media_of(vault_env)) == N_MEDIA
+
+
+def test_html_export_is_refused(vault_env, tmp_path):
+    files = {
+        "start_here.html": b"<html>Instagram</html>",
+        "your_instagram_activity/media/posts_1.html": "<html>Západ slunce</html>".encode(),
+        "media/posts/202308/1.jpg": jpeg((3, 3, 3)),
+    }
+    res = vault_env.run("import", write_zip(tmp_path / "ig-html.zip", files))
+    assert res.code == 20
+    assert "HTML" in res.err and "Format: JSON" in res.err
+
+
+def test_odd_post_shapes(vault_env, tmp_path):
+    posts = ig_posts()
+    odd = [
+        {"media": dict(posts[2]["media"][0])},                 # a single object instead of a list
+        {"media": [], "title": ""},                            # nothing: not a post
+        {"media": [{"uri": IG_MEDIA["car1"][0]}], "title": "no time at all"},
+        None,
+    ]
+    files = {k: v for k, v in ig_export("2025").items() if not k.endswith("posts_1.json")}
+    files["your_instagram_activity/media/posts_1.json"] = meta_json(odd)
+    rep = import_json(vault_env, write_zip(tmp_path / "ig.zip", files), expect=3)
+    assert [s["reason"] for s in rep["skipped"]] == ["post without a valid timestamp: null"]
+    assert [p["text"] for p in posts_of(vault_env)] == [IG_SINGLE_CAPTION]
+
+
+def test_recognize(tmp_path):
+    from importers.facebook import FacebookImporter
+    from importers.instagram import InstagramImporter
+    from vault.archive import ExportSource
+
+    ig, fb = InstagramImporter(), FacebookImporter()
+    json_part, media_part = split(ig_export("2025"))
+    cases = {"2025": (ig_export("2025"), 95, 0), "2022": (ig_export("2022"), 95, 0),
+             "media-only": (media_part, 40, 0), "facebook": (fb_export("2024"), 0, 95)}
+    for name, (files, ig_score, fb_score) in cases.items():
+        with ExportSource([write_zip(tmp_path / f"{name}.zip", files)]) as src:
+            assert ig.recognize(src) == ig_score, name
+            assert fb.recognize(src) == fb_score, name
+    assert IG_T_SINGLE < IG_T_CAROUSEL < IG_T_VIDEO
