@@ -150,6 +150,10 @@ def render_all() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0].startswith("-"):
+        sys.stdout.write("usage: python -m vault.cli.completions [DIR]   (default: completions)\n"
+                         "Writes vault.bash, _vault (zsh) and vault.fish generated from the CLI.\n")
+        return 0 if argv[0] in ("-h", "--help") else 2
     target = Path(argv[0] if argv else "completions")
     target.mkdir(parents=True, exist_ok=True)
     for name, text in render_all().items():
