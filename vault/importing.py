@@ -352,12 +352,17 @@ class _Run:
             matched = self.cat.hint(match_hint)
             if matched and matched != rid and self.cat.get_raw(rid) is None:
                 old = self.cat.get_raw(matched)
-                if old is not None:
-                    if old.get("feedback_id") and not item.feedback_id:
-                        # A poorer copy (no id, approximate time) of a record we hold in full.
-                        self.report.unchanged["rating"] += 1
-                        return
+                both_ids = old is not None and old.get("feedback_id") and item.feedback_id
+                if old is not None and not (both_ids and old["feedback_id"] != item.feedback_id):
+                    # Same feedback seen without its id (a card) or with it (the CSV row of a card
+                    # imported earlier): one record.  Two different feedback ids never merge.
                     rid = matched
+        stored = self.cat.get_raw(rid)
+        if stored is not None and stored.get("feedback_id") and not item.feedback_id:
+            # A poorer copy (no id, approximate time) of a record held in full.
+            self._seen_ids.add(rid)
+            self.report.unchanged["rating"] += 1
+            return
         rec = {
             "id": rid,
             "kind": "rating",
@@ -378,9 +383,11 @@ class _Run:
             "provenance": self.provenance(item.member, extra_prov),
         }
         if item.extra:
-            rec["extra"] = item.extra
+            rec["extra"] = dict(item.extra)
         if item.raw is not None:
             rec["raw"] = item.raw
+        if stored is not None:
+            _keep_best_date(stored, rec)
         self._upsert("rating", rec)
         if match_hint and self.cat.hint(match_hint) != rid:
             self._stage({"op": "hint", "k": match_hint, "v": rid})
@@ -404,6 +411,32 @@ class _Run:
                          "unchanged": self.report.unchanged, "skipped": len(self.report.skipped)}})
         self.vault.commit()
         self.vault.maybe_autocompact()
+
+
+def _date_range(rec: dict) -> list | None:
+    rng = (rec.get("extra") or {}).get("date_range")
+    return list(rng) if isinstance(rng, (list, tuple)) and len(rng) == 2 else None
+
+
+def _keep_best_date(stored: dict, rec: dict) -> None:
+    """An exact date is never replaced by an approximate one; two approximate captures of the
+    same feedback narrow its range instead of moving it forward with every re-capture."""
+    old_rng, new_rng = _date_range(stored), _date_range(rec)
+    if new_rng is None:
+        return
+    if old_rng is None and stored.get("created_at"):
+        rec["created_at"] = stored["created_at"]
+        rec["extra"].pop("date_range", None)
+        rec["provenance"].pop("approximate_time", None)
+        return
+    if old_rng is not None:
+        lows = [x for x in (old_rng[0], new_rng[0]) if x]
+        highs = [x for x in (old_rng[1], new_rng[1]) if x]
+        rec["extra"]["date_range"] = [max(lows) if lows else None, min(highs) if highs else None]
+        if stored.get("created_at") and (not rec.get("created_at") or stored["created_at"] < rec["created_at"]):
+            rec["created_at"] = stored["created_at"]
+        if stored.get("provenance", {}).get("approximate_time"):
+            rec["provenance"]["approximate_time"] = stored["provenance"]["approximate_time"]
 
 
 def _same(old: dict, new: dict) -> bool:

@@ -1,0 +1,129 @@
+"""`vault scrape ebay USER` and `vault reputation`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import app, context
+
+scrape_app = typer.Typer(help="Capture a public marketplace feedback profile over HTTP (politely).", no_args_is_help=True)
+app.add_typer(scrape_app, name="scrape")
+
+
+@scrape_app.command(
+    "ebay",
+    epilog=(
+        "Examples:\n\n"
+        "  vault scrape ebay jana_sells\n\n"
+        "  vault scrape ebay jana_sells --base-url https://www.ebay.co.uk --max-pages 4\n\n"
+        "Pages are fetched one at a time with a pause between them, retried with backoff on 429/5xx, "
+        "and kept (encrypted) as evidence for each rating.\n\n"
+        "Exit codes: 0 captured, 3 some pages or rows could not be read (listed), "
+        "1 the site failed before any page was captured, 20 not a feedback page."
+    ),
+)
+def scrape_ebay_cmd(
+    user: Annotated[str, typer.Argument(metavar="USER", help="The eBay user id whose feedback profile to capture.")],
+    base_url: Annotated[str, typer.Option("--base-url", metavar="URL", help="The site to ask (a mirror, another eBay domain, a test server).")] = "https://www.ebay.com",
+    max_pages: Annotated[Optional[int], typer.Option("--max-pages", metavar="N", help="Fetch at most N pages of 25 ratings.", show_default=False)] = None,
+    delay: Annotated[float, typer.Option("--delay", metavar="SECONDS", help="Pause between page requests.")] = 2.0,
+) -> None:
+    """Capture USER's public eBay feedback profile into the vault, without duplicates."""
+    from ..repository import open_vault
+    from ..scraping import scrape_ebay
+
+    o = context.opts()
+
+    def on_page(n: int, url: str, ratings: int) -> None:
+        context.info(f"vault: captured page {n} ({ratings} ratings)")
+
+    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
+        vault.unlock(o.identity_file)
+        report = scrape_ebay(vault, user, base_url=base_url, max_pages=max_pages, delay=delay, on_page=on_page)
+    _render_report(report.to_json())
+    context.exit_with(3 if report.skipped else 0)
+
+
+def _render_report(rep: dict) -> None:
+    def fmt(d: dict) -> str:
+        return ", ".join(f"{n} {k}" for k, n in d.items() if n) or "nothing"
+
+    def text(r: dict) -> None:
+        context.say(f"{r['source']}: {r['export']}")
+        context.say(f"  added:     {fmt(r['added'])}")
+        if any(r["updated"].values()):
+            context.say(f"  updated:   {fmt(r['updated'])}")
+        context.say(f"  unchanged: {fmt(r['unchanged'])}")
+        for s in r["skipped"]:
+            context.say(f"  skipped:   {s['path']}: {s['reason']}")
+        for w in r["warnings"]:
+            context.say(f"  warning:   {w}")
+
+    context.render(rep, text)
+
+
+@app.command(
+    "reputation",
+    epilog=(
+        "Examples:\n\n"
+        "  vault reputation\n\n"
+        "  vault reputation --json | jq '.marketplaces.ebay.percent_positive'\n\n"
+        "The JSON shape is documented in vault/reputation.py; `vault publish` signs the same figures."
+    ),
+)
+def reputation_cmd() -> None:
+    """Per-marketplace summary: counts by polarity, % positive (12 months, all time), stars, sources."""
+    from ..repository import open_vault
+    from ..reputation import summarize
+
+    o = context.opts()
+    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
+        vault.unlock(o.identity_file)
+        summary = summarize(vault.catalog())
+    context.render(summary, _render_summary)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def _render_summary(s: dict) -> None:
+    markets = s["marketplaces"]
+    if not markets:
+        context.say("no ratings yet: import an eBay or Etsy export, or run `vault scrape ebay USER`")
+        return
+    window = s["window"]
+    for source, m in markets.items():
+        dr = m["date_range"]
+        span = f"{(dr['oldest'] or '?')[:10]} .. {(dr['newest'] or '?')[:10]}" if dr["oldest"] else "no dates"
+        context.say(f"{source}  {m['ratings']} ratings  ({span})")
+        context.say(f"  {'':<20}{'positive':>9}{'neutral':>9}{'negative':>9}{'% positive':>12}")
+        rows = [
+            ("received, 12 months", m["last_12_months"]["received"], m["percent_positive"]["last_12_months"]),
+            ("received, all time", m["received"], m["percent_positive"]["all_time"]),
+            ("left, 12 months", m["last_12_months"]["left"], None),
+            ("left, all time", m["left"], None),
+        ]
+        for label, c, pct in rows:
+            if label.startswith("left") and not m["left"]["total"]:
+                continue
+            shown = _pct(pct) if label.startswith("received") else ""
+            context.say(f"  {label:<20}{c['positive']:>9}{c['neutral']:>9}{c['negative']:>9}{shown:>12}")
+        if m["stars"]:
+            hist = "  ".join(f"{k}★ {v}" for k, v in m["stars"]["histogram"].items())
+            context.say(f"  stars: {hist}   mean {m['stars']['mean']:.2f} of {m['stars']['count']}")
+        if m["approximate_dates"]:
+            context.say(f"  {m['approximate_dates']} dates are approximate (a page's time bucket, dated at its latest)")
+        if m["undated"]:
+            context.say(f"  {m['undated']} ratings have no date (outside every window)")
+        prov = m["provenance"]
+        for e in prov["exports"]:
+            sha = f", sha256 {e['sha256'][:12]}…" if e.get("sha256") else ""
+            context.say(f"  from export {e['export']} ({e['ratings']} ratings{sha}, imported {(e['captured_at'] or '?')[:10]})")
+        for c in prov["captures"]:
+            where = c.get("url") or c.get("export") or "page"
+            context.say(f"  from page {where} ({c['ratings']} ratings, sha256 {c['sha256'][:12]}…, captured {(c['captured_at'] or '?')[:10]})")
+        context.say()
+    context.say(f"12 months = {window['since'][:10]} .. {window['until'][:10]}")
