@@ -17,6 +17,22 @@ from typing import Iterator
 from .errors import UsageError
 
 
+DEMO_SETTINGS = """\
+# Demo settings: see the README for every option.  Never put secrets here.
+publish:
+  title: Jana's workshop
+  author: Jana Nováková
+  description: Photos, notes and a marketplace reputation, published from my own vault.
+  base_url: https://jana.example.org/
+  language: en
+  monetization:
+    web_monetization: https://wallet.example/jana
+    links:
+      - {name: Ko-fi, url: "https://ko-fi.com/jana-example"}
+targets: {}
+"""
+
+
 @dataclass
 class Step:
     title: str
@@ -45,6 +61,7 @@ def run_demo(root: Path) -> Iterator[Step]:
     with os.fdopen(fd, "w") as fh:
         fh.write(passphrase + "\n")
     vault, _ = Vault.create(root / "vault", Secret(passphrase), use_keyring=False)
+    vault.settings_path.write_text(DEMO_SETTINGS, encoding="utf-8")
     vault.lock(exclusive=True, wait=10)
     try:
         vault.unlock(passphrase=Secret(passphrase))
