@@ -18,6 +18,10 @@ BUILTIN_IMPORTERS = {
     "instagram": "importers.instagram:InstagramImporter",
     "ebay": "importers.ebay:EbayImporter",
     "etsy": "importers.etsy:EtsyImporter",
+    "x": "importers.x:XImporter",
+    "mastodon": "importers.mastodon:MastodonImporter",
+    "linkedin": "importers.linkedin:LinkedInImporter",
+    "bluesky": "importers.bluesky:BlueskyImporter",
 }
 BUILTIN_EXPORTERS: dict[str, str] = {
     "dir": "exporters.dir_target:DirTarget",

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from .errors import NotFoundError, UsageError
 from .models import KINDS, VISIBILITIES
+
+if TYPE_CHECKING:
+    from .store.catalog import Catalog
 
 
 def parse_date(text: str, end: bool = False) -> str:
@@ -84,3 +89,44 @@ def show_text(rec: dict) -> str:
             value = json.dumps(value, ensure_ascii=False)
         lines.append(f"{key:<18} {value}")
     return "\n".join(lines)
+
+
+CROSS_POST_WINDOW = timedelta(minutes=10)
+
+
+def _comparable_text(text: str | None) -> str:
+    """NFC text with runs of whitespace collapsed to one space and the ends trimmed."""
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+
+def cross_posts(catalog: "Catalog", rec: dict, window: timedelta = CROSS_POST_WINDOW) -> list[dict]:
+    """Copies of post ``rec`` on other networks: ``[{"id", "source", "url", "created_at"}]``.
+
+    A copy is a post from a different source whose text equals ``rec``'s after NFC and
+    whitespace normalisation (X text is compared as stored, i.e. with t.co links already
+    expanded by its importer), created at most ``window`` (10 minutes) before or after it.
+    Posts stay separate records (nothing is merged); this only finds them.  Returns [] for a
+    record that is not a post or has no text or time.  Oldest first.
+
+    Uses the catalog's (kind, created_at) index: only posts inside the time window are read.
+    """
+    if rec.get("kind") != "post" or not rec.get("created_at"):
+        return []
+    text = _comparable_text(rec.get("text"))
+    if not text:
+        return []
+    try:
+        moment = datetime.fromisoformat(rec["created_at"].replace("Z", "+00:00"))
+    except ValueError:
+        return []
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    since = (moment - window).astimezone(timezone.utc).strftime(fmt)
+    until = (moment + window).astimezone(timezone.utc).strftime(fmt)
+    out = []
+    for other in catalog.query(kind="post", since=since, until=until, oldest_first=True):
+        if other["id"] == rec.get("id") or other.get("source") == rec.get("source"):
+            continue
+        if _comparable_text(other.get("text")) == text:
+            out.append({"id": other["id"], "source": other["source"], "url": other.get("url"),
+                        "created_at": other.get("created_at")})
+    return out

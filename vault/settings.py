@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import UsageError
 
+PUBLIC_AUDIENCES = {"", "public", "unlisted", "anyone"}
 SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "passphrase")
 
 
@@ -40,10 +41,10 @@ class PublicRules:
             return False
         if self.since and (rec.get("created_at") or "") < self.since:
             return False
-        # Never publish what was followers-only or direct on its network, unless marked public.
-        if rec.get("source_visibility") in ("followers-only", "followers", "direct", "private"):
-            return False
-        return True
+        # A rule publishes only what was public on its network (or carries no audience at all);
+        # followers-only, direct, connections-only... need an explicit `vault mark --public`.
+        audience = (rec.get("source_visibility") or "").strip().lower()
+        return audience in PUBLIC_AUDIENCES
 
 
 @dataclass

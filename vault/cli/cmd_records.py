@@ -72,8 +72,11 @@ def search_cmd(query: Annotated[str, typer.Argument(help="Words to find (all mus
 
 @app.command("show", epilog="Example:\n\n  vault show p_3f9a0c1d2e4b")
 def show_cmd(record_id: Annotated[str, typer.Argument(metavar="ID", help="A record id (a unique prefix is enough).")]) -> None:
-    """Show one record in full."""
-    from ..query import resolve_id, show_text
+    """Show one record in full.
+
+    For a post, also lists its copies on other networks (same text within 10 minutes).
+    """
+    from ..query import cross_posts, resolve_id, show_text
     from ..repository import open_vault
 
     o = context.opts()
@@ -81,7 +84,16 @@ def show_cmd(record_id: Annotated[str, typer.Argument(metavar="ID", help="A reco
         vault.unlock(o.identity_file)
         cat = vault.catalog()
         rec = cat.get(resolve_id(cat, record_id))
-    context.render(rec, lambda r: context.say(show_text(r)))
+        if rec is not None and rec.get("kind") == "post":
+            rec["cross_posts"] = cross_posts(cat, rec)
+
+    def text(r: dict) -> None:
+        copies = r.pop("cross_posts", None) or []
+        context.say(show_text(r))
+        for copy in copies:
+            context.say(f"{'cross_post':<18} {copy['source']:<9} {copy['id']}  {copy['created_at']}  {copy['url'] or ''}".rstrip())
+
+    context.render(rec, text)
 
 
 @app.command("get", epilog="Examples:\n\n  vault get m_0a1b2c3d -o photo.jpg\n\n  vault get m_0a1b2c3d > photo.jpg")
