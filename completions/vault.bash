@@ -5,6 +5,7 @@ _vault() {
         w="${COMP_WORDS[i]}"
         case "$w" in -*) continue ;; esac
         case "$path $w" in
+            " backup") path="backup" ;;
             " check") path="check" ;;
             " compact") path="compact" ;;
             " demo") path="demo" ;;
@@ -16,19 +17,26 @@ _vault() {
             " key") path="key" ;;
             " list") path="list" ;;
             " mark") path="mark" ;;
+            " publish") path="publish" ;;
+            " reputation") path="reputation" ;;
+            " restore") path="restore" ;;
+            " scrape") path="scrape" ;;
             " search") path="search" ;;
             " show") path="show" ;;
             " sources") path="sources" ;;
             " status") path="status" ;;
+            " verify") path="verify" ;;
             "key add-recipient") path="key add-recipient" ;;
             "key export") path="key export" ;;
             "key passwd") path="key passwd" ;;
             "key show") path="key show" ;;
+            "scrape ebay") path="scrape ebay" ;;
         esac
     done
     local words=""
     case "$path" in
-        "") words="check compact demo export gc get import init key list mark search show sources status --vault --json --quiet -q --verbose -v --lock-wait --identity-file --help" ;;
+        "") words="backup check compact demo export gc get import init key list mark publish reputation restore scrape search show sources status verify --vault --json --quiet -q --verbose -v --lock-wait --identity-file --help" ;;
+        "backup") words="--verify --prune-trash --help" ; compopt -o default 2>/dev/null ;;
         "check") words="--read-data --help" ;;
         "compact") words="--help" ;;
         "demo") words="--help" ; compopt -o default 2>/dev/null ;;
@@ -44,10 +52,16 @@ _vault() {
         "key show") words="--help" ;;
         "list") words="--kind --source --since --until --tag --visibility --limit --help" ;;
         "mark") words="--kind --source --since --until --tag --visibility --all --public --private --premium --add-tag --untag --help" ;;
+        "publish") words="--out --to --dry-run --help" ;;
+        "reputation") words="--help" ;;
+        "restore") words="--help" ; compopt -o default 2>/dev/null ;;
+        "scrape") words="ebay --help" ;;
+        "scrape ebay") words="--base-url --max-pages --delay --help" ;;
         "search") words="--kind --source --since --until --tag --visibility --limit --help" ;;
         "show") words="--help" ;;
         "sources") words="--help" ;;
         "status") words="--help" ;;
+        "verify") words="--help" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

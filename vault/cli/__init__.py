@@ -52,7 +52,7 @@ def _globals(
 
 def _register() -> None:
     # Each module adds its commands to `app`; they import the core lazily inside the commands.
-    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance, cmd_demo, cmd_publish  # noqa: F401
+    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance, cmd_demo, cmd_publish, cmd_reputation, cmd_backup  # noqa: F401
 
 
 _register()
@@ -86,7 +86,11 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
-def _sigterm(signum, frame):  # noqa: ANN001
+def _interrupt(signum, frame):  # noqa: ANN001
+    # One interruption is enough: further Ctrl-C or SIGTERM must not break the clean-up that
+    # the first one starts (temp files removed, locks released).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -111,14 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import ExitCode, Interrupted, UsageError, VaultError
 
     os.umask(0o077)
-    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     verbose = "--verbose" in args or "-v" in args
     try:
         result = app(args=args, prog_name="vault", standalone_mode=False)
         code = int(result) if isinstance(result, int) else 0
         if code == ExitCode.INTERRUPTED:
-            # typer turns KeyboardInterrupt (Ctrl-C, or SIGTERM via _sigterm) into a bare exit
+            # typer turns KeyboardInterrupt (Ctrl-C, or SIGTERM via _interrupt) into a bare exit
             # 130; say what happened.
             code = _report(Interrupted(), verbose)
     except VaultError as exc:
