@@ -106,6 +106,11 @@ def _check_data(vault: Vault, result: CheckResult, progress: Callable[[int], Non
             result.problems.append({"path": vault.objects.relpath(oid), "problem": "referenced by a record but missing"})
 
 
+def _forget_checksums(vault: Vault, gone: set[str]) -> None:
+    if gone:
+        vault.checksums.rewrite({p: s for p, s in read_all(vault.path / "checksums").items() if p not in gone})
+
+
 def compact(vault: Vault) -> dict:
     """Write a fresh snapshot, then delete the segments and snapshots it makes redundant."""
     cat = vault.catalog()
@@ -113,13 +118,13 @@ def compact(vault: Vault) -> dict:
     rel, sha = cat.write_snapshot()
     vault.checksums.add(rel, sha)
     vault.checksums.flush()
-    removed = []
-    for path in cat.obsolete_files():
+    obsolete = cat.obsolete_files()
+    removed = [str(path.relative_to(vault.path)) for path in obsolete]
+    # Checksum lines go first: a crash in between leaves unlisted files (harmless), never lines
+    # naming files that are gone (which `vault check` would report as lost).
+    _forget_checksums(vault, set(removed))
+    for path in obsolete:
         path.unlink(missing_ok=True)
-        removed.append(str(path.relative_to(vault.path)))
-    if removed:
-        gone = set(removed)
-        vault.checksums.rewrite({p: s for p, s in read_all(vault.path / "checksums").items() if p not in gone})
     return {"snapshot": rel, "segments_merged": before, "files_removed": len(removed)}
 
 
@@ -140,10 +145,9 @@ def gc(vault: Vault, grace_hours: float = 24.0, dry_run: bool = False) -> dict:
             continue
         removed.append(vault.objects.relpath(oid))
         freed += st.st_size
-        if not dry_run:
-            path.unlink(missing_ok=True)
     if removed and not dry_run:
-        gone = set(removed)
-        vault.checksums.rewrite({p: s for p, s in read_all(vault.path / "checksums").items() if p not in gone})
+        _forget_checksums(vault, set(removed))  # before deleting: see compact()
+        for rel in removed:
+            (vault.path / rel).unlink(missing_ok=True)
     tmp_removed = 0 if dry_run else clean_tmp(vault.tmpdir)
     return {"dry_run": dry_run, "objects_removed": len(removed), "bytes_freed": freed, "kept_within_grace": kept_young, "tmp_files_removed": tmp_removed}
