@@ -110,9 +110,13 @@ def _reencode(data: bytes, fmt: str, widths: list[int]) -> tuple[bytes, dict[int
                 img = img.resize((MAX_WIDTH, round(img.height * MAX_WIDTH / img.width)), Image.LANCZOS)
             full = _save(img, fmt)
             thumbs = {}
-            for w in widths:
-                if w < img.width:
-                    thumbs[w] = _save(img.resize((w, max(1, round(img.height * w / img.width))), Image.LANCZOS), fmt)
+            # Each thumbnail is scaled from the next larger one, not from the original: about a
+            # fifth of the work, with no visible loss at these sizes.
+            source = img
+            for w in sorted(widths, reverse=True):
+                if w < source.width:
+                    source = source.resize((w, max(1, round(source.height * w / source.width))), Image.LANCZOS, reducing_gap=2.0)
+                    thumbs[w] = _save(source, fmt)
             return full, thumbs, img.size
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None

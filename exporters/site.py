@@ -69,25 +69,47 @@ def rfc822(iso_time: str) -> str:
     return format_datetime(dt, usegmt=True)
 
 
+def archive_pages(posts: list[PostView], per: int) -> tuple[list[PostView], str | None, list[tuple[str, list[PostView], str, str | None]]]:
+    """The home page's posts and its "older" link, then the archive pages.
+
+    Archive pages are numbered from the OLDEST post, so adding a post changes the home page and
+    the newest archive page only: every older page stays byte-identical and is not re-uploaded.
+    Each page: (path, posts newest first, newer link, older link).
+    """
+    n = len(posts)
+    home = posts[:per]
+    if n <= per:
+        return home, None, []
+    oldest_first = posts[::-1]
+    chunks = [oldest_first[i : i + per] for i in range(0, n, per)]
+    count = len(chunks)
+    pages = []
+    for k, chunk in enumerate(chunks, start=1):
+        newer = f"page/{k + 1}/index.html" if k < count else "index.html"
+        older = f"page/{k - 1}/index.html" if k > 1 else None
+        pages.append((f"page/{k}/index.html", chunk[::-1], newer, older))
+    first_off_home = (n - 1 - per) // per + 1
+    return home, f"page/{first_off_home}/index.html", pages
+
+
+def render_post(site, post: PostView, has_reputation: bool, has_premium: bool) -> bytes:
+    return env().get_template("post.html").render(
+        site=site, has_reputation=has_reputation, has_premium=has_premium, root="../../", post=post).encode("utf-8")
+
+
 def render_site(site, posts: list[PostView], markets: list[dict], has_premium: bool, profile_jsonld: dict,
                 reputation_jsonld: dict, updated: str) -> dict[str, bytes]:
-    """Every HTML page, feed and the sitemap."""
+    """Every page but the post pages (see ``render_post``), the feeds and the sitemap."""
     e = env()
     out: dict[str, bytes] = {}
-    common = {"site": site, "has_reputation": bool(markets), "has_premium": has_premium}
-    per = site.per_page
-    pages = max(1, (len(posts) + per - 1) // per)
-    for n in range(1, pages + 1):
-        path = "index.html" if n == 1 else f"page/{n}/index.html"
-        root = "" if n == 1 else "../../"
-        chunk = posts[(n - 1) * per : n * per]
-        out[path] = e.get_template("index.html").render(
-            **common, root=root, posts=chunk, page_number=n, pages=pages, self_path=path if n > 1 else "",
-            prev_path="index.html" if n == 2 else f"page/{n - 1}/index.html", next_path=f"page/{n + 1}/index.html",
-            profile_jsonld=profile_jsonld,
-        ).encode("utf-8")
-    for post in posts:
-        out[post.path] = e.get_template("post.html").render(**common, root="../../", post=post).encode("utf-8")
+    common = {"site": site, "has_reputation": bool(markets), "has_premium": has_premium, "profile_jsonld": profile_jsonld}
+    home, older, pages = archive_pages(posts, site.per_page)
+    index = e.get_template("index.html")
+    out["index.html"] = index.render(**common, root="", posts=home, archive_page=None, self_path="",
+                                     newer_path=None, older_path=older).encode("utf-8")
+    for k, (path, chunk, newer, older_link) in enumerate(pages, start=1):
+        out[path] = index.render(**common, root="../../", posts=chunk, archive_page=k, self_path=path,
+                                 newer_path=newer, older_path=older_link).encode("utf-8")
     if markets:
         out["reputation/index.html"] = e.get_template("reputation.html").render(
             **common, root="../", markets=markets, reputation_jsonld=reputation_jsonld).encode("utf-8")
@@ -106,6 +128,19 @@ def render_site(site, posts: list[PostView], markets: list[dict], has_premium: b
     out["sitemap.xml"] = e.get_template("sitemap.xml").render(site=site, urls=urls).encode("utf-8")
     out["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.site_url}sitemap.xml\n".encode()
     return out
+
+
+def template_digest() -> str:
+    """Changes whenever a template or this program's version changes (part of page keys)."""
+    import hashlib
+    from importlib.resources import files
+
+    import vault
+
+    h = hashlib.sha256(vault.__version__.encode())
+    for item in sorted(files("exporters").joinpath("templates").iterdir(), key=lambda t: t.name):
+        h.update(item.name.encode() + b"\0" + item.read_bytes())
+    return h.hexdigest()
 
 
 def json_feed(site, posts: list[PostView]) -> bytes:

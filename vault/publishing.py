@@ -81,41 +81,6 @@ class _RatingsView:
 # --- building ---------------------------------------------------------------------------------
 
 
-class _Output:
-    """Writes bundle files, touching only those whose bytes changed (atomic per file)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.produced: set[str] = set()
-        self.written: list[str] = []
-
-    def write(self, rel: str, data: bytes) -> None:
-        self.produced.add(rel)
-        path = self.root / rel
-        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        self.written.append(rel)
-
-    def keep(self, rel: str) -> None:
-        self.produced.add(rel)
-
-    def prune(self) -> list[str]:
-        removed = []
-        for path in sorted(self.root.rglob("*")):
-            rel = path.relative_to(self.root).as_posix()
-            if path.is_file() and rel not in self.produced:
-                path.unlink()
-                removed.append(rel)
-        for path in sorted((p for p in self.root.rglob("*") if p.is_dir()), reverse=True):
-            if not any(path.iterdir()):
-                path.rmdir()
-        return removed
-
-
 def _check_out_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} is not a folder")
@@ -123,8 +88,48 @@ def _check_out_dir(out: Path) -> None:
         raise UsageError(f"{out} is not empty and holds no earlier bundle", hint="build into a new folder, or one vault publish made")
 
 
+def _state_path(out: Path) -> Path:
+    import platformdirs
+
+    key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+    return platformdirs.user_cache_path("vault") / "build-state" / f"{key}.json"
+
+
+def _render_media(vault: Vault, records: list[dict], out: Path, progress: Callable[[int], None] | None) -> dict[str, Any]:
+    """Published forms of media records, made in parallel: Pillow and age release the GIL, and
+    each output file is named by its media id, so the result does not depend on the order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from exporters import media as media_mod
+
+    keys = vault.keys or vault.unlock()
+
+    def one(rec: dict):
+        def read_plain() -> bytes:
+            return vault.objects.read_bytes(rec["object"], keys.identity, keys.writer_key)
+
+        def write_video(target: Path) -> None:
+            tmp = target.with_name(f".{target.name}.tmp")
+            with open(tmp, "wb") as fh:
+                vault.objects.read_verified(rec["object"], keys.identity, keys.writer_key, fh)
+            os.replace(tmp, target)
+
+        return media_mod.render(rec, out, read_plain, write_video)
+
+    results: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+        for rec, pm in zip(records, pool.map(one, records)):
+            results[rec["id"]] = pm
+            if progress:
+                progress(1)
+    return results
+
+
 def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None) -> BuildResult:
-    from exporters import claims, media as media_mod, site as site_mod
+    from dataclasses import asdict
+
+    from exporters import claims, site as site_mod
+    from exporters.output import BundleWriter
 
     from . import signing
 
@@ -135,12 +140,11 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
     did = signing.did_web(conf.site_url)
     _check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
-    keys = vault.keys or vault.unlock()
     cat = vault.catalog()
     explicit = cat.explicit_ids()
     as_of = as_of_time(vault)
     result = BuildResult(out=out, files={}, did=did)
-    w = _Output(out)
+    w = BundleWriter(out, _state_path(out))
 
     records = list(cat.query(oldest_first=False))
     vis = {r["id"]: effective_visibility(r, conf.public, explicit) for r in records}
@@ -149,41 +153,26 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
     standalone = [r for r in records if r["kind"] == "media" and vis[r["id"]] == "public"]
     ratings = [r for r in records if r["kind"] == "rating" and vis[r["id"]] == "public"]
 
-    published_media: dict[str, Any] = {}
-
-    def publish_media(mid: str):
-        if mid in published_media:
-            return published_media[mid]
-        rec = by_id.get(mid)
-        pm = None
-        if rec is not None:
-            def read_plain() -> bytes:
-                return vault.objects.read_bytes(rec["object"], keys.identity, keys.writer_key)
-
-            def write_video(target: Path) -> None:
-                tmp = target.with_name(f".{target.name}.tmp")
-                with open(tmp, "wb") as fh:
-                    vault.objects.read_verified(rec["object"], keys.identity, keys.writer_key, fh)
-                os.replace(tmp, target)
-
-            pm = media_mod.render(rec, out, read_plain, write_video)
-            if pm is None:
-                result.warnings.append(f"{mid}: {rec.get('mime') or 'this media type'} cannot be published (not an image or video the site can show)")
-            else:
-                for f in pm.files:
-                    w.keep(f)
-        published_media[mid] = pm
-        if progress:
-            progress(1)
-        return pm
+    wanted: dict[str, dict] = {}
+    for rec in posts:
+        if vis[rec["id"]] == "public":
+            wanted.update({m: by_id[m] for m in rec.get("media") or [] if m in by_id})
+    wanted.update({r["id"]: r for r in standalone})
+    published_media = _render_media(vault, list(wanted.values()), out, progress)
+    for mid, pm in published_media.items():
+        if pm is None:
+            result.warnings.append(f"{mid}: {wanted[mid].get('mime') or 'this media type'} cannot be published (not an image or video the site can show)")
+        else:
+            for f in pm.files:
+                w.keep(f)
 
     views = []
     for rec in posts:
         premium = vis[rec["id"]] == "premium"
-        images = [] if premium else [pm for pm in (publish_media(m) for m in rec.get("media") or []) if pm]
+        images = [] if premium else [published_media[m] for m in rec.get("media") or [] if published_media.get(m)]
         views.append(_post_view(rec, images, premium, conf, vault, w, result))
     for rec in standalone:
-        pm = publish_media(rec["id"])
+        pm = published_media.get(rec["id"])
         if pm:
             fake = dict(rec, text=rec.get("caption"), title=rec.get("filename"), links=[], url=None, place=None)
             views.append(_post_view(fake, [pm], False, conf, vault, w, result))
@@ -198,20 +187,20 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
     updated = views[0].created_at if views else as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
     profile = {"@context": "https://schema.org", "@type": "ProfilePage",
                "mainEntity": {"@type": "Person", "name": conf.author or conf.title, "url": conf.site_url, "sameAs": conf.same_as}}
-    rep_ld = dict(profile)
-    if markets:
-        rec_total = sum(m["received"]["positive"] + m["received"]["neutral"] + m["received"]["negative"] for m in markets)
-        pos = sum(m["received"]["positive"] for m in markets)
-        neg = sum(m["received"]["negative"] for m in markets)
-        if pos + neg:
-            rep_ld = json.loads(json.dumps(profile))
-            rep_ld["mainEntity"]["aggregateRating"] = {"@type": "AggregateRating", "ratingValue": round(100 * pos / (pos + neg), 1),
-                                                      "bestRating": 100, "worstRating": 0, "ratingCount": rec_total}
-    for rel, data in site_mod.render_site(conf, views, markets, any(v.premium for v in views), profile, rep_ld, updated).items():
+    rep_ld = _reputation_jsonld(profile, markets)
+    has_premium = any(v.premium for v in views)
+
+    # Post pages: a page whose inputs (the post, the settings, the templates) are unchanged is
+    # neither rendered nor written again.
+    site_key = hashlib.sha256(json.dumps([repr(conf), site_mod.template_digest(), bool(markets), has_premium]).encode()).hexdigest()
+    for view in views:
+        key = hashlib.sha256((site_key + json.dumps(asdict(view), sort_keys=True, default=str)).encode()).hexdigest()
+        if not w.unchanged(view.path, key):
+            w.write(view.path, site_mod.render_post(conf, view, bool(markets), has_premium), key)
+    for rel, data in site_mod.render_site(conf, views, markets, has_premium, profile, rep_ld, updated).items():
         w.write(rel, data)
     w.write("style.css", _static("style.css"))
 
-    # Monetization endpoints.
     money = conf.monetization
     if money.lightning_address and money.lnurlp:
         user = money.lightning_address.split("@", 1)[0]
@@ -219,8 +208,7 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
 
     # Verifiable claims.
     key = signing.load_or_create_key(vault)
-    public = signing.public_bytes(key)
-    w.write(claims.did_document_path(conf.site_url), claims.dumps(claims.did_document(did, public)))
+    w.write(claims.did_document_path(conf.site_url), claims.dumps(claims.did_document(did, signing.public_bytes(key))))
     cred_index = []
     for m in markets:
         cred = claims.credential(did, m, as_of, conf.credential_validity_days, key, conf.site_url)
@@ -228,22 +216,31 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
         cred_index.append(f"credentials/{m['source']}.json")
     if markets:
         w.write("credentials/index.json", claims.dumps({"issuer": did, "credentials": cred_index}))
-    # Manifest last: it covers every other file.
-    w.keep(BUNDLE_MARKER)
-    result.removed = w.prune()
-    files = {}
-    for path in sorted(out.rglob("*")):
-        rel = path.relative_to(out).as_posix()
-        if path.is_file() and rel != BUNDLE_MARKER:
-            files[rel] = claims.sha256_file(path)
+
+    # The manifest last: it covers every other file.
+    files = {rel: sha for rel, sha in w.hashes().items() if rel != BUNDLE_MARKER}
     w.write(BUNDLE_MARKER, claims.dumps(claims.manifest(did, files, as_of, key)))
-    files[BUNDLE_MARKER] = claims.sha256_file(out / BUNDLE_MARKER)
-    result.files = files
+    result.removed = w.prune()
+    w.save()
+    result.files = w.hashes()
     result.written = w.written
     result.counts = {"post": sum(1 for v in views if not v.premium), "premium": sum(1 for v in views if v.premium),
                      "media": sum(1 for p in published_media.values() if p), "rating": len(ratings)}
     vault.commit()
     return result
+
+
+def _reputation_jsonld(profile: dict, markets: list[dict]) -> dict:
+    received = [m["received"] for m in markets]
+    pos = sum(r["positive"] for r in received)
+    neg = sum(r["negative"] for r in received)
+    if not pos + neg:
+        return profile
+    rep = json.loads(json.dumps(profile))
+    rep["mainEntity"]["aggregateRating"] = {
+        "@type": "AggregateRating", "ratingValue": round(100 * pos / (pos + neg), 1), "bestRating": 100, "worstRating": 0,
+        "ratingCount": sum(r["positive"] + r["neutral"] + r["negative"] for r in received)}
+    return rep
 
 
 def _static(name: str) -> bytes:
@@ -252,7 +249,7 @@ def _static(name: str) -> bytes:
     return files("exporters").joinpath("static", name).read_bytes()
 
 
-def _post_view(rec: dict, images: list, premium: bool, conf, vault: Vault, w: _Output, result: BuildResult):
+def _post_view(rec: dict, images: list, premium: bool, conf, vault: Vault, w, result: BuildResult):
     from exporters import site as site_mod
 
     text = rec.get("text") or ""
