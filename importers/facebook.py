@@ -27,6 +27,7 @@ from typing import Any, Iterator
 from vault.models import Item, Place, PostItem, Skipped, Warning_, from_epoch
 
 from .meta import (
+    is_html_export,
     JsonFiles, MediaCatalog, Tree, as_list, as_records, clean_uri, content_key, dig, fix_mojibake,
     html_error, is_media_name, is_url, is_web_url, load_json, media_items, natural_key, number, text_of,
 )
@@ -51,7 +52,6 @@ _FB_JSON = re.compile(
     r"|^comments_and_reactions/.+\.json$"
 )
 _FB_MEDIA_NAME = re.compile(r"(?:^|/)\d+_\d+_\d+_[a-z]\.[A-Za-z0-9]+$")
-_START = re.compile(r"^(?:start_here|index)\.html?$")
 _COORDS = re.compile(r"(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)")
 
 
@@ -81,16 +81,7 @@ class FacebookImporter:
 
     @staticmethod
     def _is_html(tree: Tree) -> bool:
-        if tree.any(POSTS_JSON):
-            return False
-        if tree.any(POSTS_HTML):
-            return True
-        # An HTML export without posts pages: start page plus Facebook folders with no JSON in them.
-        paths = [path for path, _ in tree.entries]
-        fb = [path for path in paths if _FB_ROOT.search(path)]
-        return (any(_START.search(path) for path in paths) and bool(fb)
-                and not any(path.endswith(".json") for path in fb)
-                and any(path.endswith((".html", ".htm")) for path in fb))
+        return is_html_export(tree, POSTS_JSON, POSTS_HTML, _FB_ROOT)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 from vault.models import Item, PostItem, Skipped, Warning_, from_epoch
 
 from .meta import (
+    is_html_export,
     JsonFiles, MediaCatalog, Tree, as_list, as_records, clean_uri, content_key, fix_mojibake,
     html_error, is_media_name, is_url, is_web_url, media_items, natural_key, text_of,
 )
@@ -41,7 +42,6 @@ _IG_JSON = re.compile(
 )
 _IG_ROOT = re.compile(r"^your_instagram_activity/")
 _IG_MEDIA = re.compile(r"^media/posts/\d{6}/[^/]+$")
-_START = re.compile(r"^(?:start_here|index)\.html?$")
 
 
 class InstagramImporter:
@@ -67,15 +67,7 @@ class InstagramImporter:
 
     @staticmethod
     def _is_html(tree: Tree) -> bool:
-        if tree.any(POSTS_JSON):
-            return False
-        if tree.any(POSTS_HTML):
-            return True
-        paths = [path for path, _ in tree.entries]
-        ig = [path for path in paths if _IG_ROOT.search(path)]
-        return (any(_START.search(path) for path in paths) and bool(ig)
-                and not any(path.endswith(".json") for path in ig)
-                and any(path.endswith((".html", ".htm")) for path in ig))
+        return is_html_export(tree, POSTS_JSON, POSTS_HTML, _IG_ROOT)
 
     # -- reading --------------------------------------------------------------------------------
 

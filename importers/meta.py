@@ -438,3 +438,20 @@ def html_error(service: str, what: str):
             "Download your information → choose the profile → Format: JSON (the default is HTML)"
         ),
     )
+
+
+START_PAGE = re.compile(r"^(?:start_here|index)\.html?$")
+
+
+def is_html_export(tree: "Tree", posts_json: "re.Pattern[str]", posts_html: "re.Pattern[str]", root: "re.Pattern[str]") -> bool:
+    """True for Meta's HTML-format export: HTML posts pages and no JSON ones, or a start page with
+    the network's folders holding HTML and no JSON at all."""
+    if tree.any(posts_json):
+        return False
+    if tree.any(posts_html):
+        return True
+    paths = [path for path, _ in tree.entries]
+    mine = [path for path in paths if root.search(path)]
+    return (any(START_PAGE.search(path) for path in paths) and bool(mine)
+            and not any(path.endswith(".json") for path in mine)
+            and any(path.endswith((".html", ".htm")) for path in mine))
