@@ -46,13 +46,14 @@ def import_cmd(
         finally:
             if "bar" in state:
                 state["bar"].__exit__(None, None, None)
-    _render(report.to_json())
+    render_import_report(report.to_json())
     context.exit_with(3 if report.skipped else 0)
 
 
-def _render(rep: dict) -> None:
+def render_import_report(rep: dict) -> None:
+    """The import report (also used by `vault scrape`): text for people, or the JSON object."""
     def text(r: dict) -> None:
-        verb = "would add" if r["dry_run"] else "added"
+        verb = "would add" if r.get("dry_run") else "added"
         def fmt(d: dict) -> str:
             return ", ".join(f"{n} {k}" for k, n in d.items() if n) or "nothing"
         context.say(f"{r['source']}: {r['export']}")

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app, context
+from .cmd_import import render_import_report
 
 scrape_app = typer.Typer(help="Capture a public marketplace feedback profile over HTTP (politely).", no_args_is_help=True)
 app.add_typer(scrape_app, name="scrape")
@@ -42,26 +43,8 @@ def scrape_ebay_cmd(
     with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
         report = scrape_ebay(vault, user, base_url=base_url, max_pages=max_pages, delay=delay, on_page=on_page)
-    _render_report(report.to_json())
+    render_import_report(report.to_json())
     context.exit_with(3 if report.skipped else 0)
-
-
-def _render_report(rep: dict) -> None:
-    def fmt(d: dict) -> str:
-        return ", ".join(f"{n} {k}" for k, n in d.items() if n) or "nothing"
-
-    def text(r: dict) -> None:
-        context.say(f"{r['source']}: {r['export']}")
-        context.say(f"  added:     {fmt(r['added'])}")
-        if any(r["updated"].values()):
-            context.say(f"  updated:   {fmt(r['updated'])}")
-        context.say(f"  unchanged: {fmt(r['unchanged'])}")
-        for s in r["skipped"]:
-            context.say(f"  skipped:   {s['path']}: {s['reason']}")
-        for w in r["warnings"]:
-            context.say(f"  warning:   {w}")
-
-    context.render(rep, text)
 
 
 @app.command(
