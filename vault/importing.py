@@ -146,6 +146,9 @@ class _Run:
         self._captures: dict[str, str] = {}
         self._export_sha: dict[str, str | None] = {}
         self._seen_ids: set[str] = set()
+        from .store.objects import BackgroundWriter
+
+        self.writer = BackgroundWriter(vault.objects)
 
     # provenance -------------------------------------------------------------------------------
 
@@ -252,14 +255,13 @@ class _Run:
                 if self.dry_run:
                     oid, size, head, new = self._hash_only(stream)
                 else:
-                    res = self.vault.objects.put_stream(stream, self.wk, self.recipients, lambda n: self.emit(Event("bytes", n)))
+                    res = self.vault.objects.put_stream(stream, self.wk, self.recipients, lambda n: self.emit(Event("bytes", n)),
+                                                        background=self.writer, known=self._durable)
                     oid, size, head, new = res.object_id, res.size, res.head, res.new
-                    if res.new and res.cipher_sha256:
-                        self.vault.checksums.add(self.vault.objects.relpath(oid), res.cipher_sha256)
+                    if res.new:
                         self.report.bytes_stored += size
-                    elif not self.vault.checksums.has(self.vault.objects.relpath(oid)):
-                        # Left by an interrupted run before its checksum line was written.
-                        self.vault.checksums.add(self.vault.objects.relpath(oid), sha256_file(self.vault.objects.path(oid)))
+                        if res.cipher_sha256:  # else written in the background: drained at finish
+                            self.vault.checksums.add(self.vault.objects.relpath(oid), res.cipher_sha256)
         except ArchiveMemberError as exc:
             self.report.skipped.append({"path": item.member or item.ref, "reason": exc.message})
             return
@@ -392,6 +394,16 @@ class _Run:
         if match_hint and self.cat.hint(match_hint) != rid:
             self._stage({"op": "hint", "k": match_hint, "v": rid})
 
+    def _durable(self, oid: str) -> bool:
+        """Stored and synced: objects get their checksum line only after the file system sync,
+        so an object without one (left by an interrupted run) is written again, never trusted."""
+        return self.vault.checksums.has(self.vault.objects.relpath(oid)) and self.vault.objects.exists(oid)
+
+    def flush_objects(self) -> None:
+        """Wait for background object writes; their checksums join the next commit."""
+        for rel, sha in self.writer.drain():
+            self.vault.checksums.add(rel, sha)
+
     def capture(self, item: CaptureItem) -> None:
         if self.dry_run:
             self._captures[item.ref] = ""
@@ -403,6 +415,7 @@ class _Run:
         self._stage({"op": "hint", "k": "capture:" + res.object_id, "v": res.object_id})
 
     def finish(self) -> None:
+        self.flush_objects()
         if self.dry_run:
             return
         self._stage({"op": "import", "at": iso(self.captured_at), "source": self.importer.name,
@@ -464,23 +477,23 @@ def run_import(
     with ExportSource(paths) as src:
         importer = choose_importer(src, source)
         run = _Run(vault, src, importer, dry_run, on_event)
-        for problem in src.problems:
-            run.report.skipped.append({"path": problem.path, "reason": problem.reason})
-        total = sum(e.size or 0 for e in src.entries)
-        run.emit(Event("start", total=total, label=importer.name))
         try:
+            for problem in src.problems:
+                run.report.skipped.append({"path": problem.path, "reason": problem.reason})
+            total = sum(e.size or 0 for e in src.entries)
+            run.emit(Event("start", total=total, label=importer.name))
+            # On failure nothing of the import becomes visible; objects already stored are
+            # reused by the next run (or removed by `vault gc`).
             for item in importer.read(src):
                 run.handle(item)
-        except VaultError:
-            # Nothing of a failed import becomes visible; its stored objects are reused by
-            # the next run (or removed by `vault gc`).
-            raise
-        if run.report.total == 0 and not run.report.skipped:
-            raise UnsupportedInputError(
-                f"{src.display_name}: recognised as {importer.name}, but nothing in it could be imported",
-                hint="check that this is the complete export (all parts) in a supported format",
-            )
-        run.finish()
+            if run.report.total == 0 and not run.report.skipped:
+                raise UnsupportedInputError(
+                    f"{src.display_name}: recognised as {importer.name}, but nothing in it could be imported",
+                    hint="check that this is the complete export (all parts) in a supported format",
+                )
+            run.finish()
+        finally:
+            run.writer.close()
         return run.report
 
 
@@ -498,7 +511,10 @@ def run_items(
     Same guarantees as ``run_import``: one atomic catalog segment, idempotent upserts.
     """
     run = _Run(vault, None, importer, dry_run, on_event, label=label)
-    for item in items:
-        run.handle(item)
-    run.finish()
+    try:
+        for item in items:
+            run.handle(item)
+        run.finish()
+    finally:
+        run.writer.close()
     return run.report

@@ -20,7 +20,7 @@ from typing import IO, Callable, Iterator
 
 from .. import crypto
 from ..errors import IntegrityError, StorageError
-from .files import commit_temp, ensure_dir, open_private, storage_error, temp_name
+from .files import commit_temp, ensure_dir, open_private, storage_error, sync_filesystem, temp_name
 
 CHUNK = 1 << 20
 SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
@@ -80,6 +80,68 @@ class _HashingWriter:
         self._dst.flush()
 
 
+class BackgroundWriter:
+    """Writes new small objects on worker threads while the caller reads and encrypts the next.
+
+    Encryption holds the GIL; writing, fsync, rename and the ciphertext SHA-256 do not, so on a
+    multi-core machine they overlap with the caller's work.  Contract: ``drain()`` MUST be called
+    (and succeed) before anything that references the submitted objects is committed; it returns
+    the (relative path, ciphertext sha256) of every object written and raises the first error.
+    Pending bytes are bounded, so memory stays bounded whatever the export size.
+    """
+
+    def __init__(self, store: "ObjectStore", workers: int = 4, max_pending: int = 64 << 20) -> None:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._store = store
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vault-write")
+        self._futures: dict[str, object] = {}
+        self._room = threading.BoundedSemaphore(max(1, max_pending >> 16))
+        self._done: list[tuple[str, str]] = []
+
+    def pending(self, object_id: str) -> bool:
+        return object_id in self._futures
+
+    def submit(self, object_id: str, cipher: bytes) -> None:
+        # Budget in 64 KiB units, so many small objects can be in flight at once.
+        units = min(max(1, len(cipher) >> 16), 1024)
+        for _ in range(units):
+            self._room.acquire()
+
+        def task() -> tuple[str, str]:
+            try:
+                # No fsync per object: drain() syncs the file system once for the batch.
+                self._store._write_new(object_id, lambda fh: fh.write(cipher), durable=False)
+                return self._store.relpath(object_id), hashlib.sha256(cipher).hexdigest()
+            finally:
+                for _ in range(units):
+                    self._room.release()
+
+        self._futures[object_id] = self._pool.submit(task)
+
+    def drain(self) -> list[tuple[str, str]]:
+        error = None
+        for fut in self._futures.values():
+            try:
+                self._done.append(fut.result())  # type: ignore[attr-defined]
+            except BaseException as exc:  # the first failure is re-raised below, after all finished
+                error = error or exc
+        self._futures.clear()
+        if error is not None:
+            raise error
+        done, self._done = self._done, []
+        if done:
+            try:
+                sync_filesystem(self._store.root)
+            except OSError as exc:
+                raise storage_error(exc, "objects") from exc
+        return done
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 class ObjectStore:
     def __init__(self, root: Path, tmpdir: Path) -> None:
         self.root = root  # VAULT/objects
@@ -115,11 +177,19 @@ class ObjectStore:
 
     # --- writing -------------------------------------------------------------------------------
 
-    def put_bytes(self, data: bytes, writer_key: bytes, recipients: list[str]) -> PutResult:
+    def put_bytes(self, data: bytes, writer_key: bytes, recipients: list[str], background: BackgroundWriter | None = None,
+                  known: Callable[[str], bool] | None = None) -> PutResult:
+        """Store ``data``.  With ``background``, the write happens on its threads: the result's
+        ``new`` is True and ``cipher_sha256`` None; ``background.drain()`` reports the checksum.
+        ``known(oid)`` says an existing object is complete and durable (default: it exists); an
+        object that exists but is not known (left by an interrupted run) is written again."""
         oid = self.object_id(writer_key, data)
-        if self.exists(oid):
+        if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
             return PutResult(oid, len(data), False, None, data[:HEAD])
         cipher = crypto.encrypt_bytes(data, recipients)
+        if background is not None:
+            background.submit(oid, cipher)
+            return PutResult(oid, len(data), True, None, data[:HEAD])
         sha = hashlib.sha256(cipher).hexdigest()
         self._write_new(oid, lambda fh: fh.write(cipher))
         return PutResult(oid, len(data), True, sha, data[:HEAD])
@@ -130,13 +200,15 @@ class ObjectStore:
         writer_key: bytes,
         recipients: list[str],
         progress: Callable[[int], None] | None = None,
+        background: BackgroundWriter | None = None,
+        known: Callable[[str], bool] | None = None,
     ) -> PutResult:
-        """Store the stream's bytes.  Reads ``src`` exactly once."""
+        """Store the stream's bytes.  Reads ``src`` exactly once.  See ``put_bytes``."""
         first = _read_up_to(src, SMALL + 1)
         if len(first) <= SMALL:
             if progress:
                 progress(len(first))
-            return self.put_bytes(first, writer_key, recipients)
+            return self.put_bytes(first, writer_key, recipients, background, known)
         mac = hmac.new(writer_key, digestmod=hashlib.sha256)
         reader = _HashingReader(src, mac, first, progress)
         if progress:
@@ -149,7 +221,7 @@ class ObjectStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             oid = mac.hexdigest()
-            if self.exists(oid):
+            if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
                 tmp.unlink()
                 return PutResult(oid, reader.size, False, None, bytes(reader.head))
             commit_temp(tmp, self.path(oid))
@@ -161,14 +233,15 @@ class ObjectStore:
             raise
         return PutResult(oid, reader.size, True, writer.sha.hexdigest(), bytes(reader.head))
 
-    def _write_new(self, oid: str, write: Callable[[IO[bytes]], object]) -> None:
+    def _write_new(self, oid: str, write: Callable[[IO[bytes]], object], durable: bool = True) -> None:
         tmp = temp_name(self.tmpdir, ".obj")
         try:
             with open_private(tmp) as fh:
                 write(fh)
                 fh.flush()
-                os.fsync(fh.fileno())
-            commit_temp(tmp, self.path(oid))
+                if durable:
+                    os.fsync(fh.fileno())
+            commit_temp(tmp, self.path(oid), durable)
         except OSError as exc:
             _unlink(tmp)
             raise storage_error(exc, "an object") from exc
