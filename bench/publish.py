@@ -1,0 +1,624 @@
+#!/usr/bin/env python3
+"""Benchmark: `vault publish --out DIR` of a large vault, full and incremental, next to Hugo.
+
+This is a measurement, not a test: it prints figures and exits 0 whatever they are.  It exits 1
+only when a subprocess it drives fails, because then there is nothing meaningful to report.
+
+What it does, in one temp dir:
+  1. creates a vault with the CLI, then injects N posts and M photos in-process through the real
+     import pipeline (`run_items` with a stand-in importer) -- far faster than a real export;
+  2. writes vault.yaml (publish settings) and runs `vault mark --all --public`;
+  3. times `vault --json publish --out DIR`: the first build, a rebuild with nothing changed, and
+     a rebuild after adding ONE post (files written/removed come from the command's JSON);
+  4. when `hugo` is on PATH, builds a minimal Hugo site with the same texts and the same images
+     and times `hugo --quiet` (first build, then after adding the same one post).
+
+See bench/README.md for how to run it and what it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+PASSPHRASE = "benchmark passphrase, not a secret"
+SOURCE = "mastodon"            # the importer name the injected records carry (any name works)
+PHOTO_SIZE = (1200, 900)       # wider than two thumbnail widths (320, 640): each photo makes 3 files
+PER_PAGE = 20
+MB = 1_000_000
+
+# Every generated record lies before this moment; the one post added for the incremental rebuild
+# lies after it, so `vault mark --since` can select exactly that post without knowing its id.
+HISTORY_END = datetime(2025, 1, 1, tzinfo=timezone.utc)
+NEW_POST_AT = datetime(2025, 1, 2, 12, 0, tzinfo=timezone.utc)
+HISTORY_YEARS = 10
+
+WORDS = """
+the a of and to in is was it for on with as at by from this that we our my your their not but
+river morning light city train coffee garden market winter summer autumn spring bridge harbour
+walk photo camera friend family evening quiet street window mountain lake forest road station
+book music dinner bread rain snow wind sun cloud sky field village old new small long short
+today yesterday finally again always never sometimes maybe really quite very little more most
+found made took saw heard read wrote cooked baked visited missed remembered tried learned built
+fixed painted planted watched waited started finished opened closed carried shared kept left
+blue green golden grey bright dark warm cold soft loud slow fast early late first last every
+""".split()
+
+
+class SubprocessFailed(Exception):
+    def __init__(self, what: str, code: int, stderr: str) -> None:
+        super().__init__(what)
+        self.what, self.code, self.stderr = what, code, stderr
+
+
+def log(msg: str) -> None:
+    # Progress goes to stderr so that stdout holds only the report (or the JSON object).
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# --- the corpus -------------------------------------------------------------------------------
+
+
+@dataclass
+class PostSpec:
+    source_id: str
+    created_at: datetime
+    text: str
+    photo: int | None           # index of the photo it shows, or None
+
+
+def make_text(rng: random.Random) -> str:
+    """1-3 paragraphs of 2-5 sentences: about the size of a real social-media post or short note."""
+    paras = []
+    for _ in range(rng.randint(1, 3)):
+        sentences = []
+        for _ in range(rng.randint(2, 5)):
+            words = rng.choices(WORDS, k=rng.randint(6, 14))
+            sentences.append(" ".join(words).capitalize() + ".")
+        paras.append(" ".join(sentences))
+    return "\n\n".join(paras)
+
+
+def make_posts(n_posts: int, n_photos: int, rng: random.Random) -> list[PostSpec]:
+    """Posts spread evenly over HISTORY_YEARS before HISTORY_END; every 5th one shows a photo.
+
+    With the defaults (10,000 posts, 2,000 photos) that is 20% of the posts and each photo is
+    shown by exactly one post.  Photos beyond n_posts/5 are still published on their own pages.
+    """
+    span = timedelta(days=365 * HISTORY_YEARS).total_seconds()
+    step = span / max(1, n_posts)
+    start = HISTORY_END - timedelta(seconds=span)
+    posts = []
+    for i in range(n_posts):
+        # Jitter within the slot keeps times distinct and ordered but not perfectly regular.
+        at = start + timedelta(seconds=i * step + rng.uniform(0, step * 0.9))
+        photo = (i // 5) % n_photos if (n_photos and i % 5 == 0) else None
+        posts.append(PostSpec(f"bench-{i:06d}", at.replace(microsecond=0), make_text(rng), photo))
+    return posts
+
+
+def photo_times(posts: list[PostSpec], n_photos: int) -> list[datetime]:
+    """A photo is taken a few minutes before the (first) post that shows it; unshown ones get
+    the first post's time, so every record lies inside the history window."""
+    times = [posts[0].created_at if posts else HISTORY_END - timedelta(days=1)] * n_photos
+    seen: set[int] = set()
+    for p in posts:
+        if p.photo is not None and p.photo not in seen:
+            seen.add(p.photo)
+            times[p.photo] = p.created_at - timedelta(minutes=7)
+    return times
+
+
+def make_photos(folder: Path, n: int, rng: random.Random) -> int:
+    """Write n distinct JPEGs of PHOTO_SIZE; return the total bytes.
+
+    Pure noise would make ~1 MB files and be slow to generate; pure gradients compress to almost
+    nothing, which would flatter the re-encode.  A mix -- a colour gradient re-tinted per photo
+    through a lookup table, plus a noise patch cropped from one shared noise buffer at a random
+    place -- gives ~100 kB files with real entropy at a few ms each.
+    """
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    w, h = PHOTO_SIZE
+    grad_v = Image.linear_gradient("L").resize((w, h))
+    grad_r = Image.radial_gradient("L").resize((w, h))
+    grad_h = grad_v.transpose(Image.Transpose.ROTATE_90).resize((w, h))
+    bases = [Image.merge("RGB", chans) for chans in
+             ((grad_v, grad_r, grad_h), (grad_h, grad_v, grad_r), (grad_r, grad_h, grad_v))]
+    pw, ph = w // 4, h // 4
+    noise = Image.frombytes("RGB", (pw * 3, ph * 3), rng.randbytes(pw * 3 * ph * 3 * 3))
+    total = 0
+    for i in range(n):
+        lut = []
+        for _ in range(3):  # a per-channel affine tint: every photo has its own colours
+            a, b = rng.uniform(0.4, 1.0), rng.randrange(0, 100)
+            lut += [min(255, int(v * a) + b) for v in range(256)]
+        img = bases[i % len(bases)].point(lut)
+        nx, ny = rng.randrange(pw * 2), rng.randrange(ph * 2)
+        img.paste(noise.crop((nx, ny, nx + pw, ny + ph)), (rng.randrange(w - pw), rng.randrange(h - ph)))
+        # The index in the first pixels too: no two files can share their bytes.
+        img.putpixel((0, 0), (i & 0xFF, (i >> 8) & 0xFF, (i >> 16) & 0xFF))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=88)
+        data = buf.getvalue()
+        (folder / f"photo-{i:05d}.jpg").write_bytes(data)
+        total += len(data)
+    return total
+
+
+class BenchImporter:
+    """What `run_items` needs of an importer: a name (the records' source) and a version."""
+
+    name = SOURCE
+    version = "bench"
+    description = "synthetic posts and photos for bench/publish.py"
+
+
+def inject(vdir: Path, ident: Path, photos_dir: Path, n_photos: int, posts: list[PostSpec], label: str) -> dict:
+    """Put photos and posts into the vault through the real pipeline, in this process.
+
+    Items are yielded lazily so that at most one photo's bytes are in memory at a time.  Photos
+    come first: a post's media_refs are resolved through refs recorded for the same source.
+    """
+    from vault.importing import run_items
+    from vault.models import MediaItem, PostItem
+    from vault.repository import open_vault
+
+    times = photo_times(posts, n_photos) if n_photos else []
+
+    def items():
+        for i in range(n_photos):
+            path = photos_dir / f"photo-{i:05d}.jpg"
+            yield MediaItem(ref=path.name, open=lambda p=path: open(p, "rb"), size=path.stat().st_size,
+                            filename=path.name, created_at=times[i], caption=f"Photo {i}")
+        for p in posts:
+            refs = [f"photo-{p.photo:05d}.jpg"] if p.photo is not None else []
+            yield PostItem(source_id=p.source_id, created_at=p.created_at, text=p.text, media_refs=refs)
+
+    with open_vault(vdir, exclusive=True) as v:
+        v.unlock(ident)
+        report = run_items(v, BenchImporter(), items(), label=label)
+    return {"added": dict(report.added), "unchanged": dict(report.unchanged)}
+
+
+# --- running things ---------------------------------------------------------------------------
+
+
+@dataclass
+class ChildRun:
+    wall: float
+    cpu: float          # user + system CPU seconds of the child: less sensitive to a busy machine
+    maxrss_kib: int
+    stdout: str
+
+
+# Runs one command and writes its wall time and its own peak RSS (os.wait4) to a file.
+# Why a helper process rather than os.wait4 on a child of this script: at exec, Linux folds the
+# *old* address space's high-water mark into the new program's ru_maxrss, and subprocess starts
+# children with vfork, so the old address space would be this script's -- which holds Pillow,
+# the vault modules and the whole corpus.  Started from this tiny interpreter (-I -S, no
+# imports beyond os/sys/time), the floor inherited is a few MB, printed as "RSS floor".
+_RSS_HELPER = r"""
+import os, sys, time
+result, argv = sys.argv[1], sys.argv[2:]
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(argv[0], argv)
+    except OSError as exc:
+        sys.stderr.write(f"cannot run {argv[0]}: {exc}\n")
+        sys.stderr.flush()
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+with open(result, "w") as fh:
+    fh.write(f"{wall!r} {usage.ru_utime + usage.ru_stime!r} {usage.ru_maxrss}\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_child(argv: list[str], env: dict[str, str], logdir: Path, what: str, cwd: Path | None = None) -> ChildRun:
+    """Run argv through _RSS_HELPER; output goes to files so that no pipe can fill and block."""
+    out_path, err_path, res_path = (logdir / f"{what}.{x}" for x in ("out", "err", "rusage"))
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", _RSS_HELPER, str(res_path), *argv],
+                              env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd)
+    if proc.returncode != 0:
+        raise SubprocessFailed(what, proc.returncode, err_path.read_text(errors="replace"))
+    wall, cpu, maxrss = res_path.read_text().split()
+    return ChildRun(float(wall), float(cpu), int(maxrss), out_path.read_text(errors="replace"))
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    # A developer's own VAULT_DIR / VAULT_PASSPHRASE_* must not leak into the benchmark; only the
+    # variables set here decide which vault and which key the children use.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+    env.update({"VAULT_NO_KEYRING": "1", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    env.update(extra)
+    return env
+
+
+def vault_cmd(*args: str | Path) -> list[str]:
+    # The interpreter running the benchmark, so the measured vault is the one installed here and
+    # the measured process is Python itself, not a console-script wrapper.
+    return [sys.executable, "-m", "vault", *map(str, args)]
+
+
+def tree_stats(root: Path) -> dict:
+    files = html = size = 0
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            files += 1
+            html += name.endswith(".html")
+            size += os.path.getsize(os.path.join(dirpath, name))
+    return {"files": files, "html": html, "bytes": size}
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
+    """rel path -> (inode, mtime_ns, size).  The bundle writer replaces a file it rewrites
+    (write to a temp name, then rename), so a rewritten file shows a new inode even if its
+    mtime granularity were coarse."""
+    snap = {}
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            full = os.path.join(dirpath, name)
+            st = os.stat(full)
+            snap[os.path.relpath(full, root)] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return snap
+
+
+def file_kind(rel: str) -> str:
+    if rel == "index.html" or rel.startswith("page/"):
+        return "index pages"
+    if rel.startswith("posts/"):
+        return "post pages"
+    if rel.startswith("media/"):
+        return "media files"
+    return "other"
+
+
+def changed_by_kind(before: dict, after: dict) -> dict:
+    """Which kinds of bundle files a rebuild touched, to show what the `written` count is made
+    of (the CLI reports only the count)."""
+    touched = sorted(rel for rel, sig in after.items() if before.get(rel) != sig)
+    gone = sorted(set(before) - set(after))
+    kinds: dict[str, int] = {}
+    for rel in touched:
+        kinds[file_kind(rel)] = kinds.get(file_kind(rel), 0) + 1
+    return {"touched": kinds, "other_touched": [r for r in touched if file_kind(r) == "other"], "gone": gone}
+
+
+def kib_to_mb(kib: int) -> float:
+    return kib * 1024 / MB   # ru_maxrss is KiB on Linux
+
+
+# --- vault ------------------------------------------------------------------------------------
+
+
+SETTINGS = """\
+publish:
+  title: Bench archive
+  author: Bench Author
+  base_url: https://bench.example.org/
+  per_page: {per_page}
+"""
+
+
+def publish_run(out: Path, env: dict[str, str], logs: Path, what: str) -> dict:
+    # Global --json before the command, as a script would call it; the bundle goes to --out.
+    run = run_child(vault_cmd("--json", "publish", "--out", out), env, logs, what)
+    build = json.loads(run.stdout)["build"]
+    stats = tree_stats(out)
+    return {"wall_s": run.wall, "cpu_s": run.cpu, "peak_rss_mb": kib_to_mb(run.maxrss_kib), "files": build["files"],
+            "written": build["written"], "removed": build["removed"], "published": build["published"],
+            "html_pages": stats["html"], "bundle_mb": stats["bytes"] / MB,
+            "pages_per_s": stats["html"] / run.wall, "warnings": len(json.loads(run.stdout).get("warnings") or [])}
+
+
+# --- hugo -------------------------------------------------------------------------------------
+
+
+def hugo_version() -> tuple[str, tuple[int, ...]]:
+    text = subprocess.run(["hugo", "version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    m = re.search(r"v(\d+)\.(\d+)\.(\d+)", text)
+    return text, tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+
+
+HUGO_BASEOF = """\
+<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ if not .IsHome }}{{ .Title }} - {{ end }}{{ .Site.Title }}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><header><a href="{{ "" | relURL }}">{{ .Site.Title }}</a></header>
+<main>{{ block "main" . }}{{ end }}</main></body></html>
+"""
+
+# One list template (the home page, paginated like the vault's index) and one single template (a
+# post page): the least a Hugo blog needs, doing about what vault's do.  The pager takes
+# .Site.RegularPages as it is (every regular page is a post here): wrapping it in `where` makes
+# Hugo re-filter all pages for each of the 500 pager pages (measured: 14 s of a 25 s build).
+HUGO_LIST = """\
+{{ define "main" }}
+{{ $pager := .Paginate .Site.RegularPages }}
+{{ range $pager.Pages }}
+<article><h2><a href="{{ .RelPermalink }}">{{ .Title }}</a></h2><time>{{ .Date.Format "2006-01-02" }}</time>
+<p>{{ .Summary }}</p></article>
+{{ end }}
+<nav>{{ if $pager.HasPrev }}<a href="{{ $pager.Prev.URL }}">newer</a>{{ end }}
+{{ if $pager.HasNext }}<a href="{{ $pager.Next.URL }}">older</a>{{ end }}</nav>
+{{ end }}
+"""
+
+HUGO_SINGLE = """\
+{{ define "main" }}
+<article><h1>{{ .Title }}</h1><time>{{ .Date.Format "2006-01-02" }}</time>{{ .Content }}</article>
+{{ end }}
+"""
+
+
+def hugo_post(p: PostSpec) -> str:
+    """A content file with the same text (and the same photo) as the vault's post."""
+    title = p.text.split(".", 1)[0][:80]
+    body = p.text
+    if p.photo is not None:
+        body += f"\n\n![Photo {p.photo}](/media/photo-{p.photo:05d}.jpg)"
+    return (f"---\ntitle: {json.dumps(title)}\ndate: {p.created_at.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+            f"---\n\n{body}\n")
+
+
+def make_hugo_site(site: Path, posts: list[PostSpec], photos_dir: Path, version: tuple[int, ...]) -> None:
+    layouts = site / "layouts" / "_default"
+    layouts.mkdir(parents=True)
+    # Config keys that moved between Hugo versions; Debian's hugo is older than both moves, so
+    # write whichever the installed one reads.  Top-level keys first: TOML tables come last.
+    top = ['baseURL = "https://bench.example.org/"', 'title = "Bench archive"', "enableRobotsTXT = true",
+           # Taxonomy and section list pages off: the vault makes neither, and the section list
+           # would paginate all posts a second time.  The home page is the one paginated index.
+           'disableKinds = ["taxonomy", "term", "section"]']
+    tables = []
+    # Pagination: `paginate` until 0.128, then `[pagination] pagerSize`.
+    if version >= (0, 128, 0):
+        tables += ["[pagination]", f"  pagerSize = {PER_PAGE}"]
+    else:
+        top.append(f"paginate = {PER_PAGE}")
+    # Hugo's RSS lists every page unless limited; the vault's feeds hold the newest 50.
+    # `rssLimit` until 0.114, then `[services.rss] limit`.
+    if version >= (0, 114, 0):
+        tables += ["[services.rss]", "  limit = 50"]
+    else:
+        top.append("rssLimit = 50")
+    (site / "config.toml").write_text("\n".join(top + tables) + "\n")
+    (layouts / "baseof.html").write_text(HUGO_BASEOF)
+    (layouts / "list.html").write_text(HUGO_LIST)
+    (layouts / "single.html").write_text(HUGO_SINGLE)
+    content = site / "content" / "posts"
+    content.mkdir(parents=True)
+    for p in posts:
+        (content / f"{p.source_id}.md").write_text(hugo_post(p))
+    static = site / "static" / "media"
+    static.mkdir(parents=True)
+    for src in sorted(photos_dir.iterdir()):
+        # Hard links: the same bytes without a second copy on disk (Hugo still copies them into
+        # public/, which is part of what it is timed for).
+        try:
+            os.link(src, static / src.name)
+        except OSError:
+            shutil.copyfile(src, static / src.name)
+
+
+def hugo_run(site: Path, env: dict[str, str], logs: Path, what: str) -> dict:
+    run = run_child([shutil.which("hugo"), "--quiet"], env, logs, what, cwd=site)
+    stats = tree_stats(site / "public")
+    return {"wall_s": run.wall, "cpu_s": run.cpu, "peak_rss_mb": kib_to_mb(run.maxrss_kib), "files": stats["files"],
+            "html_pages": stats["html"], "public_mb": stats["bytes"] / MB, "pages_per_s": stats["html"] / run.wall}
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def fmt_report(r: dict) -> str:
+    v = r["vault"]
+    lines = [
+        f"corpus: {r['posts']} posts ({r['posts_with_photo']} with a photo), {r['photos']} photos "
+        f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} ({r['photos_mb']:.1f} MB), per_page {PER_PAGE}",
+        f"setup: photos {r['setup']['photos_s']:.1f} s, inject {r['setup']['inject_s']:.1f} s, "
+        f"mark --all --public {r['setup']['mark_s']:.1f} s",
+        "",
+        "vault publish --out DIR",
+    ]
+    for key, label in (("first", "first build"), ("nochange", "no-change rebuild"), ("incremental", "+1 post rebuild")):
+        b = v[key]
+        lines.append(f"  {label:<18} {b['wall_s']:8.2f} s (cpu {b['cpu_s']:7.2f} s)  {b['pages_per_s']:7.1f} pages/s  "
+                     f"peak RSS {b['peak_rss_mb']:6.1f} MB  written {b['written']:>6}  removed {b['removed']:>3}  "
+                     f"bundle {b['files']} files ({b['html_pages']} HTML, {b['bundle_mb']:.1f} MB)")
+    f = v["first"]
+    lines.append(f"  published: {f['published']}   (startup floor `vault key show`: {r['startup_s']:.2f} s, "
+                 f"{r['startup_peak_rss_mb']:.1f} MB; RSS floor {r['rss_floor_mb']:.1f} MB)")
+    inc = v["incremental"]
+    lines.append(f"  +1 post: {inc['written']} files written, {inc['removed']} removed, {inc['wall_s']:.2f} s "
+                 f"({inc['wall_s'] / f['wall_s']:.1%} of the first build)")
+    ch = inc["changes"]
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(ch["touched"].items()))
+    lines.append(f"    files replaced on disk: {kinds or 'none'}; other = {', '.join(ch['other_touched']) or '-'}"
+                 + (f"; gone: {len(ch['gone'])}" if ch["gone"] else ""))
+    # The new post is the newest, and index pages are numbered from the newest: every post moves
+    # down one slot, so every index page changes.  That is in the count, not a missed skip.
+    entries = inc["published"]["post"]          # post pages, photo pages included
+    n_pages = -(-entries // PER_PAGE)           # ceiling division
+    lines.append(f"    ({entries} entries at {PER_PAGE} per page make {n_pages} archive pages, numbered from the oldest "
+                 "post: a new post changes the home page and the newest archive page only)")
+    lines.append("")
+    h = r["hugo"]
+    if h is None:
+        lines.append("hugo not installed")
+    else:
+        lines.append(f"hugo --quiet   ({h['version']})")
+        for key, label in (("first", "first build"), ("incremental", "+1 post rebuild")):
+            b = h[key]
+            lines.append(f"  {label:<18} {b['wall_s']:8.2f} s (cpu {b['cpu_s']:7.2f} s)  {b['pages_per_s']:7.1f} pages/s  "
+                         f"peak RSS {b['peak_rss_mb']:6.1f} MB  public/ {b['files']} files "
+                         f"({b['html_pages']} HTML, {b['public_mb']:.1f} MB)")
+        lines.append(f"  vault first build / hugo first build: {f['wall_s'] / h['first']['wall_s']:.1f} x the time")
+        lines.append("  (not like for like: vault also re-encodes every photo without EXIF into 3 sizes, signs a "
+                     "hash manifest and gives each photo its own page; Hugo copies static files as they are)")
+    lines.append("")
+    e = r["env"]
+    load = lambda t: "/".join(f"{x:.2f}" for x in t)
+    lines.append(f"({e['python']}, {e['cpus']} CPUs, load average {load(e['loadavg_before'])} before the builds, "
+                 f"{load(e['loadavg_after'])} after; workdir {r['workdir']})")
+    return "\n".join(lines)
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--posts", type=int, default=10000, help="number of public posts (default 10000)")
+    ap.add_argument("--photos", type=int, default=2000, help="number of photos (default 2000)")
+    ap.add_argument("--seed", type=int, default=1, help="random seed for texts and photos (default 1)")
+    ap.add_argument("--workdir", type=Path, default=None, help="parent of the temp dir (default: system temp)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (vault, bundle, Hugo site, logs)")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = ap.parse_args(argv)
+    if args.posts < 1 or args.photos < 0:
+        ap.error("--posts must be at least 1 and --photos at least 0")
+
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="vault-bench-publish-", dir=args.workdir))
+    try:
+        return _run(args, work)
+    except SubprocessFailed as exc:
+        print(f"bench: {exc.what} failed (exit {exc.code}):\n{exc.stderr}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, work: Path) -> int:
+    logs, vdir, out = work / "logs", work / "vault", work / "site"
+    logs.mkdir()
+    # HOME and XDG dirs inside the workdir: the vault must not read or write the user's config,
+    # neither in the children nor in this process (which injects through the library).
+    home = work / "home"
+    home.mkdir()
+    base_env = {"HOME": str(home), "XDG_DATA_HOME": str(home / ".local/share"),
+                "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache")}
+    for k in [k for k in os.environ if k.startswith("VAULT_")]:
+        del os.environ[k]
+    os.environ.update(clean_env(base_env))
+    rng = random.Random(args.seed)
+    log(f"workdir {work}")
+
+    # One scrypt run at init and one at export; everything afterwards unlocks with the identity
+    # file, so key derivation is no part of any figure.
+    pfile = work / "passphrase"
+    pfile.write_text(PASSPHRASE + "\n")
+    run_child(vault_cmd("init", vdir, "--passphrase-file", pfile, "--no-keyring"), clean_env(base_env), logs, "init")
+    exported = run_child(vault_cmd("--vault", vdir, "key", "export"),
+                         clean_env(dict(base_env, VAULT_PASSPHRASE_FILE=str(pfile))), logs, "key-export")
+    ident = work / "identity.txt"
+    ident.write_text(exported.stdout)
+    os.chmod(ident, 0o600)
+    env = clean_env(dict(base_env, VAULT_DIR=str(vdir), VAULT_IDENTITY_FILE=str(ident)))
+
+    t = time.perf_counter()
+    photos_dir = work / "photos"
+    photos_bytes = make_photos(photos_dir, args.photos, rng)
+    photos_s = time.perf_counter() - t
+    log(f"{args.photos} photos, {photos_bytes / MB:.1f} MB in {photos_s:.1f} s")
+    posts = make_posts(args.posts, args.photos, rng)
+    t = time.perf_counter()
+    rep = inject(vdir, ident, photos_dir, args.photos, posts, label="bench corpus")
+    inject_s = time.perf_counter() - t
+    log(f"injected {rep['added']} in {inject_s:.1f} s")
+
+    (vdir / "vault.yaml").write_text(SETTINGS.format(per_page=PER_PAGE))
+    mark = run_child(vault_cmd("mark", "--all", "--public"), env, logs, "mark-all")
+    log(f"mark --all --public: {mark.wall:.1f} s")
+
+    # For scale: a process that starts Python and opens the vault but does no work, and what the
+    # RSS helper alone leaves in a child's ru_maxrss.
+    shown = run_child(vault_cmd("--json", "key", "show"), env, logs, "key-show")
+    floor = run_child([shutil.which("true") or "/bin/true"], env, logs, "rss-floor")
+
+    # Other work on the machine inflates wall times; the load average and each child's CPU time
+    # are printed so that a reader can tell a slow build from a busy machine.
+    load_before = os.getloadavg()
+    log("vault publish (first build) ...")
+    first = publish_run(out, env, logs, "publish-first")
+    log(f"  {first['wall_s']:.2f} s, {first['files']} files")
+    log("vault publish (nothing changed) ...")
+    before = snapshot(out)
+    nochange = publish_run(out, env, logs, "publish-nochange")
+    nochange["changes"] = changed_by_kind(before, snapshot(out))
+    log(f"  {nochange['wall_s']:.2f} s, written {nochange['written']}")
+
+    # ONE new post, newest of all (the usual case: you post today), made public the way a user
+    # would: it is the only record on or after NEW_POST_AT's day.
+    new_post = PostSpec("bench-new", NEW_POST_AT, make_text(rng), None)
+    inject(vdir, ident, photos_dir, 0, [new_post], label="bench new post")
+    run_child(vault_cmd("mark", "--kind", "post", "--since", NEW_POST_AT.strftime("%Y-%m-%d"), "--public"),
+              env, logs, "mark-new")
+    log("vault publish (+1 post) ...")
+    before = snapshot(out)
+    incremental = publish_run(out, env, logs, "publish-incremental")
+    incremental["changes"] = changed_by_kind(before, snapshot(out))
+    log(f"  {incremental['wall_s']:.2f} s, written {incremental['written']}, removed {incremental['removed']}")
+
+    hugo = None
+    if shutil.which("hugo") is None:
+        log("hugo not installed")
+    else:
+        version_text, version = hugo_version()
+        site = work / "hugo"
+        make_hugo_site(site, posts, photos_dir, version)
+        log("hugo --quiet (first build) ...")
+        h_first = hugo_run(site, env, logs, "hugo-first")
+        log(f"  {h_first['wall_s']:.2f} s")
+        (site / "content" / "posts" / f"{new_post.source_id}.md").write_text(hugo_post(new_post))
+        log("hugo --quiet (+1 post) ...")
+        h_inc = hugo_run(site, env, logs, "hugo-incremental")
+        log(f"  {h_inc['wall_s']:.2f} s")
+        hugo = {"version": version_text, "first": h_first, "incremental": h_inc}
+    load_after = os.getloadavg()
+
+    r = {
+        "posts": args.posts, "photos": args.photos, "photos_mb": photos_bytes / MB,
+        "posts_with_photo": sum(1 for p in posts if p.photo is not None),
+        "setup": {"photos_s": photos_s, "inject_s": inject_s, "mark_s": mark.wall, "injected": rep["added"]},
+        "vault": {"first": first, "nochange": nochange, "incremental": incremental},
+        "startup_s": shown.wall, "startup_peak_rss_mb": kib_to_mb(shown.maxrss_kib),
+        "rss_floor_mb": kib_to_mb(floor.maxrss_kib),
+        "hugo": hugo,
+        "env": {"python": f"Python {platform.python_version()}", "cpus": os.cpu_count(), "platform": platform.platform(),
+                "loadavg_before": load_before, "loadavg_after": load_after},
+        "workdir": str(work),
+    }
+    if args.json:
+        print(json.dumps(r, sort_keys=True))
+    else:
+        print(fmt_report(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
