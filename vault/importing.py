@@ -239,12 +239,11 @@ class _Run:
                 self.emit(Event("bytes", item.size or 0))
                 # Same bytes: nothing to read.  Metadata the export adds (a caption from a JSON
                 # part imported later) still lands on the stored record.
-                richer = dict(stored, id=media_id(known))
-                for key, value in (("caption", nfc(item.caption)), ("alt", nfc(item.alt)),
-                                   ("taken_at", iso(item.taken_at)), ("created_at", iso(item.created_at))):
-                    if value and not stored.get(key):
-                        richer[key] = value
-                if stored.get("source") == source and not _same(stored, richer):
+                additions = {key: value for key, value in (
+                    ("caption", nfc(item.caption)), ("alt", nfc(item.alt)),
+                    ("taken_at", iso(item.taken_at)), ("created_at", iso(item.created_at))) if value and not stored.get(key)}
+                if additions and stored.get("source") == source:
+                    richer = dict(stored, id=media_id(known), **additions)
                     richer["provenance"] = self.provenance(item.member)
                     self._upsert("media", richer)
                 else:
