@@ -15,6 +15,7 @@ def demo_cmd(directory: Annotated[Path, typer.Argument(metavar="DIR", help="A ne
     """Import bundled sample exports into a demo vault, search them and publish a site locally."""
     from ..demo import run_demo
 
+    directory = directory.expanduser().resolve()
     steps = []
     for step in run_demo(directory):
         steps.append({"step": step.title, "detail": step.detail, **step.data})
