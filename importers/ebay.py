@@ -26,110 +26,29 @@ Only input that holds no eBay feedback at all raises ``UnsupportedInputError``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import html
-import io
-import json
 import os
 import posixpath
-import re
-import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from vault.archive import ArchiveMemberError
 from vault.errors import UnsupportedInputError
-from vault.models import CaptureItem, Item, RatingItem, Skipped, Warning_, iso, parse_iso
+from vault.models import CaptureItem, Item, RatingItem, Skipped, Warning_, iso
 
 from . import ebay_html
-from .ebay_html import normalize_comment
+from .ebay_api import read_json, read_xml
+from .ebay_csv import read_csv
+from .ebay_members import CSV_FILES, SNIFF_BYTES, _head, _name_kind, _read, _sniff
 
-CSV_FILES = {"feedback_received.csv": "received", "feedback_left.csv": "left"}
-SNIFF_BYTES = 64 * 1024
-MAX_FILE_BYTES = 256 * 2**20
 MAX_HTML_SNIFF = 50      # HTML members recognize() looks into; a Facebook HTML export has thousands
 MAX_DATA_SNIFF = 200     # XML/JSON members recognize() looks into
 MAX_HTML_FULL_READS = 5  # of those, how many it may read whole (markers can sit deep in a saved page)
-
-# Column header (lowercase, whitespace collapsed) -> field.
-COLUMNS = {
-    "feedback id": "feedback_id", "feedbackid": "feedback_id", "id": "feedback_id",
-    "role": "role",
-    "rating": "rating", "comment type": "rating", "commenttype": "rating",
-    "comment": "comment", "comment text": "comment", "commenttext": "comment",
-    "from user": "from_user", "commenting user": "from_user",
-    "to user": "to_user",
-    "from user feedback score": "score", "to user feedback score": "score", "commenting user score": "score",
-    "feedback score": "score",
-    "date (utc)": "date", "date": "date", "comment time": "date", "date (gmt)": "date",
-    "item id": "item_id", "itemid": "item_id",
-    "item title": "item_title",
-    "item price": "item_price", "price": "item_price",
-    "currency": "currency",
-    "transaction id": "transaction_id",
-    "order line item id": "order_line_item_id",
-    "reply": "reply", "feedback response": "reply", "response": "reply",
-}
-POLARITIES = {"positive", "neutral", "negative"}
-WITHDRAWN = {"withdrawn", "independentlywithdrawn", "independently withdrawn"}
 NOT_FEEDBACK_HINT = (
     "import the zip from eBay's data request (Feedback/Feedback_Received.csv), a saved page of "
     "https://www.ebay.com/fdbk/feedback_profile/<user>, or capture it with `vault scrape ebay USER`"
 )
-
-
-def unescape(text: str | None) -> str | None:
-    """eBay text is HTML-entity-escaped: decode exactly once; empty text is no text."""
-    if text is None:
-        return None
-    out = html.unescape(text).replace("\r\n", "\n").replace("\r", "\n")
-    return out if out.strip() else None
-
-
-def content_key(*parts: str | None) -> str:
-    return "content:" + hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()
-
-
-def direction_from_name(path: str) -> str:
-    base = posixpath.basename(path).lower()
-    return "left" if ("left" in base or "sent" in base) else "received"
-
-
-def _role(text: str | None) -> str | None:
-    value = (text or "").strip().lower()
-    return value if value in ("seller", "buyer") else None
-
-
-def _int(text: Any) -> int | None:
-    try:
-        return int(str(text).strip().replace(",", ""))
-    except (TypeError, ValueError):
-        return None
-
-
-def _price(amount: str | None, currency: str | None) -> str | None:
-    amount = (amount or "").strip()
-    currency = (currency or "").strip()
-    if not amount:
-        return None
-    if currency:
-        return f"{amount} {currency}"
-    return ebay_html.price_from_shown(amount)
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """eBay's ``2024-03-05T14:22:10.000Z`` and near variants; a time without a zone is UTC."""
-    value = (text or "").strip()
-    if not value:
-        return None
-    return parse_iso(value.replace(" UTC", "Z").replace(" GMT", "Z"))
-
-
-def _mk(direction: str, item_id: str | None, comment: str | None) -> str | None:
-    return ebay_html.match_key(direction, item_id, comment)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +116,6 @@ class EbayImporter:
         return best
 
     # -- reading --------------------------------------------------------------------------------
-
     def read(self, src) -> Iterator[Item]:
         state = _ReadState()
         for entry in src.entries:
@@ -206,16 +124,16 @@ class EbayImporter:
                 continue
             if kind == "csv":
                 state.found = True
-                yield from self._csv(entry, CSV_FILES[posixpath.basename(entry.path).lower()], state)
+                yield from read_csv(entry, CSV_FILES[posixpath.basename(entry.path).lower()], state)
                 continue
             head = _head(entry)
             sniffed = _sniff(entry.path, head) if head is not None else None
             if sniffed == "xml":
                 state.found = True
-                yield from self._xml(entry, state)
+                yield from read_xml(entry, state)
             elif sniffed == "json":
                 state.found = True
-                yield from self._json(entry, state)
+                yield from read_json(entry, state)
             elif sniffed == "html" or kind == "html":
                 yield from self._saved_page(entry, state)
         if state.ratings == 0 and state.markup_changed:
@@ -231,159 +149,6 @@ class EbayImporter:
             raise UnsupportedInputError(f"{src.display_name}: not {what}", hint=NOT_FEEDBACK_HINT)
         for label in state.markup_changed:
             yield Skipped(label, "no feedback rows found in this page (eBay may have changed the page markup)")
-
-    # -- data-request CSV -----------------------------------------------------------------------
-
-    def _csv(self, entry, direction: str, state: "_ReadState") -> Iterator[Item]:
-        label = entry.rel
-        try:
-            with entry.open() as raw:
-                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-                reader = csv.reader(text)
-                try:
-                    header = next(reader, None)
-                except csv.Error as exc:
-                    yield Skipped(label, f"unreadable CSV header: {exc}")
-                    return
-                if header is None:
-                    yield Skipped(label, "empty file")
-                    return
-                cols: dict[str, int] = {}
-                for i, name in enumerate(header):
-                    key = " ".join(name.replace("\ufeff", "").split()).lower()
-                    if key in COLUMNS and COLUMNS[key] not in cols:
-                        cols[COLUMNS[key]] = i
-                if "rating" not in cols or "comment" not in cols:
-                    shown = ", ".join(h.strip() for h in header[:12]) or "none"
-                    yield Skipped(label, f"not an eBay feedback file: no Rating and Comment columns (columns: {shown})")
-                    return
-                row_no = 1
-                while True:
-                    try:
-                        values = next(reader)
-                    except StopIteration:
-                        break
-                    except csv.Error as exc:
-                        yield Skipped(f"{label}:row {row_no + 1}", f"unreadable CSV (line {reader.line_num}): {exc}; the rest of the file was not read")
-                        break
-                    row_no += 1
-                    if not any(v.strip() for v in values):
-                        continue
-                    row = {f: (values[i] if i < len(values) else "") for f, i in cols.items()}
-                    raw_row = {h.replace("\ufeff", "").strip(): v for h, v in zip(header, values)}
-                    for item in _csv_row(row, raw_row, direction, f"{label}:row {row_no}", entry.rel):
-                        if isinstance(item, RatingItem):
-                            state.ratings += 1
-                        yield item
-        except ArchiveMemberError as exc:
-            yield Skipped(label, exc.message)
-        except UnicodeDecodeError as exc:
-            yield Skipped(label, f"not UTF-8 text ({exc.reason} at byte {exc.start}); rows before it were read")
-
-    # -- Trading API XML ------------------------------------------------------------------------
-
-    def _xml(self, entry, state: "_ReadState") -> Iterator[Item]:
-        label = entry.rel
-        data = _read(entry, MAX_FILE_BYTES)
-        if data is None:
-            yield Skipped(label, "unreadable file")
-            return
-        text = _decode_xml(data)
-        if text is None:
-            yield Skipped(label, "not UTF-8 or UTF-16 text")
-            return
-        if re.search(r"<!\s*(DOCTYPE|ENTITY)", text, re.I):
-            yield Skipped(label, "refused: the XML declares a DOCTYPE or entities (a saved API response has "
-                                 "none; entity expansion is a known attack)")
-            return
-        text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
-        try:
-            root = ET.fromstring(text)
-        except ET.ParseError as exc:
-            yield Skipped(label, f"not well-formed XML: {exc}")
-            return
-        details = [el for el in root.iter() if _local(el.tag) == "FeedbackDetail"]
-        if not details:
-            errors = [(_child_text(el, "LongMessage") or _child_text(el, "ShortMessage")) for el in root.iter() if _local(el.tag) == "Errors"]
-            reason = "eBay returned an error: " + "; ".join(e for e in errors if e) if any(errors) else "no FeedbackDetail entries in this response"
-            yield Skipped(label, reason)
-            return
-        direction = direction_from_name(entry.path)
-        for i, el in enumerate(details, 1):
-            fields = {_local(c.tag): (c.text or "") for c in el}
-            price_el = next((c for c in el if _local(c.tag) == "ItemPrice"), None)
-            row = {
-                "feedback_id": fields.get("FeedbackID", ""),
-                "role": fields.get("Role", ""),
-                "rating": fields.get("CommentType", ""),
-                "comment": fields.get("CommentText", ""),
-                # In feedback the owner left, CommentingUser is the owner: the other party is unknown.
-                "from_user": fields.get("CommentingUser", "") if direction == "received" else "",
-                "score": fields.get("CommentingUserScore", "") if direction == "received" else "",
-                "date": fields.get("CommentTime", ""),
-                "item_id": fields.get("ItemID", ""),
-                "item_title": fields.get("ItemTitle", ""),
-                "item_price": fields.get("ItemPrice", ""),
-                "currency": price_el.get("currencyID", "") if price_el is not None else "",
-                "transaction_id": fields.get("TransactionID", ""),
-                "order_line_item_id": fields.get("OrderLineItemID", ""),
-                "reply": fields.get("FeedbackResponse", ""),
-            }
-            for item in _csv_row(row, fields, direction, f"{label}:FeedbackDetail {i}", entry.rel):
-                if isinstance(item, RatingItem):
-                    state.ratings += 1
-                    if fields.get("CommentReplaced", "").strip().lower() == "true":
-                        item.extra["comment_replaced"] = True
-                yield item
-
-    # -- REST Feedback API JSON -----------------------------------------------------------------
-
-    def _json(self, entry, state: "_ReadState") -> Iterator[Item]:
-        label = entry.rel
-        data = _read(entry, MAX_FILE_BYTES)
-        try:
-            doc = json.loads((data or b"").decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            yield Skipped(label, f"not valid JSON: {exc}")
-            return
-        entries = _feedback_entries(doc)
-        if not entries:
-            yield Skipped(label, "no feedback entries (feedbackId) in this JSON")
-            return
-        direction = direction_from_name(entry.path)
-        for i, fb in enumerate(entries, 1):
-            comment = fb.get("feedbackComment")
-            if isinstance(comment, dict):
-                comment = comment.get("commentText")
-            summary = fb.get("orderLineItemSummary") if isinstance(fb.get("orderLineItemSummary"), dict) else {}
-            price = summary.get("listingPrice") if isinstance(summary.get("listingPrice"), dict) else {}
-            provider = fb.get("providerUserDetail") if isinstance(fb.get("providerUserDetail"), dict) else {}
-            provider_role = _role(provider.get("role"))
-            if direction == "received":
-                # The provider wrote the feedback; the owner had the other role.
-                role = {"buyer": "seller", "seller": "buyer"}.get(provider_role or "", "")
-            else:
-                role = provider_role or ""
-            row = {
-                "feedback_id": _s(fb.get("feedbackId")),
-                "role": role,
-                "rating": _s(fb.get("commentType")),
-                "comment": _s(comment),
-                "from_user": _s(provider.get("userId")) if direction == "received" else "",
-                "score": _s(provider.get("feedbackScore")) if direction == "received" else "",
-                "date": _s(fb.get("feedbackEnteredDate")),
-                "item_id": _s(summary.get("listingId")),
-                "item_title": _s(summary.get("listingTitle")),
-                "item_price": _s(price.get("value")),
-                "currency": _s(price.get("currency")),
-                "order_line_item_id": _s(summary.get("orderLineItemId")),
-            }
-            for item in _csv_row(row, fb, direction, f"{label}:feedback {i}", entry.rel):
-                if isinstance(item, RatingItem):
-                    state.ratings += 1
-                    if fb.get("automatedFeedback") is True:
-                        item.extra["automated"] = True
-                yield item
 
     # -- saved pages ----------------------------------------------------------------------------
 
@@ -463,148 +228,6 @@ def _page_items(page: ebay_html.Page, *, label: str, saved_at: datetime, time_so
         missing = len(page.rows) - len(complete)
         detail = f"{missing} incomplete row(s) not read" if missing else "rows after it may be missing"
         yield Skipped(label, f"page truncated: {len(complete)} complete row(s) read, {detail}")
-
-
-def _csv_row(row: dict[str, str], raw: Any, direction: str, where: str, member: str) -> list[Item]:
-    """One feedback (CSV row, XML or JSON entry, in CSV field names) as items."""
-    rating = (row.get("rating") or "").strip()
-    fid = (row.get("feedback_id") or "").strip() or None
-    kind = rating.lower()
-    if kind in WITHDRAWN:
-        return [Warning_(f"withdrawn feedback{' ' + fid if fid else ''} is not a rating; not imported", path=where)]
-    if kind not in POLARITIES:
-        return [Skipped(where, f"unknown rating {rating!r} (expected Positive, Neutral or Negative)" if rating else "no rating")]
-    out: list[Item] = []
-    date_text = (row.get("date") or "").strip()
-    created = parse_time(date_text)
-    if created is None and not fid:
-        reason = f"unreadable date {date_text!r}" if date_text else "no date"
-        return [Skipped(where, f"{reason} and no feedback id: nothing identifies this feedback")]
-    if created is None:
-        out.append(Warning_(f"unreadable date {date_text!r}; feedback {fid} imported without a date" if date_text
-                            else f"feedback {fid} has no date", path=where))
-    comment = unescape(row.get("comment"))
-    counterparty = (row.get("from_user") if direction == "received" else row.get("to_user")) or row.get("from_user") or row.get("to_user")
-    counterparty = (counterparty or "").strip() or None
-    item_id = (row.get("item_id") or "").strip() or None
-    extra: dict[str, Any] = {}
-    score = _int(row.get("score"))
-    if score is not None:
-        extra["counterparty_score"] = score
-    for key in ("transaction_id", "order_line_item_id"):
-        value = (row.get(key) or "").strip()
-        if value:
-            extra[key] = value
-    source_id = fid or content_key(direction, iso(created), counterparty, item_id, normalize_comment(comment))
-    out.append(RatingItem(
-        direction=direction,  # type: ignore[arg-type]
-        polarity=kind,  # type: ignore[arg-type]
-        source_id=source_id,
-        created_at=created,
-        role=_role(row.get("role")),  # type: ignore[arg-type]
-        stars=None,
-        comment=comment,
-        counterparty=counterparty,
-        item_title=unescape(row.get("item_title")),
-        item_id=item_id,
-        price=_price(row.get("item_price"), row.get("currency")),
-        feedback_id=fid,
-        reply=unescape(row.get("reply")),
-        member=member,
-        match_key=_mk(direction, item_id, comment),
-        extra=extra,
-        raw=raw,
-    ))
-    return out
-
-
-def _s(value: Any) -> str:
-    return "" if value is None or isinstance(value, (dict, list)) else str(value)
-
-
-def _local(tag: Any) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _child_text(el: ET.Element, name: str) -> str | None:
-    for c in el:
-        if _local(c.tag) == name:
-            return (c.text or "").strip() or None
-    return None
-
-
-def _decode_xml(data: bytes) -> str | None:
-    try:
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return data.decode("utf-16")
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-
-
-def _feedback_entries(doc: Any, depth: int = 0) -> list[dict]:
-    """The list of REST FeedbackDetail objects (``feedbackEntries``, or any list holding feedbackId)."""
-    if depth > 4:
-        return []
-    if isinstance(doc, dict):
-        if "feedbackId" in doc:
-            return [doc]
-        preferred = doc.get("feedbackEntries")
-        if isinstance(preferred, list):
-            return [e for e in preferred if isinstance(e, dict)]
-        for value in doc.values():
-            found = _feedback_entries(value, depth + 1)
-            if found:
-                return found
-    elif isinstance(doc, list):
-        entries = [e for e in doc if isinstance(e, dict) and "feedbackId" in e]
-        if entries:
-            return entries
-    return []
-
-
-def _name_kind(path: str) -> str:
-    """"csv" (a data-request file, by name), "html", "data" (XML/JSON, sniffed) or "skip"."""
-    base = posixpath.basename(path)
-    lower = base.lower()
-    if base.startswith(".") or path.startswith("__MACOSX/") or "/__MACOSX/" in path:
-        return "skip"
-    if lower in CSV_FILES:
-        return "csv"
-    ext = posixpath.splitext(lower)[1]
-    if ext in (".html", ".htm", ".xhtml"):
-        return "html"
-    if ext in (".xml", ".json", ".txt", ""):
-        return "data"
-    return "skip"  # photos, other CSVs, a saved page's scripts and styles
-
-
-def _head(entry) -> bytes | None:
-    try:
-        with entry.open() as fh:
-            return fh.read(SNIFF_BYTES)
-    except (ArchiveMemberError, OSError, ValueError):
-        return None
-
-
-def _read(entry, limit: int) -> bytes | None:
-    try:
-        return entry.read_bytes(limit)
-    except (ArchiveMemberError, OSError, ValueError):
-        return None
-
-
-def _sniff(path: str, head: bytes) -> str | None:
-    """"xml", "json" or "html" when the member's first bytes look like eBay feedback data."""
-    text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
-    lower = path.lower()
-    if text.startswith("<?xml") or text.startswith("<") and lower.endswith(".xml"):
-        return "xml" if ("FeedbackDetail" in text or "GetFeedbackResponse" in text) else None
-    if text.startswith(("{", "[")):
-        return "json" if '"feedbackId"' in text else None
-    if ebay_html.looks_like_html(text[:4096]):
-        return "html"
-    return None
 
 
 def _entry_time(entry) -> tuple[datetime, str]:

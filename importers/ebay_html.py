@@ -10,7 +10,7 @@ Two markups exist and both are read:
 
 Elements are selected by those class names first and by their ``aria-label``s second, since eBay
 changes class names more often than accessibility labels.  Parsing uses the standard library's
-``html.parser`` and the small tree builder below; it never executes or fetches anything, and text
+``html.parser`` and the small tree builder in ``ebay_dom``; it never executes or fetches anything, and text
 is kept verbatim (``<script>`` in a comment stays the text ``<script>``).
 
 Pages give only a relative time bucket ("Past month", ...).  Each rating gets an *honest*
@@ -26,34 +26,19 @@ caller decides what is an error.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from html.parser import HTMLParser
-from typing import Any, Iterator
+from datetime import datetime
+from typing import Any
 
-from vault.models import RatingItem, Skipped, iso, parse_iso, utc
+from vault.models import RatingItem, Skipped, utc
 
-# Elements that never have content or an end tag.
-VOID = frozenset({
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "keygen",
-})
-# Raw-text elements whose content is never page text.
-SKIP_TEXT = frozenset({"script", "style", "template", "noscript"})
-# A start tag of the key implicitly ends an open element of the value set, looking no further
-# than the boundary tags (the HTML parsing rules, reduced to what feedback pages use).
-IMPLICIT_END = {
-    "li": ({"li"}, {"ul", "ol"}),
-    "tr": ({"tr", "td", "th"}, {"table", "tbody", "thead", "tfoot"}),
-    "td": ({"td", "th"}, {"tr", "table"}),
-    "th": ({"td", "th"}, {"tr", "table"}),
-    "p": ({"p"}, {"div", "td", "li", "section", "article", "body"}),
-    "option": ({"option"}, {"select"}),
-}
+from .ebay_dom import Node, parse_html
+from .ebay_saved import SaveInfo, save_info
+from .ebay_time import months_before  # noqa: F401  (tests import it from here)
+from .ebay_time import row_time
 
 # Markers of an eBay feedback page, searched in the raw text: any one is enough.
 MARKERS = (
@@ -61,162 +46,7 @@ MARKERS = (
     "/fdbk/feedback_profile/", "feedback score:",
 )
 
-BUCKETS = {
-    # text (lowercase) -> (months before the save time: earliest bound, latest bound)
-    "past month": (1, 0),
-    "past 6 months": (6, 1),
-    "past year": (12, 6),
-    "more than a year ago": (None, 12),
-}
-
 MAX_PAGE_BYTES = 64 * 2**20
-
-
-# ---------------------------------------------------------------------------------------------
-# A tiny DOM
-# ---------------------------------------------------------------------------------------------
-
-
-class Node:
-    """An element.  ``closed`` is False for an element the document ended inside (truncation)."""
-
-    __slots__ = ("tag", "attrs", "children", "parent", "closed")
-
-    def __init__(self, tag: str, attrs: dict[str, str], parent: "Node | None") -> None:
-        self.tag = tag
-        self.attrs = attrs
-        self.children: list[Node | str] = []
-        self.parent = parent
-        self.closed = False
-
-    def __repr__(self) -> str:
-        return f"<{self.tag} {self.attrs}>"
-
-    @property
-    def classes(self) -> set[str]:
-        return set(self.attrs.get("class", "").split())
-
-    def has_class(self, name: str) -> bool:
-        return name in self.classes
-
-    def iter(self) -> Iterator["Node"]:
-        """This element and every descendant element, in document order (no recursion)."""
-        stack: list[Node] = [self]
-        while stack:
-            node = stack.pop()
-            yield node
-            stack.extend(c for c in reversed(node.children) if isinstance(c, Node))
-
-    def find_all(self, tag: str | None = None, cls: str | None = None, attr: str | None = None) -> list["Node"]:
-        out = []
-        for node in self.iter():
-            if tag and node.tag != tag:
-                continue
-            if cls and not node.has_class(cls):
-                continue
-            if attr and attr not in node.attrs:
-                continue
-            out.append(node)
-        return out
-
-    def find(self, tag: str | None = None, cls: str | None = None, attr: str | None = None) -> "Node | None":
-        for node in self.iter():
-            if (not tag or node.tag == tag) and (not cls or node.has_class(cls)) and (not attr or attr in node.attrs):
-                return node
-        return None
-
-    def text(self) -> str:
-        """Text content; ``<br>`` becomes a newline, script/style content is not text."""
-        parts: list[str] = []
-        stack: list[Node | str] = [self]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, str):
-                parts.append(item)
-            elif item.tag == "br":
-                parts.append("\n")
-            elif item.tag not in SKIP_TEXT:
-                stack.extend(reversed(item.children))
-        return "".join(parts)
-
-    def complete(self) -> bool:
-        """True when this element and everything in it was closed before the document ended."""
-        return all(n.closed for n in self.iter())
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {}, None)
-        self.root.closed = True
-        self.stack: list[Node] = [self.root]
-        self.comments: list[str] = []
-        self.metas: list[dict[str, str]] = []
-
-    def _open(self, tag: str, attrs: list[tuple[str, str | None]], selfclosing: bool) -> None:
-        rule = IMPLICIT_END.get(tag)
-        if rule:
-            ends, boundary = rule
-            for i in range(len(self.stack) - 1, 0, -1):
-                open_tag = self.stack[i].tag
-                if open_tag in boundary:
-                    break
-                if open_tag in ends:
-                    self._pop_to(i)
-                    break
-        parent = self.stack[-1]
-        node = Node(tag, {k: (v if v is not None else "") for k, v in attrs}, parent)
-        parent.children.append(node)
-        if tag == "meta":
-            self.metas.append(node.attrs)
-        if tag in VOID or selfclosing:
-            node.closed = True
-        else:
-            self.stack.append(node)
-
-    def _pop_to(self, index: int) -> None:
-        while len(self.stack) > index:
-            self.stack.pop().closed = True
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._open(tag, attrs, False)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._open(tag, attrs, True)
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                self._pop_to(i)
-                return
-        # A stray end tag: ignored, as browsers do.
-
-    def handle_data(self, data: str) -> None:
-        current = self.stack[-1]
-        if current.tag in SKIP_TEXT:
-            return
-        current.children.append(data)
-
-    def handle_comment(self, data: str) -> None:
-        if len(self.comments) < 64:
-            self.comments.append(data[:4096])
-
-
-@dataclass
-class Document:
-    root: Node
-    comments: list[str]
-    metas: list[dict[str, str]]
-    raw_lower: str
-
-
-def parse_html(text: str) -> Document:
-    builder = _TreeBuilder()
-    builder.feed(text)
-    # close() would flush an unterminated construct as text; what matters is which elements
-    # were closed, and those still open stay marked as not closed.
-    builder.close()
-    return Document(builder.root, builder.comments, builder.metas, text.lower())
 
 
 def decode_page(data: bytes) -> str:
@@ -243,135 +73,6 @@ def looks_like_html(text_head: str) -> bool:
 
 def has_markers(raw_lower: str) -> bool:
     return any(m in raw_lower for m in MARKERS)
-
-
-# ---------------------------------------------------------------------------------------------
-# Save time and URL of a saved page
-# ---------------------------------------------------------------------------------------------
-
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
-_JS_DATE = re.compile(
-    r"(?:[A-Za-z]{3},?\s+)?([A-Za-z]{3})\s+(\d{1,2}),?\s+(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
-    r"\s*(?:GMT|UTC)?\s*([+-]\d{2}:?\d{2})?"
-)
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
-
-
-def parse_loose_date(text: str) -> datetime | None:
-    """An ISO 8601 time or a JavaScript ``Date.toString()`` ("Tue Mar 05 2024 14:22:10 GMT+0100")."""
-    m = _ISO_DATE.search(text)
-    if m:
-        value = m.group(0).replace(" ", "T")
-        if re.search(r"[+-]\d{4}$", value):
-            value = value[:-2] + ":" + value[-2:]
-        found = parse_iso(value)
-        if found:
-            return found
-    m = _JS_DATE.search(text)
-    if m:
-        mon = _MONTHS.get(m.group(1).lower())
-        if mon:
-            try:
-                dt = datetime(int(m.group(3)), mon, int(m.group(2)), int(m.group(4)), int(m.group(5)), int(m.group(6) or 0))
-            except ValueError:
-                return None
-            offset = m.group(7)
-            if offset:
-                sign = 1 if offset[0] == "+" else -1
-                digits = offset[1:].replace(":", "")
-                dt -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-            return dt.replace(tzinfo=timezone.utc)
-    return None
-
-
-@dataclass
-class SaveInfo:
-    url: str | None = None
-    saved_at: datetime | None = None
-    source: str | None = None   # how saved_at was found, for provenance
-
-
-def save_info(doc: Document) -> SaveInfo:
-    """The URL and save time a browser or save tool recorded in the page, when it did."""
-    info = SaveInfo()
-    for comment in doc.comments:
-        m = re.search(r"saved from url=\(\d+\)(\S+)", comment)
-        if m and not info.url:
-            info.url = m.group(1)
-            when = parse_loose_date(comment[m.end():])
-            if when and not info.saved_at:
-                info.saved_at, info.source = when, "date in the page's 'saved from' comment"
-        if "saved with singlefile" in comment.lower() or "saved date:" in comment.lower():
-            m = re.search(r"^\s*url:\s*(\S+)", comment, re.M)
-            if m and not info.url:
-                info.url = m.group(1)
-            m = re.search(r"saved date:\s*(.+)", comment)
-            if m and not info.saved_at:
-                when = parse_loose_date(m.group(1))
-                if when:
-                    info.saved_at, info.source = when, "SingleFile 'saved date' comment"
-    for meta in doc.metas:
-        name = (meta.get("name") or meta.get("property") or "").lower()
-        if name == "savepage-url" and not info.url:
-            info.url = meta.get("content") or None
-        elif name == "savepage-date" and not info.saved_at:
-            when = parse_loose_date(meta.get("content") or "")
-            if when:
-                info.saved_at, info.source = when, "meta savepage-date"
-    if not info.url:
-        canonical = next((n for n in doc.root.find_all("link") if "canonical" in n.attrs.get("rel", "").lower().split()), None)
-        if canonical is not None and "/fdbk/" in canonical.attrs.get("href", ""):
-            info.url = canonical.attrs["href"]
-    return info
-
-
-# ---------------------------------------------------------------------------------------------
-# Time buckets
-# ---------------------------------------------------------------------------------------------
-
-
-def months_before(dt: datetime, n: int) -> datetime:
-    """``dt`` minus ``n`` calendar months (the day clamped to the target month's length)."""
-    index = dt.year * 12 + (dt.month - 1) - n
-    year, month0 = divmod(index, 12)
-    day = min(dt.day, calendar.monthrange(year, month0 + 1)[1])
-    return dt.replace(year=year, month=month0 + 1, day=day)
-
-
-_ROW_DATE_FORMATS = ("%b-%d-%y %H:%M", "%b-%d-%y", "%d %b %Y", "%b %d, %Y", "%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y")
-
-
-@dataclass
-class RowTime:
-    created_at: datetime
-    approximate: str | None = None          # provenance["approximate_time"]
-    date_range: list[str | None] | None = None
-
-
-def row_time(text: str, saved_at: datetime) -> RowTime:
-    """The honest date for a row's time text, relative to ``saved_at``.
-
-    A known bucket gives the latest moment the bucket allows; an exact date (old markups) is
-    taken as it is; anything else is only known to be at or before the save time.
-    """
-    shown = " ".join(text.split())
-    key = shown.lower().rstrip(".")
-    on = saved_at.strftime("%Y-%m-%d")
-    if key in BUCKETS:
-        early_m, late_m = BUCKETS[key]
-        latest = months_before(saved_at, late_m)
-        earliest = months_before(saved_at, early_m) if early_m is not None else None
-        return RowTime(latest, f"{shown} (relative to {on})", [iso(earliest), iso(latest)])
-    for fmt in _ROW_DATE_FORMATS:
-        try:
-            return RowTime(datetime.strptime(shown, fmt).replace(tzinfo=timezone.utc))
-        except ValueError:
-            continue
-    exact = parse_iso(shown) if shown else None
-    if exact:
-        return RowTime(exact)
-    label = shown or "no time shown"
-    return RowTime(saved_at, f"{label} (not a known time bucket; at or before {on})", [None, iso(saved_at)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""Part and Entry: one path the user gave, and one readable member of an export."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO, Callable
+
+from .names import _human, _printable
+from .readers import _CHUNK, _CORRUPT_HINT, _READER_BUFFER, ArchiveMemberError, _BoundedReader, _open_errors
+
+
+@dataclass
+class Part:
+    """One path the user gave: an archive, a folder or a single file."""
+
+    name: str                   # basename as the user gave it ("facebook-jana-...-abc.zip")
+    path: Path                  # absolute path
+    kind: str                   # "zip" | "tar" | "dir" | "file"
+    wrapper: str | None = None  # the single top-level folder stripped from Entry.rel, if any
+
+
+class _SourceState:
+    """Shared by an ExportSource and its entries, so entries refuse to open after close()."""
+
+    __slots__ = ("closed",)
+
+    def __init__(self) -> None:
+        self.closed = False
+
+
+class Entry:
+    """One readable member of an export.  Opening it never extracts anything to disk."""
+
+    __slots__ = ("path", "rel", "size", "part", "fingerprint", "_opener", "_state")
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        rel: str,
+        size: int | None,
+        part: Part,
+        fingerprint: str,
+        opener: Callable[[], IO[bytes]],
+        state: _SourceState,
+    ) -> None:
+        self.path = path                # normalized POSIX path inside its part, NFC
+        self.rel = rel                  # path without the part's wrapper folder
+        self.size = size                # uncompressed size as declared/listed
+        self.part = part
+        self.fingerprint = fingerprint  # cheap change detector (see ExportSource docs)
+        self._opener = opener
+        self._state = state
+
+    def __repr__(self) -> str:
+        return f"Entry({self.path!r}, part={self.part.name!r}, size={self.size})"
+
+    @property
+    def _label(self) -> str:
+        """How messages name the member: its path, and which part when that is not obvious."""
+        if self.part.kind == "file":
+            return repr(_printable(self.path))
+        return f"{_printable(self.path)!r} in {_printable(self.part.name)}"
+
+    def open(self) -> BinaryIO:
+        """A fresh streaming reader of the member's bytes; the caller closes it.
+
+        Never reads the whole member; raises ArchiveMemberError (here or on read) when the data
+        is damaged, truncated or longer than declared.
+        """
+        if self._state.closed:
+            raise ValueError("the export source is closed")
+        try:
+            inner = self._opener()
+        except _open_errors() as exc:
+            raise ArchiveMemberError(
+                f"cannot open {self._label}: {str(exc) or type(exc).__name__}", hint=_CORRUPT_HINT, member=self.path
+            ) from exc
+        # The buffer makes line-wise reading (csv, readline) efficient; size checks sit below it.
+        return io.BufferedReader(_BoundedReader(inner, self._label, self.path, self.size), _READER_BUFFER)
+
+    def _too_big(self, limit: int) -> ArchiveMemberError:
+        message = f"{self._label} is larger than {_human(limit)}; not reading it whole"
+        return ArchiveMemberError(message, member=self.path)
+
+    def read_bytes(self, limit: int = 512 * 2**20) -> bytes:
+        """The whole member, refusing (ArchiveMemberError) one larger than ``limit`` bytes."""
+        if self.size is not None and self.size > limit:
+            raise self._too_big(limit)
+        chunks: list[bytes] = []
+        total = 0
+        with self.open() as stream:
+            while True:
+                # Ask for at most one byte past the limit, so an oversized stream is noticed
+                # without ever holding more than limit + 1 bytes.
+                chunk = stream.read(min(_CHUNK, limit + 1 - total))
+                if not chunk:
+                    return b"".join(chunks)
+                total += len(chunk)
+                if total > limit:
+                    raise self._too_big(limit)
+                chunks.append(chunk)

@@ -1,0 +1,150 @@
+"""`vault restore`: a complete, working vault from a backup, resumable, checked against the
+checksums."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import IntegrityError, NoVaultError, StorageError, VaultExistsError
+from ..store.checksums import read_all
+from ..store.files import DIR_MODE, FILE_MODE, atomic_write, ensure_dir
+from .destination import Destination, ProgressFactory
+from .layout import RESTORE_MARKER, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file
+
+
+@dataclass
+class RestoreResult:
+    source: str
+    path: str
+    files_copied: int = 0
+    bytes_copied: int = 0
+    files_present: int = 0
+    verified_files: int = 0
+    duration_seconds: float = 0.0
+    resumed: bool = False
+    problems: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "source": self.source,
+            "path": self.path,
+            "files_copied": self.files_copied,
+            "bytes_copied": self.bytes_copied,
+            "files_present": self.files_present,
+            "verified_files": self.verified_files,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "resumed": self.resumed,
+            "problems": list(self.problems),
+        }
+
+
+def _prepare_target(path: Path) -> bool:
+    """Check PATH is new, empty, or an interrupted restore; return True when resuming."""
+    if path.exists() and not path.is_dir():
+        raise VaultExistsError(f"{path} exists and is not a folder", hint="restore into a new or empty folder")
+    if path.is_dir() and any(path.iterdir()):
+        if (path / "tmp" / RESTORE_MARKER).is_file() and not (path / "vault.json").exists():
+            return True
+        raise VaultExistsError(f"{path} exists and is not empty", hint="restore into a new or empty folder")
+    return False
+
+
+def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | None = None) -> RestoreResult:
+    """Make a complete, working vault at ``path`` from a backup.
+
+    MUST refuse a non-empty ``path`` (UsageError, exit 2) unless it is a restore this function
+    left unfinished (then it resumes); MUST refuse a source without ``vault.json`` (NoVaultError,
+    exit 10).  Copies everything but ``trash/`` and partial uploads, ``vault.json`` last, files
+    0600 and folders 0700, then checks every file against the checksums (no key needed); files
+    that do not match are returned in ``result.problems`` (see :func:`restore_error`).  MUST NOT
+    read any key and MUST NOT print.
+    """
+    started = time.monotonic()
+    bar = progress or (lambda _d, _t: nullcontext(lambda _n: None))
+    path = Path(path).expanduser().absolute()
+    resumed = _prepare_target(path)
+    listing = src.list()
+    if "vault.json" not in listing:
+        raise NoVaultError(
+            f"no vault backup at {src.display} (no vault.json)",
+            hint="check SRC; a first backup that never finished has no vault.json yet: run `vault backup` again to complete it",
+        )
+    wanted = {r: s for r, s in listing.items() if is_safe_rel(r) and not is_reserved(r) and not is_junk(r)}
+
+    for sub in ("", "keys", "objects", "checksums", "catalog/journal", "catalog/snapshots", "tmp"):
+        ensure_dir(path / sub)
+    os.chmod(path, DIR_MODE)
+    marker = path / "tmp" / RESTORE_MARKER
+    atomic_write(marker, b"a `vault restore` into this folder has not finished; run it again to resume\n", path / "tmp")
+
+    present = scan_local(path)
+    todo = [r for r in sorted(wanted, key=lambda r: (phase(r), r)) if present.get(r) != wanted[r] and r != "vault.json"]
+    result = RestoreResult(src.display, str(path), resumed=resumed, files_present=len(wanted) - len(todo) - 1)
+    with bar("restoring", sum(wanted[r] for r in todo)) as advance:
+        src.get_many(todo, path, advance)  # in one batch: PATH is no vault until vault.json
+        _fix_modes(path)
+        for rel in todo:
+            st = (path / rel).stat() if (path / rel).is_file() else None
+            if st is None:
+                raise StorageError(f"{rel} was listed at {src.display} but could not be copied")
+            result.files_copied += 1
+            result.bytes_copied += st.st_size
+
+        header = _fetch_header(src, path)
+        result.problems = _check_restored(path)
+        result.verified_files = len(read_all(path / "checksums")) - len(result.problems)
+        # vault.json last: until now PATH is not a vault, and a rerun resumes.
+        atomic_write(path / "vault.json", header, path / "tmp", what="vault.json")
+        result.files_copied += 1
+        result.bytes_copied += len(header)
+    marker.unlink(missing_ok=True)
+    result.duration_seconds = time.monotonic() - started
+    return result
+
+
+def restore_error(result: RestoreResult) -> IntegrityError | None:
+    """The error (exit 13) for a restore whose files do not all match the checksums."""
+    if not result.problems:
+        return None
+    return IntegrityError(
+        f"{len(result.problems)} restored file(s) do not match the vault's checksums, first: {result.problems[0]['path']}",
+        hint="the restored vault works but these files are damaged or missing in the backup; `vault check` lists them",
+    )
+
+
+def _fetch_header(src: Destination, path: Path) -> bytes:
+    from ..store.vaultfile import VaultHeader
+
+    data = src.read_bytes("vault.json")
+    probe = path / "tmp" / "vault.json.restore"
+    atomic_write(probe, data, path / "tmp")
+    try:
+        VaultHeader.load(probe)  # refuses an unknown format version or something that is no vault
+    finally:
+        probe.unlink(missing_ok=True)
+    return data
+
+
+def _fix_modes(root: Path) -> None:
+    """Files 0600 and folders 0700, whatever wrote them (rclone uses the process umask)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        os.chmod(dirpath, DIR_MODE)
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                os.chmod(p, FILE_MODE)
+
+
+def _check_restored(path: Path) -> list[dict]:
+    problems = []
+    for rel, expected in sorted(read_all(path / "checksums").items()):
+        f = path / rel
+        if not f.is_file():
+            problems.append({"path": rel, "problem": "missing in the backup"})
+        elif sha256_file(f) != expected:
+            problems.append({"path": rel, "problem": "checksum mismatch (damaged in the backup)"})
+    return problems
