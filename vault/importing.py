@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 from .errors import UnsupportedInputError, UsageError, VaultError
+from .rating_dates import keep_best_date
 from .store.files import sha256_file
 from .models import (
     CaptureItem, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso, nfc,
@@ -388,7 +389,7 @@ class _Run:
         if item.raw is not None:
             rec["raw"] = item.raw
         if stored is not None:
-            _keep_best_date(stored, rec)
+            keep_best_date(stored, rec)
         self._upsert("rating", rec)
         if match_hint and self.cat.hint(match_hint) != rid:
             self._stage({"op": "hint", "k": match_hint, "v": rid})
@@ -423,32 +424,6 @@ class _Run:
                          "unchanged": self.report.unchanged, "skipped": len(self.report.skipped)}})
         self.vault.commit()
         self.vault.maybe_autocompact()
-
-
-def _date_range(rec: dict) -> list | None:
-    rng = (rec.get("extra") or {}).get("date_range")
-    return list(rng) if isinstance(rng, (list, tuple)) and len(rng) == 2 else None
-
-
-def _keep_best_date(stored: dict, rec: dict) -> None:
-    """An exact date is never replaced by an approximate one; two approximate captures of the
-    same feedback narrow its range instead of moving it forward with every re-capture."""
-    old_rng, new_rng = _date_range(stored), _date_range(rec)
-    if new_rng is None:
-        return
-    if old_rng is None and stored.get("created_at"):
-        rec["created_at"] = stored["created_at"]
-        rec["extra"].pop("date_range", None)
-        rec["provenance"].pop("approximate_time", None)
-        return
-    if old_rng is not None:
-        lows = [x for x in (old_rng[0], new_rng[0]) if x]
-        highs = [x for x in (old_rng[1], new_rng[1]) if x]
-        rec["extra"]["date_range"] = [max(lows) if lows else None, min(highs) if highs else None]
-        if stored.get("created_at") and (not rec.get("created_at") or stored["created_at"] < rec["created_at"]):
-            rec["created_at"] = stored["created_at"]
-        if stored.get("provenance", {}).get("approximate_time"):
-            rec["provenance"]["approximate_time"] = stored["provenance"]["approximate_time"]
 
 
 def _same(old: dict, new: dict) -> bool:
