@@ -79,7 +79,7 @@ complete -c vault -n '__fish_seen_subcommand_from mark' -l untag -r -d 'Remove t
 complete -c vault -n '__fish_seen_subcommand_from mark' -l help -d 'Show help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a publish -d 'Build the public site (pages, feeds, signed reputation) and deploy it.'
 complete -c vault -n '__fish_seen_subcommand_from publish' -l out -r -d 'Build the bundle into this folder (kept between builds).'
-complete -c vault -n '__fish_seen_subcommand_from publish' -l to -r -d 'Deploy to dir:PATH or git:URL#BRANCH.'
+complete -c vault -n '__fish_seen_subcommand_from publish' -l to -r -d 'Deploy to dir:PATH, git:URL#BRANCH, netlify:SITE_ID, neocities: or rclone:REMOTE:PATH.'
 complete -c vault -n '__fish_seen_subcommand_from publish' -l dry-run -d 'List what would be added, changed and deleted; change nothing.'
 complete -c vault -n '__fish_seen_subcommand_from publish' -l help -d 'Show help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a reputation -d 'Per-marketplace summary: counts by polarity, % positive (12 months, all time), stars, sources.'

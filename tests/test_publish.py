@@ -310,3 +310,12 @@ def test_credentials_expire(site_vault, tmp_path):
     assert not late.ok and any("expired" in p for p in late.problems)
     html = (out / "reputation/index.html").read_text()
     assert "Great &lt;b&gt;seller&lt;/b&gt;" in html and "AggregateRating" in html
+
+
+def test_target_with_credentials_in_vault_yaml_refused(vault_env, tmp_path):
+    configure(vault_env)
+    with open(vault_env.path / "vault.yaml", "a") as fh:
+        fh.write("targets:\n  leaky: 'rclone::s3,access_key_id=AK,secret_access_key=Sup3rSecretPangolin:bucket/site'\n")
+    res = vault_env.run("publish", "leaky")
+    assert res.code == ExitCode.USAGE and "carries credentials" in res.err
+    assert "Sup3rSecretPangolin" not in res.err + res.out

@@ -26,6 +26,9 @@ BUILTIN_IMPORTERS = {
 BUILTIN_EXPORTERS: dict[str, str] = {
     "dir": "exporters.dir_target:DirTarget",
     "git": "exporters.git_target:GitTarget",
+    "netlify": "exporters.netlify_target:NetlifyTarget",
+    "neocities": "exporters.neocities_target:NeocitiesTarget",
+    "rclone": "exporters.rclone_target:RcloneTarget",
 }
 
 

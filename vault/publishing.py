@@ -369,7 +369,7 @@ def publish(vault: Vault, *, target: str | None, out: Path | None, to: str | Non
             known = ", ".join(sorted(conf.targets)) or "none"
             raise UsageError(f"no target {target!r} in vault.yaml", hint=f"targets defined: {known}")
     if spec is None and out is None:
-        raise UsageError("nothing to publish to", hint="give --out DIR, --to SPEC (dir:PATH, git:URL#BRANCH) or a target name from vault.yaml")
+        raise UsageError("nothing to publish to", hint="give --out DIR, --to SPEC (dir:, git:, netlify:, neocities:, rclone:) or a target name from vault.yaml")
     context: dict[str, Any] = {"settings": conf.publish, "warnings": []}
     if spec is None and dry_run:
         # Plan a build into --out against what --out holds now.
@@ -377,13 +377,18 @@ def publish(vault: Vault, *, target: str | None, out: Path | None, to: str | Non
     build_into = out if (out is not None and not dry_run) else build_dir_for(vault)
     tgt = open_target(spec, context) if spec else None
     built = build(vault, build_into, progress)
-    result: dict[str, Any] = {"dry_run": dry_run, "build": built.to_json(), "warnings": built.warnings + context["warnings"]}
+    result: dict[str, Any] = {"dry_run": dry_run, "build": built.to_json()}
     if tgt is not None:
+        from .rclone import display
+
         plan = tgt.plan(built.files)
-        result["target"] = spec if not spec.startswith("git:") else spec.split("#")[0].split("@")[-1]
+        # Never echo credentials a spec may carry (URL user info, rclone connection strings).
+        result["target"] = display(spec)
         result["plan"] = plan.to_json()
         if not dry_run and not plan.empty:
             result["deploy"] = tgt.apply(build_into, plan)
+    # Targets add their warnings while planning and deploying (e.g. file types a host refuses).
+    result["warnings"] = built.warnings + context["warnings"]
     return result
 
 

@@ -171,4 +171,10 @@ def load(path: Path) -> Settings:
     targets = raw.get("targets") or {}
     if not isinstance(targets, dict):
         raise UsageError("vault.yaml: targets must be a mapping of name: spec")
+    from .rclone import redact
+
+    for name, spec in targets.items():
+        if redact(str(spec), env={}) != str(spec):
+            raise UsageError(f"vault.yaml: target {name!r} carries credentials; secrets never go in vault.yaml",
+                             hint="configure the remote with `rclone config` or RCLONE_CONFIG_* variables, and name it here")
     return Settings(settings, {str(k): str(v) for k, v in targets.items()})

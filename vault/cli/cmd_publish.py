@@ -18,7 +18,7 @@ from . import app, context
 def publish_cmd(
     target: Annotated[Optional[str], typer.Argument(help="A target name from vault.yaml `targets:`.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Build the bundle into this folder (kept between builds).", show_default=False)] = None,
-    to: Annotated[Optional[str], typer.Option("--to", metavar="SPEC", help="Deploy to dir:PATH or git:URL#BRANCH.", show_default=False)] = None,
+    to: Annotated[Optional[str], typer.Option("--to", metavar="SPEC", help="Deploy to dir:PATH, git:URL#BRANCH, netlify:SITE_ID, neocities: or rclone:REMOTE:PATH.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be added, changed and deleted; change nothing.")] = False,
 ) -> None:
     """Build the public site (pages, feeds, signed reputation) and deploy it."""
@@ -46,8 +46,15 @@ def publish_cmd(
                 for p in plan[key]:
                     context.say(f"{key[0].upper()} {p}")
             context.info(f"{r['target']}: {verb} add {len(plan['added'])}, change {len(plan['changed'])}, delete {len(plan['deleted'])}")
+        deployed = r.get("deploy") or {}
+        if deployed.get("url"):
+            context.info(f"live at {deployed['url']}")
+        for skipped in deployed.get("skipped") or []:
+            context.warn(f"not uploaded: {skipped}")
 
     context.render(result, text)
+    # Files the host refused (e.g. a free plan's file types) are a partial success.
+    context.exit_with(3 if (result.get("deploy") or {}).get("skipped") else 0)
 
 
 @app.command("verify", epilog="Examples:\n\n  vault verify ./site\n\n  vault verify https://jana.example.org/\n\nExit 13 on any mismatch.")
