@@ -36,10 +36,14 @@ def import_cmd(
 
         def on_event(ev: Event) -> None:
             if ev.kind == "start":
+                state["label"], state["items"] = ev.label, 0
                 state["bar"] = context.progress_bar(f"importing {ev.label}", ev.total)
                 state["advance"] = state["bar"].__enter__()
             elif ev.kind == "bytes" and "advance" in state:
                 state["advance"](ev.amount)
+            elif ev.kind == "item" and "advance" in state:
+                state["items"] += 1
+                state["advance"](0, f"importing {state['label']}: {state['items']} items")
 
         try:
             report = run_import(vault, paths, source=source, dry_run=dry_run, on_event=on_event)

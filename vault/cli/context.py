@@ -76,9 +76,10 @@ def show_progress() -> bool:
 
 @contextmanager
 def progress_bar(description: str, total: int | None, unit_bytes: bool = True) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; draws a rich progress bar on stderr only when it is a terminal."""
+    """Yield ``advance(n, description=None)``; draws a rich progress bar on stderr only when it
+    is a terminal (a new description replaces the label, e.g. with a running count of files)."""
     if not show_progress():
-        yield lambda n: None
+        yield lambda n, description=None: None
         return
     from rich.console import Console
     from rich.progress import (
@@ -90,7 +91,13 @@ def progress_bar(description: str, total: int | None, unit_bytes: bool = True) -
     columns.append(TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as prog:
         task = prog.add_task(description, total=total or None)
-        yield lambda n: prog.advance(task, n)
+
+        def advance(n: int, description: str | None = None) -> None:
+            if description is not None:
+                prog.update(task, description=description)
+            prog.advance(task, n)
+
+        yield advance
 
 
 def exit_with(code: int) -> None:
