@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 from .errors import UnsupportedInputError, UsageError, VaultError
 from .rating_dates import keep_best_date
+from .store.catalog import content_digest
 from .store.files import sha256_file
 from .models import (
     CaptureItem, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso, nfc,
@@ -144,6 +145,7 @@ class _Run:
         self.recipients = vault.recipients
         self.report = ImportReport(source=importer.name, export=self.label, dry_run=dry_run)
         self.captured_at = datetime.now(timezone.utc)
+        self._captured_iso = iso(self.captured_at)
         self._captures: dict[str, str] = {}
         self._export_sha: dict[str, str | None] = {}
         self._seen_ids: set[str] = set()
@@ -177,8 +179,8 @@ class _Run:
             export=part.name if part else self.label,
             export_sha256=self._part_sha(part) if part else None,
             member=member,
-            captured_at=self.captured_at,
         ).to_json()
+        prov["captured_at"] = self._captured_iso
         if extra:
             prov.update({k: v for k, v in extra.items() if v is not None})
         return prov
@@ -193,18 +195,22 @@ class _Run:
     def _upsert(self, kind: str, rec: dict) -> None:
         """Write ``rec`` unless an identical record (provenance aside) is already stored."""
         rid = rec["id"]
-        old = self.cat.get_raw(rid)
         if rid in self._seen_ids:
             # The same record twice in one export (repeated across part files): first one wins.
             return
         self._seen_ids.add(rid)
+        digest = content_digest(rec)
+        if self.cat.digest(rid) == digest:
+            self.report.unchanged[kind] += 1
+            return
+        old = self.cat.get_raw(rid)
         if old is not None and _same(old, rec):
             self.report.unchanged[kind] += 1
             return
         if old is not None:
             # Keep where the record was first seen; the new capture is noted beside it.
             rec["provenance"] = dict(old.get("provenance") or {}, last_seen=rec["provenance"])
-        self._stage({"op": "put", "r": rec})
+        self._stage({"op": "put", "r": rec, "d": digest})
         (self.report.updated if old is not None else self.report.added)[kind] += 1
 
     # items ------------------------------------------------------------------------------------

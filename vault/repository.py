@@ -184,10 +184,11 @@ class Vault:
                 self.checksums.flush()
 
     def maybe_autocompact(self) -> bool:
-        from .store.catalog import AUTO_COMPACT_SEGMENTS
+        from .store import catalog as catalog_mod
 
         cat = self._catalog
-        if cat is not None and len(cat.segments) >= AUTO_COMPACT_SEGMENTS:
+        if cat is not None and (len(cat.segments) >= catalog_mod.AUTO_COMPACT_SEGMENTS
+                                or cat.ops_since_snapshot >= catalog_mod.AUTO_COMPACT_OPS):
             self.checksums.add(*cat.write_snapshot())
             self.checksums.flush()
             return True

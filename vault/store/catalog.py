@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS tags(id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY
 CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
 CREATE TABLE IF NOT EXISTS refs(source TEXT NOT NULL, ref TEXT NOT NULL, media TEXT NOT NULL, PRIMARY KEY(source, ref));
 CREATE TABLE IF NOT EXISTS hints(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS digests(id TEXT PRIMARY KEY, digest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS imports(at TEXT, source TEXT, export TEXT, summary TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(id UNINDEXED, body, tokenize='unicode61 remove_diacritics 2');
 """
@@ -56,6 +57,7 @@ SEARCH_FIELDS = ("title", "text", "comment", "caption", "alt", "filename", "item
 
 SNAPSHOT_MAGIC = "vault-snapshot"
 AUTO_COMPACT_SEGMENTS = 64
+AUTO_COMPACT_OPS = 5000  # or this many operations replayed on top of the snapshot
 
 
 def _dumps(obj: Any) -> str:
@@ -78,6 +80,7 @@ class Catalog:
         self.superseded: list[str] = []     # segments named by the loaded snapshot
         self.snapshot_name: str | None = None
         self.snapshot_seq = 0
+        self.ops_since_snapshot = 0
 
     # --- loading -------------------------------------------------------------------------------
 
@@ -92,6 +95,7 @@ class Catalog:
                 continue
             for op in self.read_segment(name):
                 self._apply(op)
+                self.ops_since_snapshot += 1
             self.segments.append(name)
         self.db.commit()
         return self
@@ -145,6 +149,7 @@ class Catalog:
         """Apply ``op`` in memory now and queue it for the next segment."""
         self._apply(op)
         self._pending.append(op)
+        self.ops_since_snapshot += 1
 
     @property
     def pending(self) -> int:
@@ -180,6 +185,7 @@ class Catalog:
         atomic_write(self.snap_dir / name, cipher, self.tmpdir, what="a catalog snapshot")
         self.snapshot_name, self.snapshot_seq = name, seq
         self.superseded, self.segments = supersedes, []
+        self.ops_since_snapshot = 0
         return f"catalog/snapshots/{name}", hashlib.sha256(cipher).hexdigest()
 
     def obsolete_files(self) -> list[Path]:
@@ -198,6 +204,8 @@ class Catalog:
         kind = op.get("op")
         if kind == "put":
             self._apply_put(op["r"])
+            if op.get("d"):
+                self.db.execute("INSERT OR REPLACE INTO digests(id, digest) VALUES (?,?)", (op["r"]["id"], op["d"]))
         elif kind == "curate":
             self._apply_curate(op)
         elif kind == "ref":
@@ -253,6 +261,11 @@ class Catalog:
     def find_prefix(self, prefix: str) -> list[str]:
         rows = self.db.execute("SELECT id FROM records WHERE id >= ? AND id < ? LIMIT 3", (prefix, prefix + "\uffff")).fetchall()
         return [r[0] for r in rows]
+
+    def digest(self, rid: str) -> str | None:
+        """The content digest stored with a record's last put (see ``content_digest``)."""
+        row = self.db.execute("SELECT digest FROM digests WHERE id=?", (rid,)).fetchone()
+        return row[0] if row else None
 
     def hint(self, key: str) -> str | None:
         row = self.db.execute("SELECT v FROM hints WHERE k=?", (key,)).fetchone()
@@ -359,6 +372,13 @@ class Catalog:
 
     def close(self) -> None:
         self.db.close()
+
+
+def content_digest(rec: dict) -> str:
+    """Digest of a record's source data: provenance (when, from which file) and id aside.  Two
+    puts with the same digest hold the same data, so a re-import compares digests only."""
+    body = {k: v for k, v in rec.items() if k not in ("provenance", "id")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def _search_text(rec: dict) -> str:
