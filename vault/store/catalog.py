@@ -24,17 +24,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import os
 import secrets
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from .. import crypto
 from ..errors import IntegrityError
-from .files import atomic_write, ensure_dir
+from .files import atomic_writer, ensure_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records(
@@ -161,14 +162,27 @@ class Catalog:
             return None
         self.db.commit()
         name = f"{time.time_ns():020d}-{secrets.token_hex(4)}.jsonl.age"
-        body = "".join(_dumps(op) + "\n" for op in self._pending).encode("utf-8")
-        plain = body + _dumps({"mac": self._segment_mac(name, body)}).encode() + b"\n"
-        cipher = crypto.encrypt_bytes(plain, self.recipients)
-        ensure_dir(self.journal_dir)
-        atomic_write(self.journal_dir / name, cipher, self.tmpdir, what="a catalog segment")
+        # One copy of the plaintext in memory, MAC'd line by line, then streamed through age.
+        plain = io.BytesIO()
+        mac = hmac.new(self._wk, b"segment\0" + name.encode() + b"\0", hashlib.sha256)
+        for op in self._pending:
+            line = (_dumps(op) + "\n").encode("utf-8")
+            mac.update(line)
+            plain.write(line)
+        plain.write(_dumps({"mac": mac.hexdigest()}).encode() + b"\n")
+        plain.seek(0)
+        sha = self._write_encrypted(self.journal_dir / name, plain, "a catalog segment")
         self._pending.clear()
         self.segments.append(name)
-        return f"catalog/journal/{name}", hashlib.sha256(cipher).hexdigest()
+        return f"catalog/journal/{name}", sha
+
+    def _write_encrypted(self, final: Path, plain: IO[bytes], what: str) -> str:
+        """Encrypt ``plain`` into ``final`` atomically; return the ciphertext's sha256."""
+        ensure_dir(final.parent)
+        with atomic_writer(final, self.tmpdir, what=what) as fh:
+            sink = _ShaWriter(fh)
+            crypto.encrypt_stream(plain, sink, self.recipients)
+        return sink.sha.hexdigest()
 
     def write_snapshot(self) -> tuple[str, str]:
         """Write a snapshot superseding every segment replayed so far (adds a file, deletes none)."""
@@ -179,14 +193,14 @@ class Catalog:
         header = {"format": SNAPSHOT_MAGIC, "version": 1, "seq": seq, "supersedes": supersedes}
         db_bytes = self.db.serialize()
         header_full = dict(header, mac=self._snapshot_mac(name, header, db_bytes))
-        plain = _dumps(header_full).encode() + b"\n" + db_bytes
-        cipher = crypto.encrypt_bytes(plain, self.recipients)
-        ensure_dir(self.snap_dir)
-        atomic_write(self.snap_dir / name, cipher, self.tmpdir, what="a catalog snapshot")
+        # Header line then the database, streamed through age without concatenating copies.
+        plain = _Chain(_dumps(header_full).encode() + b"\n", db_bytes)
+        sha = self._write_encrypted(self.snap_dir / name, plain, "a catalog snapshot")
+        del db_bytes
         self.snapshot_name, self.snapshot_seq = name, seq
         self.superseded, self.segments = supersedes, []
         self.ops_since_snapshot = 0
-        return f"catalog/snapshots/{name}", hashlib.sha256(cipher).hexdigest()
+        return f"catalog/snapshots/{name}", sha
 
     def obsolete_files(self) -> list[Path]:
         """Segments and snapshots the current snapshot makes redundant (for `vault compact`)."""
@@ -372,6 +386,38 @@ class Catalog:
 
     def close(self) -> None:
         self.db.close()
+
+
+class _ShaWriter:
+    def __init__(self, dst: IO[bytes]) -> None:
+        self._dst = dst
+        self.sha = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self._dst.write(data)
+
+    def flush(self) -> None:
+        self._dst.flush()
+
+
+class _Chain:
+    """A reader over several byte strings in turn, without joining them."""
+
+    def __init__(self, *parts: bytes) -> None:
+        self._parts = [memoryview(p) for p in parts]
+
+    def read(self, n: int = -1) -> bytes:
+        while self._parts and not len(self._parts[0]):
+            self._parts.pop(0)
+        if not self._parts:
+            return b""
+        head = self._parts[0]
+        if n is None or n < 0 or n >= len(head):
+            self._parts.pop(0)
+            return bytes(head)
+        self._parts[0] = head[n:]
+        return bytes(head[:n])
 
 
 def content_digest(rec: dict) -> str:
