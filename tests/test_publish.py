@@ -140,7 +140,7 @@ def test_verify_passes_then_detects_tampering(site_vault, tmp_path):
     build(site_vault, out)
     res = site_vault.run("verify", out, "--json")
     assert res.code == 0 and res.json()["ok"] and res.json()["did"] == "did:web:jana.example.org"
-    victim = next((out / "posts").glob("*/index.html"))
+    victim = next(p for p in (out / "posts").glob("p_*/index.html") if "Post number" in p.read_text())
     victim.write_text(victim.read_text().replace("Post number", "Post NUMBER"))
     res = site_vault.run("verify", out, "--json")
     assert res.code == ExitCode.INTEGRITY
