@@ -40,6 +40,7 @@ from vault.archive import ArchiveMemberError
 from vault.models import Item, PostItem, Skipped, Warning_, parse_iso
 
 from .dagcbor import CID, DagCborError, decode, read_car, read_header
+from .probing import probe_candidates
 
 if TYPE_CHECKING:
     from vault.archive import Entry, ExportSource
@@ -49,9 +50,6 @@ CAR_LIMIT = 4 * 2**30
 _HEAD = 4096
 POST_COLLECTION = "app.bsky.feed.post"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-# Exports with at most this many members have every member probed; bigger ones only ``*.car``
-# members, so that detection never reads through a big tar (probing is not in archive order).
-_PROBE_ALL_UP_TO = 8
 
 
 class BlueskyImporter:
@@ -78,11 +76,8 @@ def _car_entries(src: "ExportSource") -> list["Entry"]:
     Small exports (a bare repo.car, a zip of repo.car and chat.jsonl) are probed whatever the
     names; in bigger ones only members named ``*.car`` are.
     """
-    probe_all = len(src.entries) <= _PROBE_ALL_UP_TO
     out = []
-    for entry in src.entries:
-        if not entry.size or not (probe_all or entry.rel.lower().endswith(".car")):
-            continue
+    for entry in probe_candidates(src, ".car", max_probes=None):
         try:
             with entry.open() as stream:
                 head = stream.read(_HEAD)

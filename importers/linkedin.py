@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from vault.archive import ArchiveMemberError
 from vault.models import Item, PostItem, Skipped
+from .probing import probe_candidates
 
 if TYPE_CHECKING:
     from vault.archive import Entry, ExportSource
@@ -40,8 +41,6 @@ _HEAD = 8 * 1024
 # Header rows are looked for in this many first lines (Connections.csv, for one, has a preamble).
 _HEADER_LINES = 5
 _REQUIRED = frozenset({"date", "sharelink", "sharecommentary"})
-_MAX_PROBES = 400
-_PROBE_ALL_UP_TO = 8
 
 
 class LinkedInImporter:
@@ -79,14 +78,7 @@ def _shares_files(src: "ExportSource") -> list["Entry"]:
     ``*.csv`` members, so detection stays cheap on a big archive of another kind.
     """
     out = []
-    probes = 0
-    probe_all = len(src.entries) <= _PROBE_ALL_UP_TO
-    for entry in src.entries:
-        if not entry.size or not (probe_all or entry.rel.lower().endswith(".csv")):
-            continue
-        probes += 1
-        if probes > _MAX_PROBES:
-            break
+    for entry in probe_candidates(src, ".csv"):
         try:
             with entry.open() as stream:
                 head = stream.read(_HEAD)

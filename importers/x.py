@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 from vault.archive import ArchiveMemberError
 from vault.models import Item, MediaItem, PostItem, Skipped, Warning_
+from .probing import probe_candidates
 
 if TYPE_CHECKING:
     from vault.archive import Entry, ExportSource
@@ -51,9 +52,6 @@ if TYPE_CHECKING:
 JS_LIMIT = 2 * 2**30
 # recognize() reads this much of a member; the JS prefix is within the first few bytes.
 _HEAD = 256
-# recognize() looks at no more than this many .js members, to stay cheap on huge exports.
-_MAX_PROBES = 400
-_PROBE_ALL_UP_TO = 8
 
 _MANIFEST_PREFIX = re.compile(r"\s*window\.__THAR_CONFIG\s*=")
 _YTD_PREFIX = re.compile(r"\s*window\.YTD\.([A-Za-z0-9_]+)\.part(\d+)\s*=")
@@ -182,14 +180,7 @@ def _parts_by_content(src: "ExportSource") -> list["Entry"]:
     ``*.js`` members, so detection stays cheap on a big archive of another kind.
     """
     out = []
-    probes = 0
-    probe_all = len(src.entries) <= _PROBE_ALL_UP_TO
-    for entry in src.entries:
-        if not entry.size or not (probe_all or entry.rel.lower().endswith(".js")):
-            continue
-        probes += 1
-        if probes > _MAX_PROBES:
-            break
+    for entry in probe_candidates(src, ".js"):
         match = _YTD_PREFIX.match(_head(entry))
         if match and match.group(1) in _TWEET_TYPES:
             out.append(entry)
