@@ -28,7 +28,6 @@ cheaply (Mastodon writes the media before ``outbox.json``).
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from html.parser import HTMLParser
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from vault.archive import ArchiveMemberError
 from vault.models import Item, MediaItem, PostItem, Skipped, Warning_, parse_iso
+from .members import load_json
 
 if TYPE_CHECKING:
     from vault.archive import Entry, ExportSource
@@ -318,21 +318,7 @@ def _looks_like_outbox(entry: "Entry") -> bool:
 
 
 def _load_json(entry: "Entry") -> tuple[Any, Skipped | None]:
-    """(parsed root, None), or (None, Skipped(entry.rel, reason)) for an unusable member."""
-    try:
-        data = entry.read_bytes(JSON_LIMIT)
-    except ArchiveMemberError as exc:
-        return None, Skipped(entry.rel, exc.message)
-    except OSError as exc:  # a folder member that vanished or became unreadable since listing
-        return None, Skipped(entry.rel, f"cannot read: {exc.strerror or exc}")
-    try:
-        return json.loads(data), None
-    except json.JSONDecodeError as exc:
-        return None, Skipped(entry.rel, f"invalid JSON (truncated or damaged): {exc}")
-    except UnicodeDecodeError as exc:
-        return None, Skipped(entry.rel, f"not UTF-8 text: {exc}")
-    except RecursionError:
-        return None, Skipped(entry.rel, "invalid JSON: nested too deeply")
+    return load_json(entry, JSON_LIMIT)
 
 
 def _type(obj: dict) -> str | None:

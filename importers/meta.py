@@ -15,14 +15,14 @@ Only the standard library and ``vault``'s public API are used; nothing here writ
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 import unicodedata
 from typing import Any, Iterable, Iterator
 
-from vault.archive import ArchiveMemberError
 from vault.models import Skipped
+
+from . import members
 
 # Posts files can be 100+ MB; refuse to hold anything much larger than that in memory at once.
 JSON_LIMIT = 1 * 2**30
@@ -186,24 +186,8 @@ def number(value: Any) -> float | None:
 
 
 def load_json(entry, limit: int = JSON_LIMIT) -> tuple[Any, Skipped | None]:
-    """(parsed root, None), or (None, Skipped(entry.rel, reason)) when the member is unusable.
-
-    Truncated or invalid JSON gives ``"invalid JSON: <detail>"``; a damaged, oversized or
-    unreadable member gives the archive layer's message.
-    """
-    try:
-        data = entry.read_bytes(limit)
-    except ArchiveMemberError as exc:
-        return None, Skipped(entry.rel, exc.message)
-    except OSError as exc:  # a folder member that vanished or became unreadable since listing
-        return None, Skipped(entry.rel, f"cannot read: {exc.strerror or exc}")
-    try:
-        return json.loads(data), None
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        detail = str(exc) or type(exc).__name__
-        if isinstance(exc, RecursionError):
-            detail = "nested too deeply"
-        return None, Skipped(entry.rel, f"invalid JSON: {detail}")
+    """See :func:`importers.members.load_json` (Meta's default size limit)."""
+    return members.load_json(entry, limit)
 
 
 # ---------------------------------------------------------------------------------------------
