@@ -171,19 +171,20 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_child(argv: list[str], env: dict[str, str], logdir: Path, what: str) -> ChildRun:
+def run_child(argv: list[str], env: dict[str, str], logdir: Path, what: str, cwd: Path | None = None) -> ChildRun:
     """Run one process through _RSS_HELPER: its own wall time, CPU time and peak RSS (wait4).
 
     wait4 gives the rusage of exactly that child, unlike RUSAGE_CHILDREN here, whose ru_maxrss
     is a maximum over *all* children so far and so cannot be split per run.  Output goes to
     files rather than pipes so that nothing can block on a full pipe.  The working directory is
     the log folder: `python -m vault` puts the cwd first on sys.path, and a cwd holding a folder
-    named `vault` (as the workdir does) would shadow the package.
+    named `vault` (as the workdir does) would shadow the package.  ``cwd`` overrides it for
+    commands that need their own (Hugo builds the site in its working directory).
     """
     out_path, err_path, res_path = (logdir / f"{what}.{x}" for x in ("out", "err", "rusage"))
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         proc = subprocess.run([sys.executable, "-I", "-S", "-c", _RSS_HELPER, str(res_path), *argv],
-                              env=env, cwd=logdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+                              env=env, cwd=cwd or logdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     if proc.returncode != 0:
         raise SubprocessFailed(what, proc.returncode, err_path.read_text(errors="replace"))
     wall, cpu, maxrss = res_path.read_text().split()

@@ -34,11 +34,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-PASSPHRASE = "benchmark passphrase, not a secret"
+# The RSS-measuring child runner, the environment clean-up and the progress log are the camera
+# roll benchmark's; sharing them keeps every benchmark measuring the same way.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from import_files import (  # noqa: E402
+    MB, PASSPHRASE, SubprocessFailed, clean_env, log, run_child, vault_cmd,
+)
+
 SOURCE = "mastodon"            # the importer name the injected records carry (any name works)
 PHOTO_SIZE = (1200, 900)       # wider than two thumbnail widths (320, 640): each photo makes 3 files
 PER_PAGE = 20
-MB = 1_000_000
 
 # Every generated record lies before this moment; the one post added for the incremental rebuild
 # lies after it, so `vault mark --since` can select exactly that post without knowing its id.
@@ -56,17 +61,6 @@ found made took saw heard read wrote cooked baked visited missed remembered trie
 fixed painted planted watched waited started finished opened closed carried shared kept left
 blue green golden grey bright dark warm cold soft loud slow fast early late first last every
 """.split()
-
-
-class SubprocessFailed(Exception):
-    def __init__(self, what: str, code: int, stderr: str) -> None:
-        super().__init__(what)
-        self.what, self.code, self.stderr = what, code, stderr
-
-
-def log(msg: str) -> None:
-    # Progress goes to stderr so that stdout holds only the report (or the JSON object).
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
 # --- the corpus -------------------------------------------------------------------------------
@@ -196,67 +190,6 @@ def inject(vdir: Path, ident: Path, photos_dir: Path, n_photos: int, posts: list
 
 
 # --- running things ---------------------------------------------------------------------------
-
-
-@dataclass
-class ChildRun:
-    wall: float
-    cpu: float          # user + system CPU seconds of the child: less sensitive to a busy machine
-    maxrss_kib: int
-    stdout: str
-
-
-# Runs one command and writes its wall time and its own peak RSS (os.wait4) to a file.
-# Why a helper process rather than os.wait4 on a child of this script: at exec, Linux folds the
-# *old* address space's high-water mark into the new program's ru_maxrss, and subprocess starts
-# children with vfork, so the old address space would be this script's -- which holds Pillow,
-# the vault modules and the whole corpus.  Started from this tiny interpreter (-I -S, no
-# imports beyond os/sys/time), the floor inherited is a few MB, printed as "RSS floor".
-_RSS_HELPER = r"""
-import os, sys, time
-result, argv = sys.argv[1], sys.argv[2:]
-t0 = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execv(argv[0], argv)
-    except OSError as exc:
-        sys.stderr.write(f"cannot run {argv[0]}: {exc}\n")
-        sys.stderr.flush()
-    os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-wall = time.perf_counter() - t0
-with open(result, "w") as fh:
-    fh.write(f"{wall!r} {usage.ru_utime + usage.ru_stime!r} {usage.ru_maxrss}\n")
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
-def run_child(argv: list[str], env: dict[str, str], logdir: Path, what: str, cwd: Path | None = None) -> ChildRun:
-    """Run argv through _RSS_HELPER; output goes to files so that no pipe can fill and block."""
-    out_path, err_path, res_path = (logdir / f"{what}.{x}" for x in ("out", "err", "rusage"))
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.run([sys.executable, "-I", "-S", "-c", _RSS_HELPER, str(res_path), *argv],
-                              env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd)
-    if proc.returncode != 0:
-        raise SubprocessFailed(what, proc.returncode, err_path.read_text(errors="replace"))
-    wall, cpu, maxrss = res_path.read_text().split()
-    return ChildRun(float(wall), float(cpu), int(maxrss), out_path.read_text(errors="replace"))
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    # A developer's own VAULT_DIR / VAULT_PASSPHRASE_* must not leak into the benchmark; only the
-    # variables set here decide which vault and which key the children use.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    env.update({"VAULT_NO_KEYRING": "1", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
-    env.update(extra)
-    return env
-
-
-def vault_cmd(*args: str | Path) -> list[str]:
-    # The interpreter running the benchmark, so the measured vault is the one installed here and
-    # the measured process is Python itself, not a console-script wrapper.
-    return [sys.executable, "-m", "vault", *map(str, args)]
 
 
 def tree_stats(root: Path) -> dict:
