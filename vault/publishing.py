@@ -315,34 +315,30 @@ def _premium_cipher(vault: Vault, rec: dict, premium, result: BuildResult) -> by
 
 
 def _markets(summary: dict, ratings: list[dict]) -> list[dict]:
-    """Reputation figures per marketplace for the page and the credentials."""
+    """Reputation figures per marketplace for the page and the credentials, from the shape
+    `reputation.summarize` documents (one SCOPE per marketplace)."""
     labels = {"ebay": "eBay", "etsy": "Etsy", "amazon": "Amazon"}
+    polarities = ("positive", "neutral", "negative")
     out = []
-    for source, m in sorted((summary.get("marketplaces") or {}).items()):
-        received = m.get("received") or {}
-        counts = received.get("counts") or received
-        pct = received.get("percent_positive") or m.get("percent_positive") or {}
-        stars = received.get("stars") or m.get("stars") or {}
-        dates = m.get("date_range") or {}
-        prov = m.get("provenance") or {}
-        sources_desc = []
-        for exp in prov.get("exports", []) if isinstance(prov, dict) else []:
-            sources_desc.append(f"export {exp.get('name') or exp.get('export')} (captured {str(exp.get('captured_at') or '')[:10]})")
-        for cap in prov.get("captures", []) if isinstance(prov, dict) else []:
-            sources_desc.append(f"page {cap.get('url')} (captured {str(cap.get('captured_at') or '')[:10]}, sha256 {str(cap.get('sha256') or '')[:12]}…)")
-        mine = [r for r in ratings if r["source"] == source and r.get("direction") == "received"]
-        comments = [{"comment": r["comment"], "counterparty": r.get("counterparty"), "date": (r.get("created_at") or "")[:10], "stars": r.get("stars")}
-                    for r in mine if r.get("comment")][:10]
-        left = (m.get("left") or {}).get("counts") or m.get("left") or {}
+    for source, m in sorted(summary["marketplaces"].items()):
+        prov = m["provenance"]
+        stars = m.get("stars") or {}
+        described = [f"export {e['export']} (captured {(e.get('captured_at') or '')[:10]})" for e in prov["exports"]]
+        described += [f"page {c['url']} (captured {(c.get('captured_at') or '')[:10]}, sha256 {(c.get('sha256') or '')[:12]}…)"
+                      for c in prov["captures"]]
+        comments = [{"comment": r["comment"], "counterparty": r.get("counterparty"), "date": (r.get("created_at") or "")[:10],
+                     "stars": r.get("stars")}
+                    for r in ratings if r["source"] == source and r.get("direction") == "received" and r.get("comment")][:10]
         out.append({
             "source": source, "label": labels.get(source, source.title()),
-            "received": {k: int(counts.get(k, 0) or 0) for k in ("positive", "neutral", "negative")},
-            "left": {k: int(left.get(k, 0) or 0) for k in ("positive", "neutral", "negative")},
-            "percent_positive_all": pct.get("all_time"), "percent_positive_12m": pct.get("last_12_months"),
-            "histogram": {str(k): v for k, v in (stars.get("histogram") or {}).items()}, "stars_mean": stars.get("mean"),
-            "first": dates.get("oldest") or dates.get("first"), "last": dates.get("newest") or dates.get("last"),
-            "provenance": sources_desc or ["ratings imported into the vault"],
-            "evidence": [{"type": "CaptureSha256", "value": c.get("sha256"), "url": c.get("url")} for c in (prov.get("captures", []) if isinstance(prov, dict) else []) if c.get("sha256")],
+            "received": {k: m["received"][k] for k in polarities},
+            "left": {k: m["left"][k] for k in polarities},
+            "percent_positive_all": m["percent_positive"]["all_time"],
+            "percent_positive_12m": m["percent_positive"]["last_12_months"],
+            "histogram": dict(stars.get("histogram") or {}), "stars_mean": stars.get("mean"),
+            "first": m["date_range"]["oldest"], "last": m["date_range"]["newest"],
+            "provenance": described or ["ratings imported into the vault"],
+            "evidence": [{"type": "CaptureSha256", "value": c["sha256"], "url": c.get("url")} for c in prov["captures"] if c.get("sha256")],
             "comments": comments,
         })
     return out
