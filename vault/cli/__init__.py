@@ -52,7 +52,7 @@ def _globals(
 
 def _register() -> None:
     # Each module adds its commands to `app`; they import the core lazily inside the commands.
-    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance, cmd_demo, cmd_publish, cmd_reputation, cmd_backup  # noqa: F401
+    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance, cmd_demo, cmd_publish, cmd_reputation, cmd_backup, cmd_unlock  # noqa: F401
 
 
 _register()
