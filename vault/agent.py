@@ -42,7 +42,6 @@ DEFAULT_SECONDS = 15 * 60
 MAX_SECONDS = 7 * 24 * 3600
 _REQUEST_LIMIT = 64 * 1024
 _CLIENT_TIMEOUT = 2.0
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -102,9 +101,10 @@ def _ensure_runtime_dir() -> Path:
 
 
 def socket_path(vault_id: str) -> Path:
-    if not _SAFE_ID.match(vault_id):
-        raise UsageError(f"unexpected vault id {vault_id!r}")
-    return runtime_dir() / f"{vault_id}.sock"
+    # A short name: a socket's whole path must fit in 107 bytes.
+    import hashlib
+
+    return runtime_dir() / f"{hashlib.sha256(vault_id.encode()).hexdigest()[:16]}.sock"
 
 
 def _peer_uid(conn: socket.socket) -> int:
@@ -118,10 +118,7 @@ def _peer_uid(conn: socket.socket) -> int:
 
 def _request(vault_id: str, message: dict) -> dict | None:
     """Send one request to this vault's agent; None when there is no (trustworthy) agent."""
-    try:
-        path = socket_path(vault_id)
-    except UsageError:
-        return None
+    path = socket_path(vault_id)
     if not _dir_is_private(path.parent):
         return None
     try:
@@ -221,7 +218,7 @@ def start(vault_id: str, identity: "Secret", seconds: float) -> dict:
     if not hasattr(os, "fork") or not hasattr(socket, "SO_PEERCRED"):
         raise KeyUnavailableError("the unlock agent needs Linux (fork and SO_PEERCRED)",
                                   hint="use the OS keyring (`vault init` without --no-keyring) instead")
-    folder = _ensure_runtime_dir()
+    _ensure_runtime_dir()
     stop(vault_id)
     path = socket_path(vault_id)
     _unlink_quietly(path)
@@ -231,7 +228,8 @@ def start(vault_id: str, identity: "Secret", seconds: float) -> dict:
         server.bind(str(path))
     except OSError as exc:
         server.close()
-        raise KeyUnavailableError(f"cannot create the agent socket in {folder}: {exc.strerror}") from None
+        raise KeyUnavailableError(f"cannot create the agent socket {path}: {exc.strerror or exc}",
+                                  hint="a shorter XDG_RUNTIME_DIR helps when the path is too long") from None
     finally:
         os.umask(old_umask)
     os.chmod(path, 0o600)
