@@ -73,7 +73,7 @@ def render_import_report(rep: dict) -> None:
     context.render(rep, text)
 
 
-@app.command("sources", epilog="Example:\n\n  vault sources")
+@app.command("sources", epilog="Examples:\n\n  vault sources\n\n  vault sources --json | jq -r '.sources[].name'")
 def sources_cmd() -> None:
     """The importers and what each reads."""
     from .. import plugins

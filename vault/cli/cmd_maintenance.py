@@ -41,7 +41,7 @@ def check_cmd(read_data: Annotated[bool, typer.Option("--read-data", help="Decry
         raise IntegrityError(f"{len(result.problems)} problem(s) found, first: {first}", hint="restore the named files from a backup (`vault restore`)")
 
 
-@app.command("compact", epilog="Example:\n\n  vault compact")
+@app.command("compact", epilog="Examples:\n\n  vault compact\n\n  vault compact --json")
 def compact_cmd() -> None:
     """Merge the catalog's journal segments into one snapshot and remove the merged segments."""
     from ..maintenance import compact

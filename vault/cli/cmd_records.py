@@ -70,7 +70,7 @@ def search_cmd(query: Annotated[str, typer.Argument(help="Words to find (all mus
         _print_records(vault.catalog().query(text=query, limit=limit, **f))
 
 
-@app.command("show", epilog="Example:\n\n  vault show p_3f9a0c1d2e4b")
+@app.command("show", epilog="Examples:\n\n  vault show p_3f9a0c1d2e4b\n\n  vault show p_3f9a --json | jq .text\n\nA prefix that matches several records is refused with the candidates listed (exit 2).")
 def show_cmd(record_id: Annotated[str, typer.Argument(metavar="ID", help="A record id (a unique prefix is enough).")]) -> None:
     """Show one record in full.
 
@@ -154,7 +154,7 @@ def mark_cmd(
     context.render(result, lambda r: context.info(f"{r['changed']} record(s) changed, {r['matched'] - r['changed']} already so"))
 
 
-@app.command("export", epilog="Example:\n\n  vault export ~/takeout   # records.jsonl + media/ with original names")
+@app.command("export", epilog="Examples:\n\n  vault export ~/takeout   # records.jsonl + media/ with original names\n\n  vault export /media/usb/takeout --json")
 def export_cmd(directory: Annotated[Path, typer.Argument(metavar="DIR", help="An empty or new folder for the plaintext take-out.")]) -> None:
     """Plaintext take-out: records.jsonl plus every media file under its original name."""
     from ..repository import open_vault
