@@ -18,6 +18,8 @@ import typer
 import typer.core
 import typer.models
 
+from ..models import KINDS, VISIBILITIES
+
 # Metavars for value options that do not name their own; the last word of the option otherwise.
 _METAVARS = {
     "--vault": "DIR", "--kind": "KIND", "--source": "SOURCE", "--tag": "TAG", "--add-tag": "TAG",
@@ -27,10 +29,7 @@ _METAVARS = {
 _WORDS = {"file": "FILE", "dir": "DIR", "directory": "DIR", "path": "PATH", "url": "URL", "hours": "HOURS",
           "days": "DAYS", "seconds": "SECONDS", "pages": "N", "port": "PORT"}
 # Static values offered by completion and shown in the manual.
-VALUE_CHOICES = {
-    "--kind": ("post", "media", "rating"),
-    "--visibility": ("private", "public", "premium"),
-}
+VALUE_CHOICES = {"--kind": KINDS, "--visibility": VISIBILITIES}
 # Values only the vault knows: completed by asking `vault complete-values WHAT`.
 DYNAMIC_VALUES = {"--tag": "tags", "--untag": "tags", "--add-tag": "tags"}
 HELP_OPTION = ("-h, --help", "Show this help and exit.")
@@ -163,10 +162,12 @@ def _param(param: Any) -> Param:
 
 
 def source_names() -> tuple[str, ...]:
-    """The importers' names (entry points), for `--source` completion and the manual."""
+    """The sources records come from and the importers' names, for `--source` completion and the manual."""
     from importlib.metadata import entry_points
 
-    return tuple(sorted({ep.name for ep in entry_points(group="vault.importers")}))
+    from ..models import SOURCES
+
+    return tuple(sorted({ep.name for ep in entry_points(group="vault.importers")} | set(SOURCES)))
 
 
 def describe(cmd: Any, path: list[str], deep: bool = True) -> Command:
