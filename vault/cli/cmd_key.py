@@ -58,9 +58,11 @@ def passwd_cmd(
     from ..repository import open_vault
 
     o = context.opts()
+    # A missing or empty new-passphrase file is reported before the old passphrase is asked for.
+    given = new_passphrase(new_passphrase_file) if new_passphrase_file is not None else None
     with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
-        if new_passphrase_file is None:
+        if given is None:
             # The old passphrase may have come from the environment; the new one must not be
             # silently the same variable, so ask (or take the file).
             from ..keys import prompt_passphrase
@@ -72,7 +74,7 @@ def passwd_cmd(
                 raise KeyUnavailableError("no terminal to ask for the new passphrase", hint="use --new-passphrase-file F")
             passphrase = asked
         else:
-            passphrase = new_passphrase(new_passphrase_file)
+            passphrase = given
         change_passphrase(vault, passphrase)
     context.render({"changed": True}, lambda d: context.info("Passphrase changed."))
 
@@ -85,6 +87,9 @@ def add_recipient_cmd(
     from ..keymgmt import add_recipient
     from ..repository import open_vault
 
+    from ..crypto import check_recipient
+
+    check_recipient(recipient)  # a mistyped key is reported before any passphrase is asked for
     o = context.opts()
     with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)

@@ -68,4 +68,4 @@ def gc_cmd(
         vault.unlock(o.identity_file)
         result = gc(vault, grace_hours=grace_hours, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
-    context.render(result, lambda r: context.info(f"{verb} {r['objects_removed']} unreferenced object(s), {r['bytes_freed']} bytes; {r['kept_within_grace']} kept within the grace period"))
+    context.render(result, lambda r: context.info(f"{verb} {r['objects_removed']} unreferenced object(s), {context.human_bytes(r['bytes_freed'])}; {r['kept_within_grace']} kept within the grace period"))

@@ -106,12 +106,12 @@ def get_cmd(
     from ..takeout import get_media
 
     o = context.opts()
+    if output is None and sys.stdout.isatty() and not o.json:
+        from ..errors import UsageError
+
+        raise UsageError("refusing to write binary data to a terminal", hint="use -o FILE or redirect stdout")
     with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
-        if output is None and sys.stdout.isatty() and not o.json:
-            from ..errors import UsageError
-
-            raise UsageError("refusing to write binary data to a terminal", hint="use -o FILE or redirect stdout")
         result = get_media(vault, record_id, output, sys.stdout.buffer if output is None else None)
     if output is not None:
         context.render(result, lambda r: context.info(f"wrote {r['path']} ({r['size']} bytes)"))
@@ -160,9 +160,14 @@ def export_cmd(directory: Annotated[Path, typer.Argument(metavar="DIR", help="An
     from ..repository import open_vault
     from ..takeout import export_all
 
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        from ..errors import UsageError
+
+        raise UsageError(f"{directory} is not an empty folder", hint="export into a new or empty folder")
     o = context.opts()
     with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
-        with context.progress_bar("exporting", None, unit_bytes=False) as advance:
+        total = sum(vault.catalog().counts().values())
+        with context.progress_bar("exporting", total, unit_bytes=False) as advance:
             result = export_all(vault, directory, progress=advance)
     context.render(result, lambda r: context.info(f"exported {r['records']} records and {r['media_files']} media files to {r['directory']}"))
