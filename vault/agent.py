@@ -221,19 +221,23 @@ def start(vault_id: str, identity: "Secret", seconds: float) -> dict:
     _ensure_runtime_dir()
     stop(vault_id)
     path = socket_path(vault_id)
-    _unlink_quietly(path)
+    # Bound and listening under a temporary name first: a client that finds `path` refusing
+    # connections takes it for a dead agent's leftover and removes it.
+    staging = path.with_name(f".{path.stem}.{os.getpid()}")
+    _unlink_quietly(staging)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o177)
     try:
-        server.bind(str(path))
+        server.bind(str(staging))
     except OSError as exc:
         server.close()
         raise KeyUnavailableError(f"cannot create the agent socket {path}: {exc.strerror or exc}",
                                   hint="a shorter XDG_RUNTIME_DIR helps when the path is too long") from None
     finally:
         os.umask(old_umask)
-    os.chmod(path, 0o600)
+    os.chmod(staging, 0o600)
     server.listen(16)
+    os.replace(staging, path)
     inode = os.lstat(path).st_ino
     deadline = _now() + seconds
     read_end, write_end = os.pipe()

@@ -254,28 +254,26 @@ def _with_default(p: Param) -> str:
     return f"{p.help} [default: {p.default}]" if p.default is not None else p.help
 
 
+def _format(cmd: Any, ctx: Any, formatter: Any) -> None:
+    root = ctx.find_root().command
+    path = ctx.command_path.split()
+    # The root lists the global options as its own; commands under it name them in one line.
+    globals_ = None if root is cmd else describe(root, path[:1], deep=False).options
+    formatter.write(render_help(describe(cmd, path), globals_))
+
+
 class VaultCommand(typer.core.TyperCommand):
     """A command whose --help is rendered by ``render_help``."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        root = ctx.find_root().command
-        path = ctx.command_path.split()
-        globals_ = describe(root, path[:1], deep=False).options if root is not self else None
-        formatter.write(render_help(describe(self, path), globals_))
+        _format(self, ctx, formatter)
 
 
 class VaultGroup(typer.core.TyperGroup):
     """A command group whose --help is rendered by ``render_help``."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        root = ctx.find_root().command
-        path = ctx.command_path.split()
-        desc = describe(self, path)
-        if root is self:
-            # The root lists the global options as its own.
-            formatter.write(render_help(desc))
-        else:
-            formatter.write(render_help(desc, describe(root, path[:1], deep=False).options))
+        _format(self, ctx, formatter)
 
 
 def use_vault_help(app: typer.Typer) -> None:
