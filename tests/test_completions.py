@@ -72,6 +72,9 @@ def test_bash_completes_commands_options_and_static_values(tmp_path):
     assert out[5] == "facebook"
     assert set(out[6].split()) == {"public", "premium", "private"}
     assert out[7] == "--source", "an option's value is not taken for a command"
+    assert set(out[8].split()) >= {"bash", "zsh", "fish"}
+    # Where a path is expected, nothing is offered so that bash falls back to file names.
+    assert _bash("t vault import ''\nt vault import --so\n", dict(os.environ), tmp_path) == ["", "--source"]
 
 
 def test_bash_completes_tags_and_targets_from_the_vault(vault_env, shell_env, tmp_path):
@@ -117,3 +120,4 @@ def test_fish_completes_values(vault_env, shell_env, tmp_path):
     assert "facebook" in complete("vault import --source ")
     assert complete("vault list --tag ") == ["blog"]
     assert "unlock" in complete("vault unl")
+    assert {"bash", "zsh", "fish"} <= set(complete("vault completion "))

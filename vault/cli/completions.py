@@ -97,12 +97,14 @@ def bash(root: Command) -> str:
 
     def emit(key: str, node: Command) -> None:
         words = [c.name for c in node.children] + [o for p in node.options for o in p.opts]
+        words += [v for a in node.arguments for v in a.choices]
         extra = ""
         if any(a.dynamic for a in node.arguments):
             dyn = next(a.dynamic for a in node.arguments if a.dynamic)
             extra = f' ; [[ "$cur" != -* ]] && words="$words $(_vault_values {dyn})"'
         elif any(a.takes_files for a in node.arguments):
-            extra = " ; compopt -o default 2>/dev/null"
+            # No COMPREPLY: `complete -o default` then offers file names.
+            extra = ' ; [[ "$cur" != -* ]] && return'
         lines.append(f'        "{key}") words="{" ".join(words)}"{extra} ;;')
 
     emit("", root)
@@ -168,6 +170,9 @@ def zsh(root: Command) -> str:
                 positional = f" '*:{node.arguments[0].metavar.strip('[].').lower()}:{{_vault_values targets}}'"
             elif any(a.takes_files for a in node.arguments):
                 positional = " '*:file:_files'"
+            elif any(a.choices for a in node.arguments):
+                chosen = next(a for a in node.arguments if a.choices)
+                positional = f" '1:{chosen.metavar.strip('[].').lower()}:({' '.join(chosen.choices)})'"
             out.append("    _arguments " + " ".join(specs) + positional)
         out.append("}")
         out.append("")
@@ -227,6 +232,9 @@ def fish(root: Command) -> str:
             out.append(f"complete -c vault -n '{cond}' -a '(__vault_values targets)'")
         elif any(a.takes_files for a in c.arguments):
             out.append(f"complete -c vault -n '{cond}' -F")
+        for a in c.arguments:
+            if a.choices:
+                out.append(f"complete -c vault -n '{cond}' -a '{' '.join(a.choices)}'")
     out.append("")
     return "\n".join(out)
 

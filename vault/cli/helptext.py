@@ -30,6 +30,7 @@ _WORDS = {"file": "FILE", "dir": "DIR", "directory": "DIR", "path": "PATH", "url
           "days": "DAYS", "seconds": "SECONDS", "pages": "N", "port": "PORT"}
 # Static values offered by completion and shown in the manual.
 VALUE_CHOICES = {"--kind": KINDS, "--visibility": VISIBILITIES}
+ARGUMENT_CHOICES = {"shell": ("bash", "zsh", "fish")}
 # Values only the vault knows: completed by asking `vault complete-values WHAT`.
 DYNAMIC_VALUES = {"--tag": "tags", "--untag": "tags", "--add-tag": "tags"}
 HELP_OPTION = ("-h, --help", "Show this help and exit.")
@@ -146,6 +147,7 @@ def _param(param: Any) -> Param:
         mv = argument_metavar(param)
         files = _value_type(param) == "path" or (param.name or "").lower() in ("path", "paths", "dir", "directory", "dest", "src")
         return Param(mv, param.help or "", metavar=mv, is_argument=True, takes_files=files,
+                     choices=ARGUMENT_CHOICES.get(param.name or "", ()),
                      dynamic="targets" if (param.name or "") == "target" else None)
     opts = list(param.opts) + list(param.secondary_opts)
     mv = option_metavar(param)

@@ -60,29 +60,29 @@ _vault() {
     local words=""
     case "$path" in
         "") words="init status import sources list search show get mark export check compact gc demo publish verify reputation backup restore unlock lock version completion man key scrape --vault --json --quiet -q --verbose -v --lock-wait --identity-file --version -h --help" ;;
-        "init") words="--passphrase-file --no-keyring -h --help" ; compopt -o default 2>/dev/null ;;
+        "init") words="--passphrase-file --no-keyring -h --help" ; [[ "$cur" != -* ]] && return ;;
         "status") words="-h --help" ;;
-        "import") words="--source --dry-run -h --help" ; compopt -o default 2>/dev/null ;;
+        "import") words="--source --dry-run -h --help" ; [[ "$cur" != -* ]] && return ;;
         "sources") words="-h --help" ;;
         "list") words="--kind --source --since --until --tag --visibility --limit -h --help" ;;
         "search") words="--kind --source --since --until --tag --visibility --limit -h --help" ;;
         "show") words="-h --help" ;;
         "get") words="-o --output -h --help" ;;
         "mark") words="--kind --source --since --until --tag --visibility --all --public --private --premium --add-tag --untag -h --help" ;;
-        "export") words="-h --help" ; compopt -o default 2>/dev/null ;;
+        "export") words="-h --help" ; [[ "$cur" != -* ]] && return ;;
         "check") words="--read-data -h --help" ;;
         "compact") words="-h --help" ;;
         "gc") words="--grace-hours --dry-run -h --help" ;;
-        "demo") words="-h --help" ; compopt -o default 2>/dev/null ;;
+        "demo") words="-h --help" ; [[ "$cur" != -* ]] && return ;;
         "publish") words="--out --to --dry-run -h --help" ; [[ "$cur" != -* ]] && words="$words $(_vault_values targets)" ;;
         "verify") words="-h --help" ;;
         "reputation") words="-h --help" ;;
-        "backup") words="--verify --prune-trash -h --help" ; compopt -o default 2>/dev/null ;;
-        "restore") words="-h --help" ; compopt -o default 2>/dev/null ;;
+        "backup") words="--verify --prune-trash -h --help" ; [[ "$cur" != -* ]] && return ;;
+        "restore") words="-h --help" ; [[ "$cur" != -* ]] && return ;;
         "unlock") words="--for -h --help" ;;
         "lock") words="-h --help" ;;
         "version") words="-h --help" ;;
-        "completion") words="-h --help" ;;
+        "completion") words="-h --help bash zsh fish" ;;
         "man") words="-h --help" ;;
         "key") words="show export passwd add-recipient -h --help" ;;
         "key show") words="-h --help" ;;

@@ -136,6 +136,7 @@ complete -c vault -n '__fish_seen_subcommand_from version' -l help -d 'Show this
 complete -c vault -n '__fish_use_subcommand' -a completion -d 'Print the shell completion script shipped with this installation.'
 complete -c vault -n '__fish_seen_subcommand_from completion' -s h -d 'Show this help and exit.'
 complete -c vault -n '__fish_seen_subcommand_from completion' -l help -d 'Show this help and exit.'
+complete -c vault -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 complete -c vault -n '__fish_use_subcommand' -a man -d 'Print the manual page vault(1), generated from this version'\''s commands.'
 complete -c vault -n '__fish_seen_subcommand_from man' -s h -d 'Show this help and exit.'
 complete -c vault -n '__fish_seen_subcommand_from man' -l help -d 'Show this help and exit.'
