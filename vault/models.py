@@ -227,7 +227,17 @@ class Warning_:
     path: str | None = None
 
 
-Item = PostItem | MediaItem | RatingItem | CaptureItem | Skipped | Warning_
+@dataclass
+class Held:
+    """Records the export holds that are not imported (e.g. 12 follow records of a Bluesky
+    repository), counted so a report can say what an export held, above all one with nothing
+    to import.  ``what`` is a plural noun phrase ("follow records")."""
+
+    what: str
+    count: int = 1
+
+
+Item = PostItem | MediaItem | RatingItem | CaptureItem | Skipped | Warning_ | Held
 
 
 def polarity_from_stars(stars: int | None) -> str | None:
