@@ -64,8 +64,8 @@ class LinkedInImporter:
     name = "linkedin"
     version = "1"
     description = "LinkedIn \"Download your data\" zip: shares (posts) from Shares.csv"
-    reads = ("zip, folder or CSV file with a Date,ShareLink,ShareCommentary,SharedUrl,MediaUrl,Visibility header "
-             "(2018: UTF-16, tab-separated, \"Share Commentary\" ...)")
+    reads = ("zip, folder or file with Shares.csv (any CSV with a Date,ShareLink,ShareCommentary,SharedUrl,"
+             "MediaUrl,Visibility header; 2018: UTF-16, tab-separated, \"Share Commentary\" ...)")
 
     def recognize(self, src: "ExportSource") -> int:
         """90 when any CSV member has a Shares header, else 0 (reads only their first 8 KiB)."""

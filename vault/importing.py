@@ -31,7 +31,7 @@ from .rating_dates import keep_best_date
 from .store.catalog import content_digest
 from .store.files import sha256_file
 from .models import (
-    CaptureItem, Held, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso, nfc,
+    CaptureItem, Held, Item, counted, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso, nfc,
 )
 
 if TYPE_CHECKING:
@@ -488,13 +488,12 @@ def _nothing_imported(src: "ExportSource", importer: Importer, named: str | None
     if named and not importer.recognize(src):
         reads = getattr(importer, "reads", "")
         raise UnsupportedInputError(
-            f"{src.display_name}: not a {importer.name} export: nothing in it is what the {importer.name} importer reads",
+            f"{src.display_name}: nothing in it is what the {importer.name} importer reads",
             hint=(f"the {importer.name} importer reads: {reads}; " if reads else "")
             + "run `vault sources` to see what can be imported, or leave out --source to detect the source",
         )
-    held = ", ".join(f"{count} {what}" for what, count in report.held.items())
-    report.notes.append(f"nothing to import: 0 posts, 0 media, 0 ratings; it held {held}" if held
-                        else "nothing to import: 0 posts, 0 media, 0 ratings, and nothing else this importer reads")
+    held = ", ".join(counted(what, count) for what, count in report.held.items())
+    report.notes.append("nothing to import: 0 posts, 0 media, 0 ratings" + (f"; it held {held}" if held else ""))
 
 
 def run_items(

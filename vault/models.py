@@ -237,6 +237,11 @@ class Held:
     count: int = 1
 
 
+def counted(what: str, count: int) -> str:
+    """``"12 follow records"``, ``"1 follow record"`` for a plural noun phrase ``what``."""
+    return f"{count} {what[:-1] if count == 1 and what.endswith('s') else what}"
+
+
 Item = PostItem | MediaItem | RatingItem | CaptureItem | Skipped | Warning_ | Held
 
 

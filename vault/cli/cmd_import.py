@@ -70,7 +70,9 @@ def render_import_report(rep: dict) -> None:
         for w in r["warnings"]:
             context.say(f"  warning:   {w}")
         if r.get("held"):
-            context.say("  held:      " + ", ".join(f"{n} {what}" for what, n in r["held"].items()) + " (not imported)")
+            from ..models import counted
+
+            context.say("  held:      " + ", ".join(counted(what, n) for what, n in r["held"].items()) + " (not imported)")
         for note in r.get("notes", []):
             context.say(f"  note:      {note}")
 
