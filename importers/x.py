@@ -292,24 +292,13 @@ class _State:
             source_status = _str_id(media.get("source_status_id_str")) or _str_id(media.get("source_status_id"))
             borrowed = bool(retweet or (source_status and source_status != tid))
             basename = media_basename(media)
-            if basename is None:
-                if borrowed and isinstance(media.get("expanded_url"), str):
-                    _add(links, media["expanded_url"])
-                continue
-            # Archives name a file after the status that shows it (a retweet's own id); look
-            # under the original's id too.
-            names = [f"{tid}-{basename}"]
-            if source_status and source_status != tid:
-                names.append(f"{source_status}-{basename}")
-            found = None
-            for candidate in names:
-                entry = self._media_entry(candidate)
-                if entry is not None:
-                    found = candidate, entry
-                    break
-            if found is None and borrowed:
+            # Archives name a file after the status that shows it (a retweet's own id); the
+            # original's id is tried too.
+            names = [f"{status}-{basename}" for status in dict.fromkeys((tid, source_status or tid))] if basename else []
+            found = next(((name, entry) for name in names if (entry := self._media_entry(name)) is not None), None)
+            if found is None and (borrowed or not names):
                 # Another status's media the archive does not hold: its page is a link.
-                if isinstance(media.get("expanded_url"), str):
+                if borrowed and isinstance(media.get("expanded_url"), str):
                     _add(links, media["expanded_url"])
                 continue
             name = found[0] if found else names[0]
