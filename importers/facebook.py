@@ -140,16 +140,8 @@ class FacebookImporter:
                     yield Skipped(entry.rel, f"post #{index + 1} could not be read: {exc}")
                     continue
                 if item is None:
-                    # Title-only entries (profile updates...) hold nothing but Facebook's own
-                    # words; an entry with attachments that gave nothing is named.
-                    if any(True for _ in _attachment_data(post)):
-                        kinds = unread_kinds(post)
-                        if kinds:
-                            why = f"attachments this importer does not read ({', '.join(kinds)})"
-                        elif any(isinstance(i.get("place"), dict) for i in _attachment_data(post)):
-                            why = "check-ins with a place but neither text, media nor a link"
-                        else:
-                            why = "attachments with neither text, media nor a link"
+                    why = _why_not_a_post(post)
+                    if why:
                         not_posts.setdefault(why, []).append(text_of(fix_mojibake(post.get("title"))) or "")
                     continue
                 if isinstance(item, Skipped):
@@ -235,14 +227,18 @@ def _note_texts(post: dict) -> list[str]:
     return out
 
 
-def unread_kinds(post: dict) -> list[str]:
-    """Attachment kinds of ``post`` this importer does not read (``life_event``, ``poll``...)."""
-    kinds: list[str] = []
-    for item in _attachment_data(post):
-        for key in item:
-            if key not in _READ_KINDS and key not in kinds:
-                kinds.append(key)
-    return kinds
+def _why_not_a_post(post: dict) -> str | None:
+    """Why an entry with attachments gave no post (for a warning), or None for an entry with
+    none: title-only entries (profile updates...) hold nothing but Facebook's own words."""
+    items = list(_attachment_data(post))
+    if not items:
+        return None
+    kinds = list(dict.fromkeys(key for item in items for key in item if key not in _READ_KINDS))
+    if kinds:
+        return f"attachments this importer does not read ({', '.join(kinds)})"
+    if any(isinstance(item.get("place"), dict) for item in items):
+        return "check-ins with a place but neither text, media nor a link"
+    return "attachments with neither text, media nor a link"
 
 
 def _note_media(catalog: MediaCatalog, media: dict, member: str) -> None:
@@ -322,9 +318,10 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
             text = "\n\n".join(texts)
         else:
             extra["note_text"] = texts
-    note_title = text_of(dig(next((i for i in _attachment_data(post) if isinstance(i.get("note"), dict)), {}), "note", "title"))
-    if note_title:
-        extra["note_title"] = note_title
+    for item in _attachment_data(post):
+        if text_of(dig(item, "note", "title")):
+            extra["note_title"] = text_of(dig(item, "note", "title"))
+            break
 
     if not (text or refs or links):
         return None  # profile-picture updates, life events...: not posts (DESIGN.md §7)

@@ -24,8 +24,9 @@ What becomes what:
   the export gives a ``Warning_``; the tweet still imports and keeps the ref (``missing_media``).
   Media a tweet shows from another status (a retweet's, or ``source_status_id_str``) is attached
   the same way when the archive holds its file (named after the retweet's own id, or else the
-  original's); when it does not, its page URL becomes a link instead, without a warning.  Files in the tweets' media
-  folder that no tweet names are imported as media too (DESIGN.md: media = files in the export).
+  original's); when it does not, its page URL becomes a link instead, without a warning.  Files
+  in the tweets' media folder that no tweet names are imported as media too (DESIGN.md: media =
+  files in the export).
 * likes, DMs, deleted tweets, note tweets and community tweets are other files, never read.
 
 A part that is truncated or not valid JSON gives ``Skipped(<member>, "invalid JSON: ...")`` and

@@ -31,7 +31,7 @@ from .rating_dates import keep_best_date
 from .store.catalog import content_digest
 from .store.files import sha256_file
 from .models import (
-    CaptureItem, Held, Item, counted, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso, nfc,
+    CaptureItem, Held, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, counted, iso, nfc,
 )
 
 if TYPE_CHECKING:
