@@ -3,7 +3,8 @@
 Layouts, from a zip, several zips (parts of one export) or an unpacked folder:
 
 * 2025+ ``your_instagram_activity/media/`` and 2021-24 ``content/`` (or
-  ``your_instagram_activity/content/``): ``posts_N.json`` (a bare array of posts), ``reels.json``
+  ``your_instagram_activity/content/``): ``posts_N.json`` (a bare array of posts; 2024+ also
+  ``posts.json``, whose posts are ``{timestamp, label_values: [Caption, Media...]}``), ``reels.json``
   (``{"ig_reels_media": [post...]}``), ``archived_posts.json`` (``{"ig_archived_post_media":
   [post...]}``) and ``igtv_videos.json`` (``{"ig_igtv_media": [post...]}``).  Media ``uri``s are
   relative to the archive root (``media/posts/YYYYMM/<id>.jpg``, ``media/reels/...``).
@@ -137,6 +138,7 @@ class InstagramImporter:
             if root is None:
                 continue
             kind = _kind(path)
+            empty = 0
             for index, post in enumerate(_posts(root, path)):
                 try:
                     item = _post_item(post, entry.rel, kind)
@@ -144,6 +146,7 @@ class InstagramImporter:
                     yield Skipped(entry.rel, f"post #{index + 1} could not be read: {exc}")
                     continue
                 if item is None:
+                    empty += 1
                     continue
                 if isinstance(item, Skipped):
                     yield item
@@ -152,6 +155,9 @@ class InstagramImporter:
                     continue  # the same post repeated in another part file or zip
                 seen.add(item.source_id)
                 yield item
+            if empty:
+                yield Warning_(f"{empty} {'entry' if empty == 1 else 'entries'} with neither caption nor media "
+                               "not imported as posts", path=entry.rel)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,8 +184,28 @@ def _posts(root: Any, path: str) -> list[dict]:
         return _legacy_posts(root)
     name = posixpath.basename(path)[: -len(".json")]
     if name in _KINDS:
-        return as_records(root, _KINDS[name][0], record_keys=("media",))
-    return as_records(root, "ig_posts", "posts", record_keys=("media", "creation_timestamp"))
+        records = as_records(root, _KINDS[name][0], record_keys=("media", "label_values"))
+    else:
+        records = as_records(root, "ig_posts", "posts", record_keys=("media", "creation_timestamp", "label_values"))
+    return [_from_label_values(r) if "label_values" in r and "media" not in r else r for r in records]
+
+
+def _from_label_values(record: dict) -> dict:
+    """A post of the 2024+ ``posts.json`` shape, ``{timestamp, label_values: [{label: "Caption",
+    value}, {label: "Media", media: [...]}, ...]}``, in the usual ``{media, title,
+    creation_timestamp}`` shape (so the same post in ``posts_1.json`` gets the same key)."""
+    caption, media = None, []
+    for item in as_list(record.get("label_values")):
+        if not isinstance(item, dict):
+            continue
+        if item.get("label") == "Caption" and isinstance(item.get("value"), str):
+            caption = item["value"]
+        elif item.get("label") == "Media" and isinstance(item.get("media"), list):
+            media = item["media"]
+    out = {"media": media, "creation_timestamp": record.get("timestamp")}
+    if caption is not None:
+        out["title"] = caption
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

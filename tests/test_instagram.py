@@ -254,3 +254,29 @@ def test_media_json_of_another_kind_is_not_instagram(vault_env, tmp_path):
     path = tmp_path / "site.zip"
     write_zip(path, {"media.json": b'{"images": [{"src": "a.jpg"}], "taken_at": "x", "path": "y"}'})
     assert vault_env.run("import", path, "--json").code == 20
+
+
+def test_posts_json_label_values_2024(vault_env, tmp_path):
+    # 2024+ exports add your_instagram_activity/media/posts.json in a label_values shape; its
+    # posts also appear in posts_1.json: each post is imported once.
+    files = ig_export("2025")
+    single = ig_posts()[2]["media"][0]
+    files["your_instagram_activity/media/posts.json"] = meta_json([
+        {"timestamp": IG_T_SINGLE, "label_values": [
+            {"label": "Caption", "value": IG_SINGLE_CAPTION},
+            {"label": "Media", "media": [single]},
+            {"label": "Publish mode", "value": "Published"}]},
+        {"timestamp": 1697000000, "label_values": [
+            {"label": "Caption", "value": "Jen v posts.json 🆕"},
+            {"label": "Media", "media": [{"uri": "media/posts/202310/17933333333333333.jpg",
+                                          "creation_timestamp": 1697000000, "title": ""}]}]},
+        {"timestamp": 1697000100, "label_values": [{"label": "Publish mode", "value": "Draft"}]},
+    ])
+    files["media/posts/202310/17933333333333333.jpg"] = jpeg((5, 6, 7))
+    rep = import_json(vault_env, write_zip(tmp_path / "instagram-2025.zip", files))
+    assert rep["added"] == {"post": N_POSTS + 1, "media": N_MEDIA + 1, "rating": 0}
+    assert rep["warnings"] == ["your_instagram_activity/media/posts.json: 1 entry with neither caption nor media "
+                               "not imported as posts"]
+    posts = {p["text"]: p for p in posts_of(vault_env)}
+    assert posts["Jen v posts.json 🆕"]["created_at"] == "2023-10-11T04:53:20Z"
+    assert len(posts["Jen v posts.json 🆕"]["media"]) == 1
