@@ -1,4 +1,4 @@
-"""Bluesky repository exports (``repo.car``), formats.md section 5.
+"""Bluesky repository exports (``repo.car``).
 
 Detection is by content: a member whose bytes start with a CAR v1 header (a varint length and
 the DAG-CBOR map ``{roots, version: 1}``), whatever its name.

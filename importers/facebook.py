@@ -1,4 +1,4 @@
-"""Facebook "Download Your Information" exports, JSON format (formats.md section 1).
+"""Facebook "Download Your Information" exports, JSON format.
 
 Every layout era is read: 2018 (``posts/your_posts.json`` = ``{"status_updates": [...]}``),
 2020-22 (``posts/your_posts_N.json``), 2022-23 (``your_activity_across_facebook/posts/...``) and
@@ -159,7 +159,7 @@ class FacebookImporter:
 
 
 # ---------------------------------------------------------------------------------------------
-# Record shapes (formats.md §1.5)
+# Record shapes
 # ---------------------------------------------------------------------------------------------
 
 
@@ -324,7 +324,7 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
             break
 
     if not (text or refs or links):
-        return None  # profile-picture updates, life events...: not posts (DESIGN.md §7)
+        return None  # profile-picture updates, life events...: not posts (no text, media or link)
 
     timestamp = post.get("timestamp")
     created = from_epoch(timestamp)

@@ -1,4 +1,4 @@
-"""Instagram "Download your information" exports, JSON format (formats.md section 2).
+"""Instagram "Download your information" exports, JSON format.
 
 Layouts, from a zip, several zips (parts of one export) or an unpacked folder:
 
@@ -18,7 +18,7 @@ What becomes what:
 * every file a post names, plus media files under ``media/posts/`` (2020: ``photos/``,
   ``videos/``) that nothing names -> ``MediaItem`` (yielded first, once per uri);
 * every post, reel, archived post and IGTV video -> ``PostItem``.  Single-media posts keep their
-  caption and time on ``media[0]``; carousels keep them at the top level (formats.md §2).  Reels,
+  caption and time on ``media[0]``; carousels keep them at the top level.  Reels,
   archived posts and IGTV videos say so in ``extra["instagram"]`` (``"reel"``, ``"archived"``,
   ``"igtv"``); an archived post is one the owner hid from the profile.
 * stories, profile pictures, messages and comments are not read (stories are never posts).
@@ -161,7 +161,7 @@ class InstagramImporter:
 
 
 # ---------------------------------------------------------------------------------------------
-# Record shapes (formats.md §2)
+# Record shapes
 # ---------------------------------------------------------------------------------------------
 
 

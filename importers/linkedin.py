@@ -1,4 +1,4 @@
-"""LinkedIn "Download your data" exports: shares (formats.md section 6).
+"""LinkedIn "Download your data" exports: shares.
 
 The export is a zip (or folder) of CSV files.  Posts are in ``Shares.csv`` (reported as
 ``Shares_<memberid>.csv`` in complete exports), found *by its header*, not by its name: any CSV

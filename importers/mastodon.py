@@ -1,4 +1,4 @@
-"""Mastodon account archives ("Request your archive"), formats.md section 4.
+"""Mastodon account archives ("Request your archive").
 
 Containers: ``.tar.gz`` (Mastodon <= 4.1) and ``.zip`` (4.2+), or an unpacked folder; the archive
 layer reads them all and refuses hostile members (links, ``..``, absolute paths) before this
@@ -202,7 +202,7 @@ def _post(status: dict, activity: dict, followers: str | None, src: "ExportSourc
 
 
 def visibility(status: dict, followers: str | None) -> str:
-    """Mastodon's visibility from a status's addressing (formats.md §4).
+    """Mastodon's visibility from a status's addressing.
 
     Public in ``to`` -> "public"; Public in ``cc`` -> "unlisted"; the author's followers
     collection (``followers`` from actor.json; without it, any ``.../followers`` collection)

@@ -1,4 +1,4 @@
-"""X (Twitter) "Download an archive of your data" exports (formats.md section 3).
+"""X (Twitter) "Download an archive of your data" exports.
 
 Detection is by content: ``data/manifest.js`` starting with ``window.__THAR_CONFIG =`` (certain),
 else any ``.js`` member starting with ``window.YTD.tweets.partN =`` or ``window.YTD.tweet.partN =``
@@ -25,8 +25,8 @@ What becomes what:
   Media a tweet shows from another status (a retweet's, or ``source_status_id_str``) is attached
   the same way when the archive holds its file (named after the retweet's own id, or else the
   original's); when it does not, its page URL becomes a link instead, without a warning.  Files
-  in the tweets' media folder that no tweet names are imported as media too (DESIGN.md: media =
-  files in the export).
+  in the tweets' media folder that no tweet names are imported as media too (media are the files in
+  the export).
 * likes, DMs, deleted tweets, note tweets and community tweets are other files, never read.
 
 A part that is truncated or not valid JSON gives ``Skipped(<member>, "invalid JSON: ...")`` and
