@@ -31,7 +31,7 @@ from .rating_dates import keep_best_date
 from .store.catalog import content_digest
 from .store.files import sha256_file
 from .models import (
-    CaptureItem, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso, nfc,
+    CaptureItem, Held, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, counted, iso, nfc,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +60,9 @@ class ImportReport:
     unchanged: dict[str, int] = field(default_factory=lambda: {"post": 0, "media": 0, "rating": 0})
     skipped: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What the export held that is not imported ({"follow records": 12}), and notes for people.
+    held: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     bytes_stored: int = 0
 
     @property
@@ -76,6 +79,8 @@ class ImportReport:
             "unchanged": dict(self.unchanged),
             "skipped": list(self.skipped),
             "warnings": list(self.warnings),
+            "held": dict(self.held),
+            "notes": list(self.notes),
         }
 
 
@@ -228,6 +233,8 @@ class _Run:
             self.report.skipped.append({"path": item.path, "reason": item.reason})
         elif isinstance(item, Warning_):
             self.report.warnings.append(f"{item.path}: {item.message}" if item.path else item.message)
+        elif isinstance(item, Held):
+            self.report.held[item.what] = self.report.held.get(item.what, 0) + item.count
         self.emit(Event("item"))
 
     def media(self, item: MediaItem) -> None:
@@ -467,14 +474,26 @@ def run_import(
             for item in importer.read(src):
                 run.handle(item)
             if run.report.total == 0 and not run.report.skipped:
-                raise UnsupportedInputError(
-                    f"{src.display_name}: recognised as {importer.name}, but nothing in it could be imported",
-                    hint="check that this is the complete export (all parts) in a supported format",
-                )
+                _nothing_imported(src, importer, source, run.report)
             run.finish()
         finally:
             run.writer.close()
         return run.report
+
+
+def _nothing_imported(src: "ExportSource", importer: Importer, named: str | None, report: ImportReport) -> None:
+    """An export that gave no record at all: fine when it is this source's export with nothing
+    to import (a note says what it held), an error when it is not this source's export at all
+    (``--source`` named a source that does not recognise it)."""
+    if named and not importer.recognize(src):
+        reads = getattr(importer, "reads", "")
+        raise UnsupportedInputError(
+            f"{src.display_name}: nothing in it is what the {importer.name} importer reads",
+            hint=(f"the {importer.name} importer reads: {reads}; " if reads else "")
+            + "run `vault sources` to see what can be imported, or leave out --source to detect the source",
+        )
+    held = ", ".join(counted(what, count) for what, count in report.held.items())
+    report.notes.append("nothing to import: 0 posts, 0 media, 0 ratings" + (f"; it held {held}" if held else ""))
 
 
 def run_items(

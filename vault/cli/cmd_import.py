@@ -18,7 +18,7 @@ from . import app, context
         "  vault import facebook-jana-2024-05-14-abc.zip\n\n"
         "  vault import part1.zip part2.zip            # the parts of one export\n\n"
         "  vault import ~/Pictures/2024 --source files --dry-run\n\n"
-        "Exit codes: 0 imported, 3 some items were skipped (listed), 20 not a supported export."
+        "Exit codes: 0 imported (or nothing to import in a recognised export), 3 some items were skipped (listed), 20 not a supported export."
     ),
 )
 def import_cmd(
@@ -84,6 +84,12 @@ def render_import_report(rep: dict) -> None:
             context.say(f"  skipped:   {s['path']}: {s['reason']}")
         for w in r["warnings"]:
             context.say(f"  warning:   {w}")
+        if r.get("held"):
+            from ..models import counted
+
+            context.say("  held:      " + ", ".join(counted(what, n) for what, n in r["held"].items()) + " (not imported)")
+        for note in r.get("notes", []):
+            context.say(f"  note:      {note}")
 
     context.render(rep, text)
 
