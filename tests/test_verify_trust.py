@@ -1,0 +1,170 @@
+"""`vault verify` anchors trust where did:web puts it: the DID document comes from the DID's own
+origin (or where --resolve points its host), never from the copy under test."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from claims_fixtures import publish, reputation_vault
+from conftest import VaultEnv
+from vault.errors import ExitCode, UsageError
+from vault.verify import parse_did_web, parse_resolve
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve(folder: Path, host: str = "127.0.0.1"):
+    """Serve ``folder`` over plain HTTP on ``host``; yields the base URL."""
+    server = http.server.ThreadingHTTPServer((host, 0), functools.partial(_Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def second_address() -> str:
+    """Another loopback address when the system routes 127.0.0.0/8 (Linux does), else the same one."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.2", 0))
+            return "127.0.0.2"
+        except OSError:
+            return "127.0.0.1"
+
+
+class OtherVault(VaultEnv):
+    """A second vault, addressed with --vault (VAULT_DIR names the first one)."""
+
+    def run(self, *args):
+        return super().run("--vault", self.path, *args)
+
+
+@pytest.fixture
+def genuine_and_impostor(vault_env, template_vault, tmp_path):
+    """Jana's bundle, and an impostor's: another vault with the same base_url and ratings, its own key."""
+    reputation_vault(vault_env)
+    genuine = tmp_path / "genuine"
+    publish(vault_env, genuine)
+    other = OtherVault(tmp_path / "other-vault", vault_env.identity_file, vault_env.passphrase_file, vault_env.capsys)
+    shutil.copytree(template_vault[0], other.path)
+    reputation_vault(other)
+    impostor = tmp_path / "impostor"
+    publish(other, impostor)
+    return vault_env, genuine, impostor
+
+
+def test_impostor_with_the_same_base_url_fails_with_exit_13_and_the_genuine_site_passes(genuine_and_impostor):
+    env, genuine, impostor = genuine_and_impostor
+    genuine_did = json.loads((genuine / ".well-known/did.json").read_text())
+    impostor_did = json.loads((impostor / ".well-known/did.json").read_text())
+    assert genuine_did["id"] == impostor_did["id"] == "did:web:jana.example.org"
+    assert genuine_did["verificationMethod"] != impostor_did["verificationMethod"]
+
+    with serve(genuine) as jana, serve(impostor, second_address()) as fake:
+        res = env.run("verify", jana, "--resolve", f"jana.example.org={jana}", "--json")
+        assert res.code == 0, res.out
+        report = res.json()
+        assert report["ok"] and report["key_checked"] and report["did_document"] == jana + ".well-known/did.json"
+        assert report["warnings"] == [] and all(c["ok"] for c in report["credentials"]) and len(report["credentials"]) == 2
+
+        res = env.run("verify", fake, "--resolve", f"jana.example.org={jana}")
+        assert res.code == ExitCode.INTEGRITY
+        assert "signed by another key than did:web:jana.example.org publishes at " + jana in res.out
+        assert "not issued by jana.example.org" in res.err
+        # Its own DID document is what it serves, but that is not where the DID points.
+        res = env.run("verify", fake, "--resolve", f"jana.example.org={fake}")
+        assert res.code == 0
+
+        # A folder is checked against its own did.json unless told where the host resolves, and says so.
+        res = env.run("verify", impostor)
+        assert res.code == 0 and "NOT checked against jana.example.org" in res.err and "--resolve" in res.err
+        assert env.run("verify", impostor, "--json").json()["key_checked"] is False
+        res = env.run("verify", impostor, "--resolve", f"jana.example.org={jana}")
+        assert res.code == ExitCode.INTEGRITY and "not issued by jana.example.org" in res.out
+        res = env.run("verify", genuine, "--resolve", f"jana.example.org={jana}", "--json")
+        assert res.code == 0 and res.json()["key_checked"] is True
+
+
+
+
+@pytest.mark.parametrize("did, url", [
+    ("did:web:jana.example.org", "https://jana.example.org/.well-known/did.json"),
+    ("did:web:w3c-ccg.github.io:user:alice", "https://w3c-ccg.github.io/user/alice/did.json"),
+    ("did:web:example.com%3A3000:user:alice", "https://example.com:3000/user/alice/did.json"),
+    ("did:web:Example.COM%3A8443", "https://example.com:8443/.well-known/did.json"),
+])
+def test_did_web_resolves_as_the_method_specifies(did, url):
+    assert parse_did_web(did).document_url() == url
+
+
+@pytest.mark.parametrize("did", ["did:key:z6Mk", "did:web:", "did:web:evil.org%2Fpath", "did:web:a.org:..:b",
+                                 "did:web:a.org::b", "did:web:user@a.org", "did:web:a.org:x%2Fy"])
+def test_malformed_did_web_is_refused(did):
+    with pytest.raises(UsageError):
+        parse_did_web(did)
+
+
+def test_resolve_option_parsing():
+    assert parse_resolve(["Jana.example.org=http://127.0.0.1:8000", "h:8443=https://m.example/x/"]) == {
+        "jana.example.org": "http://127.0.0.1:8000/", "h:8443": "https://m.example/x/"}
+    for bad in ["jana.example.org", "jana.example.org=ftp://x/", "=http://x/", "a b=http://x/"]:
+        with pytest.raises(UsageError, match="HOST=URL"):
+            parse_resolve([bad])
+
+
+def test_bad_resolve_is_a_usage_error(vault_env, tmp_path):
+    res = vault_env.run("verify", tmp_path, "--resolve", "jana.example.org")
+    assert res.code == ExitCode.USAGE and "--resolve wants HOST=URL" in res.err and "hint:" in res.err
+
+
+def test_port_and_path_of_the_did_are_resolved_over_loopback(vault_env, tmp_path):
+    """base_url http://127.0.0.1:PORT/jana/ gives did:web:127.0.0.1%3APORT:jana, whose document is
+    PORT/jana/did.json; --resolve points that host (with its port) at plain HTTP."""
+    root = tmp_path / "www"
+    (root / "jana").mkdir(parents=True)
+    with serve(root) as url:
+        port = url.rsplit(":", 1)[1].rstrip("/")
+        reputation_vault(vault_env, base_url=f"{url}jana/")
+        publish(vault_env, root / "jana")
+        assert (root / "jana/did.json").exists() and not (root / "jana/.well-known").exists()
+        res = vault_env.run("verify", f"{url}jana/", "--resolve", f"127.0.0.1:{port}={url}", "--json")
+        assert res.code == 0, res.out
+        assert res.json()["did"] == f"did:web:127.0.0.1%3A{port}:jana"
+        assert res.json()["did_document"] == f"{url}jana/did.json" and res.json()["key_checked"]
+        # Where the host resolves must serve the DID document: a server without it proves nothing.
+        with serve(tmp_path) as empty:
+            res = vault_env.run("verify", root / "jana", "--resolve", f"127.0.0.1:{port}={empty}")
+            assert res.code == ExitCode.INTEGRITY and f"{empty}jana/did.json is missing" in res.out
+
+
+def test_a_changed_did_document_in_the_copy_is_named(genuine_and_impostor, tmp_path):
+    """The genuine bundle's did.json swapped for another key (manifest untouched) fails twice over."""
+    env, genuine, impostor = genuine_and_impostor
+    tampered = tmp_path / "tampered"
+    shutil.copytree(genuine, tampered)
+    shutil.copyfile(impostor / ".well-known/did.json", tampered / ".well-known/did.json")
+    with serve(genuine) as jana:
+        res = env.run("verify", tampered, "--resolve", f"jana.example.org={jana}", "--json")
+    problems = res.json()["problems"]
+    assert res.code == ExitCode.INTEGRITY
+    assert ".well-known/did.json: content differs from the signed manifest" in problems
+    assert any(p.startswith(".well-known/did.json: lists other keys than") for p in problems)
+    # Checked against its own copy only, the same folder fails on its signature instead.
+    res = env.run("verify", tampered)
+    assert res.code == ExitCode.INTEGRITY and "signature does not verify" in res.out
