@@ -61,7 +61,7 @@ _vault() {
         "show") words="--help" ;;
         "sources") words="--help" ;;
         "status") words="--help" ;;
-        "verify") words="--help" ;;
+        "verify") words="--resolve --help" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

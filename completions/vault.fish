@@ -110,5 +110,6 @@ complete -c vault -n '__fish_seen_subcommand_from sources' -l help -d 'Show help
 complete -c vault -n '__fish_use_subcommand' -a status -d 'Counts by kind and source, size, last imports, and which key sources are available.'
 complete -c vault -n '__fish_seen_subcommand_from status' -l help -d 'Show help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a verify -d 'Check a published bundle: signed manifest, every file'\''s hash, credential proofs and expiry.'
+complete -c vault -n '__fish_seen_subcommand_from verify' -l resolve -r -d 'Fetch the DID document of did:web HOST (with :PORT if the DID has one) from URL instead of https://HOST/. Repeatable.'
 complete -c vault -n '__fish_seen_subcommand_from verify' -l help -d 'Show help and exit.'
 # commands: backup check compact demo export gc get import init key list mark publish reputation restore scrape search show sources status verify
