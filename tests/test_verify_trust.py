@@ -168,3 +168,17 @@ def test_a_changed_did_document_in_the_copy_is_named(genuine_and_impostor, tmp_p
     # Checked against its own copy only, the same folder fails on its signature instead.
     res = env.run("verify", tampered)
     assert res.code == ExitCode.INTEGRITY and "signature does not verify" in res.out
+
+
+def test_an_unreachable_did_host_is_an_error_that_names_resolve(vault_env, tmp_path):
+    import socket
+
+    reputation_vault(vault_env)
+    out = tmp_path / "site"
+    publish(vault_env, out)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/"
+    res = vault_env.run("verify", out, "--resolve", f"jana.example.org={closed}")
+    assert res.code == ExitCode.UNEXPECTED
+    assert f"cannot fetch {closed}.well-known/did.json" in res.err and "--resolve jana.example.org=URL" in res.err

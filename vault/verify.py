@@ -217,7 +217,12 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
     copy_raw = reader.read(copy_path)
     if reader.is_url or parsed.host in resolve:
         source = parsed.document_url(resolve.get(parsed.host))
-        doc = _json(_http_get(source, MAX_DID_DOCUMENT), f"the DID document of {did} at {source}", report)
+        try:
+            raw = _http_get(source, MAX_DID_DOCUMENT)
+        except VaultError as exc:
+            raise VaultError(exc.message, hint=f"the key of {did} is read from {source}; to read it elsewhere "
+                                               f"(a mirror, a test server), give --resolve {parsed.host}=URL") from None
+        doc = _json(raw, f"the DID document of {did} at {source}", report)
         report.did_document = source
         report.key_checked = doc is not None
     else:
