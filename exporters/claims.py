@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from vault import signing
-from vault.store.files import sha256_file
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 MANIFEST = "manifest.json"
@@ -32,7 +30,8 @@ def context_url(site_url: str) -> str:
 
 
 def context_document(site_url: str) -> dict:
-    """The bundle's JSON-LD context, its vocabulary anchored at ``context_url(site_url)``."""
+    """The bundle's JSON-LD context, its vocabulary anchored at ``context_url(site_url)`` (the
+    packaged file's ``vault`` prefix is a placeholder for that address)."""
     from importlib.resources import files
 
     doc = json.loads(files("exporters").joinpath("static", "vault-context-v1.json").read_text(encoding="utf-8"))

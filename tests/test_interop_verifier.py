@@ -20,7 +20,8 @@ from claims_fixtures import publish, reputation_vault, signed_documents
 from exporters import claims
 
 INTEROP = Path(__file__).parent / "interop"
-W3C_CONTEXTS_ONLY = "the bundle's own context and the packages' bundled W3C contexts"
+# Read at import, before the autouse fixture points HOME at a temporary folder.
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +33,8 @@ def reference_verifier(pytestconfig) -> Path:
             pytest.fail("CI needs node and npm for the reference verifier; .ci/run installs them")
         pytest.skip("node/npm are not installed (apt-get install nodejs npm): the reference verifier cannot run")
     lock = (INTEROP / "package-lock.json").read_bytes()
-    home = pytestconfig.cache.mkdir("vault-reference-verifier")
+    cache = getattr(pytestconfig, "cache", None)  # None under -p no:cacheprovider
+    home = cache.mkdir("vault-reference-verifier") if cache else USER_CACHE / "vault-tests" / "reference-verifier"
     where = home / hashlib.sha256(lock + (INTEROP / "package.json").read_bytes()).hexdigest()[:16]
     if not (where / "node_modules" / ".package-lock.json").exists():
         where.mkdir(parents=True, exist_ok=True)
