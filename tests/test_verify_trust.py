@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import http.server
 import json
 import shutil
@@ -182,3 +183,28 @@ def test_an_unreachable_did_host_is_an_error_that_names_resolve(vault_env, tmp_p
     res = vault_env.run("verify", out, "--resolve", f"jana.example.org={closed}")
     assert res.code == ExitCode.UNEXPECTED
     assert f"cannot fetch {closed}.well-known/did.json" in res.err and "--resolve jana.example.org=URL" in res.err
+
+
+def test_a_proof_for_another_purpose_is_refused(vault_env, tmp_path):
+    """A signature made for authentication is no assertion, even by the right key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from exporters import claims
+    from vault import signing
+
+    reputation_vault(vault_env)
+    out = tmp_path / "site"
+    publish(vault_env, out)
+    key = Ed25519PrivateKey.generate()
+    did = "did:web:jana.example.org"
+    (out / ".well-known/did.json").write_bytes(claims.dumps(claims.did_document(did, signing.public_bytes(key))))
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][".well-known/did.json"] = hashlib.sha256((out / ".well-known/did.json").read_bytes()).hexdigest()
+    resigned = signing.sign(manifest, key, f"{did}#key-1", manifest["created"], purpose="authentication")
+    (out / "manifest.json").write_bytes(claims.dumps(resigned))
+    res = vault_env.run("verify", out)
+    assert res.code == ExitCode.INTEGRITY and "purpose is 'authentication', not assertionMethod" in res.out
+    (out / "manifest.json").write_bytes(claims.dumps(signing.sign(manifest, key, f"{did}#key-1", manifest["created"])))
+    res = vault_env.run("verify", out, "--json")  # now only the credentials, signed by the old key, fail
+    assert res.code == ExitCode.INTEGRITY
+    assert res.json()["problems"] == ["credentials/ebay.json: signature does not verify", "credentials/etsy.json: signature does not verify"]

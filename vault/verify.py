@@ -252,6 +252,9 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
         if vm not in keys:
             report.problems.append(f"{what}: signed with a key the DID document at {source} does not list ({vm})")
             return False
+        if proof.get("proofPurpose") != "assertionMethod":
+            report.problems.append(f"{what}: the proof's purpose is {proof.get('proofPurpose')!r}, not assertionMethod")
+            return False
         try:
             signing.verify(obj, keys[vm])
         except IntegrityError as exc:
