@@ -56,18 +56,21 @@ class OtherVault(VaultEnv):
         return super().run("--vault", self.path, *args)
 
 
+def publish_pair(env, template_vault, tmp_path: Path, base_url: str, genuine: Path, impostor: Path) -> None:
+    """Jana's bundle into ``genuine``, and an impostor's into ``impostor``: another vault with the
+    same base_url and ratings, and a signing key of its own."""
+    reputation_vault(env, base_url=base_url)
+    publish(env, genuine)
+    other = OtherVault(tmp_path / "other-vault", env.identity_file, env.passphrase_file, env.capsys)
+    shutil.copytree(template_vault[0], other.path)
+    reputation_vault(other, base_url=base_url)
+    publish(other, impostor)
+
+
 @pytest.fixture
 def genuine_and_impostor(vault_env, template_vault, tmp_path):
-    """Jana's bundle, and an impostor's: another vault with the same base_url and ratings, its own key."""
-    reputation_vault(vault_env)
-    genuine = tmp_path / "genuine"
-    publish(vault_env, genuine)
-    other = OtherVault(tmp_path / "other-vault", vault_env.identity_file, vault_env.passphrase_file, vault_env.capsys)
-    shutil.copytree(template_vault[0], other.path)
-    reputation_vault(other)
-    impostor = tmp_path / "impostor"
-    publish(other, impostor)
-    return vault_env, genuine, impostor
+    publish_pair(vault_env, template_vault, tmp_path, "https://jana.example.org/", tmp_path / "genuine", tmp_path / "impostor")
+    return vault_env, tmp_path / "genuine", tmp_path / "impostor"
 
 
 def test_impostor_with_the_same_base_url_fails_with_exit_13_and_the_genuine_site_passes(genuine_and_impostor):
@@ -109,6 +112,9 @@ def test_impostor_with_the_same_base_url_fails_with_exit_13_and_the_genuine_site
     ("did:web:w3c-ccg.github.io:user:alice", "https://w3c-ccg.github.io/user/alice/did.json"),
     ("did:web:example.com%3A3000:user:alice", "https://example.com:3000/user/alice/did.json"),
     ("did:web:Example.COM%3A8443", "https://example.com:8443/.well-known/did.json"),
+    # A site published on loopback for testing (base_url http://127.0.0.1:PORT/) is served over HTTP.
+    ("did:web:127.0.0.1%3A8000", "http://127.0.0.1:8000/.well-known/did.json"),
+    ("did:web:localhost%3A8000:jana", "http://localhost:8000/jana/did.json"),
 ])
 def test_did_web_resolves_as_the_method_specifies(did, url):
     assert parse_did_web(did).document_url() == url
@@ -171,7 +177,7 @@ def test_a_changed_did_document_in_the_copy_is_named(genuine_and_impostor, tmp_p
     assert res.code == ExitCode.INTEGRITY and "signature does not verify" in res.out
 
 
-def test_an_unreachable_did_host_is_an_error_that_names_resolve(vault_env, tmp_path):
+def test_an_unreachable_did_host_fails_closed_and_names_resolve(vault_env, tmp_path):
     import socket
 
     reputation_vault(vault_env)
@@ -181,8 +187,10 @@ def test_an_unreachable_did_host_is_an_error_that_names_resolve(vault_env, tmp_p
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}/"
     res = vault_env.run("verify", out, "--resolve", f"jana.example.org={closed}")
-    assert res.code == ExitCode.UNEXPECTED
-    assert f"cannot fetch {closed}.well-known/did.json" in res.err and "--resolve jana.example.org=URL" in res.err
+    assert res.code == ExitCode.INTEGRITY  # fail closed: nothing is vouched for without the key
+    assert "the key of did:web:jana.example.org could not be checked: cannot fetch" in res.out
+    assert f"{closed}.well-known/did.json" in res.out and "hint: the key of" in res.err
+    assert "--resolve jana.example.org=URL" in res.err
 
 
 def test_a_proof_for_another_purpose_is_refused(vault_env, tmp_path):
@@ -208,3 +216,24 @@ def test_a_proof_for_another_purpose_is_refused(vault_env, tmp_path):
     res = vault_env.run("verify", out, "--json")  # now only the credentials, signed by the old key, fail
     assert res.code == ExitCode.INTEGRITY
     assert res.json()["problems"] == ["credentials/ebay.json: signature does not verify", "credentials/etsy.json: signature does not verify"]
+
+
+def test_a_loopback_site_resolves_its_did_over_http_without_resolve(vault_env, template_vault, tmp_path):
+    """A site published with base_url http://127.0.0.1:PORT/ (local testing) resolves its DID there,
+    over plain HTTP: the impostor, same base_url, served from another address, fails."""
+    genuine, impostor = tmp_path / "genuine", tmp_path / "impostor"
+    genuine.mkdir()
+    impostor.mkdir()
+    with serve(genuine) as jana, serve(impostor, second_address()) as fake:
+        publish_pair(vault_env, template_vault, tmp_path, jana, genuine, impostor)
+        res = vault_env.run("verify", jana, "--json")
+        assert res.code == 0 and res.json()["key_checked"] and res.json()["did_document"] == jana + ".well-known/did.json"
+        res = vault_env.run("verify", fake)
+        assert res.code == ExitCode.INTEGRITY and "signed by another key" in res.out
+
+
+def test_an_unused_resolve_is_reported(genuine_and_impostor):
+    env, genuine, _ = genuine_and_impostor
+    res = env.run("verify", genuine, "--resolve", "bob.example.org=http://127.0.0.1:9/", "--json")
+    assert res.code == 0
+    assert "--resolve bob.example.org=... is not used: the bundle's issuer is did:web:jana.example.org" in res.json()["warnings"][0]

@@ -20,6 +20,9 @@ from .errors import IntegrityError, UsageError
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 ED25519_PUB_PREFIX = b"\xed\x01"  # multicodec ed25519-pub
 SIGNING_KEY_HINT = "signing-key:ed25519"
+# Hosts a site may be published on over plain HTTP (local testing); their did:web documents are
+# resolved over HTTP too, the only departure from did:web's https-only resolution.
+LOCAL_HTTP_HOSTS = ("127.0.0.1", "localhost")
 
 
 def b58encode(data: bytes) -> str:
@@ -60,7 +63,7 @@ def public_from_multikey(value: str) -> bytes:
 def did_web(base_url: str) -> str:
     """``https://example.org/~jana/`` -> ``did:web:example.org:~jana`` (port colons %3A-encoded)."""
     parts = urlsplit(base_url)
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")):
+    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOCAL_HTTP_HOSTS):
         raise UsageError("publish.base_url must be an https:// URL for did:web", hint="set publish.base_url in vault.yaml")
     host = parts.netloc.replace(":", "%3A")
     path = [p for p in parts.path.split("/") if p]

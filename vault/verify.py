@@ -2,8 +2,8 @@
 
 Trust is anchored where did:web puts it: the issuer's key comes from the DID document served at the
 DID's own origin (``did:web:host%3Aport:a:b`` -> ``https://host:port/a/b/did.json``, a bare host ->
-``https://host/.well-known/did.json``), never from the copy under test, which anyone can serve
-with a key of their own.  ``resolve`` maps a DID host to another base URL (a mirror, a test server on
+``https://host/.well-known/did.json``; plain HTTP for the loopback hosts a site may be published on
+for testing), never from the copy under test, which anyone can serve with a key of their own.  ``resolve`` maps a DID host to another base URL (a mirror, a test server on
 loopback).  A folder is checked against its own ``did.json`` unless its host is in ``resolve``: the
 report then says that the key was not checked against the domain.
 
@@ -43,6 +43,7 @@ class VerifyReport:
     did_document: str | None = None      # where the key was read from (URL, or the folder's file)
     key_checked: bool = False            # True when that was the DID's own origin (or --resolve)
     warnings: list[str] = field(default_factory=list)
+    hint: str | None = None              # what to do about the problems, when something specific helps
 
     @property
     def ok(self) -> bool:
@@ -67,7 +68,8 @@ class DidWeb:
         return "/".join([*self.path, "did.json"]) if self.path else ".well-known/did.json"
 
     def document_url(self, base: str | None = None) -> str:
-        base = base or f"https://{self.host}/"
+        scheme = "http" if self.host.rsplit(":", 1)[0] in signing.LOCAL_HTTP_HOSTS else "https"
+        base = base or f"{scheme}://{self.host}/"
         return (base if base.endswith("/") else base + "/") + self.document_path()
 
 
@@ -196,7 +198,8 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
 
     MUST take the issuer's key from the DID's own origin (or the base URL ``resolve`` gives for its
     host) for a URL, and for a folder when its host is in ``resolve``; MUST NOT trust the bundle's
-    own DID document then.  Raises VaultError only when a server cannot be reached at all.
+    own DID document then.  A DID document that cannot be fetched is a problem (fail closed);
+    VaultError only when the bundle's own server cannot be reached.
     """
     now = now or datetime.now(timezone.utc)
     resolve = resolve or {}
@@ -215,15 +218,20 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
 
     copy_path = parsed.document_path()
     copy_raw = reader.read(copy_path)
+    for host in sorted(set(resolve) - {parsed.host}):
+        report.warnings.append(f"--resolve {host}=... is not used: the bundle's issuer is {did} (host {parsed.host})")
     if reader.is_url or parsed.host in resolve:
         source = parsed.document_url(resolve.get(parsed.host))
+        report.did_document = source
         try:
             raw = _http_get(source, MAX_DID_DOCUMENT)
         except VaultError as exc:
-            raise VaultError(exc.message, hint=f"the key of {did} is read from {source}; to read it elsewhere "
-                                               f"(a mirror, a test server), give --resolve {parsed.host}=URL") from None
+            # Fail closed: without the key its domain serves, nothing in the bundle is vouched for.
+            report.problems.append(f"the key of {did} could not be checked: {exc.message}")
+            report.hint = (f"the key of {did} is read from {source}; to read it from elsewhere "
+                           f"(a mirror, a test server), give --resolve {parsed.host}=URL")
+            return report
         doc = _json(raw, f"the DID document of {did} at {source}", report)
-        report.did_document = source
         report.key_checked = doc is not None
     else:
         source = copy_path

@@ -91,4 +91,4 @@ def verify_cmd(
     context.render(report.to_json(), text)
     if not report.ok:
         raise IntegrityError(f"{len(report.problems)} problem(s): {report.problems[0]}",
-                             hint="if this is your site, rebuild and redeploy it with `vault publish`; otherwise do not trust its claims")
+                             hint=report.hint or "if this is your site, rebuild and redeploy it with `vault publish`; otherwise do not trust its claims")
