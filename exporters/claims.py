@@ -87,6 +87,11 @@ def credential(did: str, market: dict, as_of: datetime, validity_days: int, priv
     return signing.sign(doc, private_key, f"{did}#key-1", valid_from)
 
 
+def credential_index(did: str, paths: list[str], site_url: str) -> dict:
+    """``credentials/index.json``: the bundle paths of the credentials (JSON-LD, like the rest)."""
+    return {"@context": [VC_CONTEXT, context_url(site_url)], "type": "CredentialIndex", "issuer": did, "credentials": paths}
+
+
 def manifest(did: str, files: dict[str, str], as_of: datetime, private_key, site_url: str) -> dict:
     created = as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
     doc = {

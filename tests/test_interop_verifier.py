@@ -102,7 +102,7 @@ def test_reference_verifier_accepts_every_credential_and_the_manifest_and_reject
 def test_every_term_is_defined_json_ld_safe_mode(reference_verifier, bundle, tmp_path):
     """Expansion in safe mode fails on an undefined term or a relative IRI; the negative control
     shows the check would see one."""
-    docs = dict(signed_documents(bundle), **{".well-known/did.json": bundle / ".well-known/did.json"})
+    docs = dict(signed_documents(bundle), **{rel: bundle / rel for rel in (".well-known/did.json", "credentials/index.json")})
     checks = [{"name": rel, "kind": "expand", "path": str(path)} for rel, path in docs.items()]
     cred = json.loads((bundle / "credentials/ebay.json").read_text())
     assert cred["evidence"][0]["type"] == "RatingPageCapture"  # the captured page is covered too
@@ -122,7 +122,7 @@ def test_the_context_is_protected_with_absolute_type_iris(bundle):
     assert ctx["@protected"] is True
     vocab = ctx["vault"]
     assert vocab == "https://jana.example.org/" + claims.CONTEXT_PATH + "#"
-    for name in ("MarketplaceReputationCredential", "SignedBundleManifest", "RatingPageCapture"):
+    for name in ("MarketplaceReputationCredential", "SignedBundleManifest", "RatingPageCapture", "CredentialIndex"):
         term = ctx[name]
         iri = term if isinstance(term, str) else term["@id"]
         assert iri == "vault:" + name

@@ -216,7 +216,7 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
         w.write(f"credentials/{m['source']}.json", claims.dumps(cred))
         cred_index.append(f"credentials/{m['source']}.json")
     if markets:
-        w.write("credentials/index.json", claims.dumps({"issuer": did, "credentials": cred_index}))
+        w.write("credentials/index.json", claims.dumps(claims.credential_index(did, cred_index, conf.site_url)))
 
     # The manifest last: it covers every other file.
     files = {rel: sha for rel, sha in w.hashes().items() if rel != BUNDLE_MARKER}
