@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from vault import signing
+from vault.store.files import sha256_file  # noqa: F401  (the targets hash files with it from here)
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 MANIFEST = "manifest.json"
