@@ -12,7 +12,7 @@ _vault() {
             --vault) _vault_opt=(--vault "${COMP_WORDS[i+1]}") ;;
         esac
         case "$w" in
-            --add-tag|--base-url|--delay|--for|--grace-hours|--identity-file|--kind|--limit|--lock-wait|--max-pages|--new-passphrase-file|--out|--output|--passphrase-file|--prune-trash|--since|--source|--tag|--to|--untag|--until|--vault|--visibility|-o) ((i++)); continue ;;
+            --add-tag|--base-url|--delay|--for|--grace-hours|--identity-file|--kind|--limit|--lock-wait|--max-pages|--new-passphrase-file|--out|--output|--passphrase-file|--prune-trash|--resolve|--since|--source|--tag|--to|--untag|--until|--vault|--visibility|-o) ((i++)); continue ;;
             -*) continue ;;
         esac
         case "$path $w" in
@@ -51,7 +51,7 @@ _vault() {
     done
     case "$prev" in
         --add-tag|--tag|--untag) COMPREPLY=($(compgen -W "$(_vault_values tags)" -- "$cur")); return ;;
-        --base-url|--delay|--for|--grace-hours|--limit|--lock-wait|--max-pages|--prune-trash|--since|--to|--until) COMPREPLY=(); return ;;
+        --base-url|--delay|--for|--grace-hours|--limit|--lock-wait|--max-pages|--prune-trash|--resolve|--since|--to|--until) COMPREPLY=(); return ;;
         --identity-file|--new-passphrase-file|--out|--output|--passphrase-file|--vault|-o) compopt -o default 2>/dev/null; COMPREPLY=(); return ;;
         --kind) COMPREPLY=($(compgen -W "post media rating" -- "$cur")); return ;;
         --source) COMPREPLY=($(compgen -W "amazon bluesky ebay etsy facebook files instagram linkedin manual mastodon x" -- "$cur")); return ;;
@@ -75,7 +75,7 @@ _vault() {
         "gc") words="--grace-hours --dry-run -h --help" ;;
         "demo") words="-h --help" ; [[ "$cur" != -* ]] && return ;;
         "publish") words="--out --to --dry-run -h --help" ; [[ "$cur" != -* ]] && words="$words $(_vault_values targets)" ;;
-        "verify") words="-h --help" ;;
+        "verify") words="--resolve -h --help" ;;
         "reputation") words="-h --help" ;;
         "backup") words="--verify --prune-trash -h --help" ; [[ "$cur" != -* ]] && return ;;
         "restore") words="-h --help" ; [[ "$cur" != -* ]] && return ;;

@@ -108,6 +108,7 @@ complete -c vault -n '__fish_seen_subcommand_from publish' -s h -d 'Show this he
 complete -c vault -n '__fish_seen_subcommand_from publish' -l help -d 'Show this help and exit.'
 complete -c vault -n '__fish_seen_subcommand_from publish' -a '(__vault_values targets)'
 complete -c vault -n '__fish_use_subcommand' -a verify -d 'Check a published bundle: signed manifest, every file'\''s hash, credential proofs and expiry.'
+complete -c vault -n '__fish_seen_subcommand_from verify' -l resolve -x -d 'Fetch the DID document of did:web HOST (with :PORT if the DID has one) from URL instead of https://HOST/. Repeatable.'
 complete -c vault -n '__fish_seen_subcommand_from verify' -s h -d 'Show this help and exit.'
 complete -c vault -n '__fish_seen_subcommand_from verify' -l help -d 'Show this help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a reputation -d 'Per-marketplace summary: counts by polarity, % positive (12 months, all time), stars, sources.'
