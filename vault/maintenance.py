@@ -18,7 +18,7 @@ from typing import Callable
 from .errors import IntegrityError, VaultError
 from .repository import Vault
 from .store.checksums import age_file_problem, read_all
-from .store.files import sha256_file
+from .store.files import odd_files, sha256_file
 
 
 @dataclass
@@ -44,27 +44,6 @@ def stored_files(vault: Vault) -> list[str]:
         if d.is_dir():
             out += [f"{sub}/{e.name}" for e in sorted(os.scandir(d), key=lambda e: e.name)
                     if e.name.endswith(".age") and e.is_file(follow_symlinks=False)]
-    return out
-
-
-def odd_files(root: Path) -> list[dict]:
-    """Symbolic links and special files (devices, sockets, fifos) anywhere under ``root``: a vault
-    holds only regular files and folders, and following a link could read or back up anything."""
-    import stat
-
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in sorted(dirnames + filenames):
-            full = os.path.join(dirpath, name)
-            try:
-                mode = os.lstat(full).st_mode
-            except FileNotFoundError:
-                continue
-            rel = os.path.relpath(full, root)
-            if stat.S_ISLNK(mode):
-                out.append({"path": rel, "problem": "is a symbolic link (refused: a vault holds only regular files)"})
-            elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                out.append({"path": rel, "problem": "is a special file (refused: a vault holds only regular files)"})
     return out
 
 

@@ -3,6 +3,7 @@ checksums."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from contextlib import nullcontext
@@ -26,6 +27,7 @@ class RestoreResult:
     verified_files: int = 0
     duration_seconds: float = 0.0
     resumed: bool = False
+    complete: bool = True    # False: keys, headers or catalog files are bad; PATH is no vault
     problems: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -38,6 +40,7 @@ class RestoreResult:
             "verified_files": self.verified_files,
             "duration_seconds": round(self.duration_seconds, 3),
             "resumed": self.resumed,
+            "complete": self.complete,
             "problems": list(self.problems),
         }
 
@@ -95,8 +98,14 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
             result.bytes_copied += st.st_size
 
         header = _fetch_header(src, path)
-        result.problems = _check_restored(path)
-        result.verified_files = len(read_all(path / "checksums")) - len(result.problems)
+        result.problems = _check_restored(path, header)
+        result.verified_files = len(read_all(path / "checksums")) + 1 - len(result.problems)
+        if any(not p["path"].startswith("objects/") for p in result.problems):
+            # Keys, headers or catalog files damaged or missing: such a vault would fail at its
+            # first use, so PATH does not become one (a rerun resumes once SRC is repaired).
+            result.complete = False
+            result.duration_seconds = time.monotonic() - started
+            return result
         # vault.json last: until now PATH is not a vault, and a rerun resumes.
         atomic_write(path / "vault.json", header, path / "tmp", what="vault.json")
         result.files_copied += 1
@@ -107,11 +116,18 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
 
 
 def restore_error(result: RestoreResult) -> IntegrityError | None:
-    """The error (exit 13) for a restore whose files do not all match the checksums."""
+    """The error (exit 13) for a restore whose files are not all sound, naming the first."""
     if not result.problems:
         return None
+    first = result.problems[0]
+    if not result.complete:
+        return IntegrityError(
+            f"the backup is damaged: {len(result.problems)} file(s) missing or damaged, first: {first['path']} ({first['problem']}); "
+            f"{result.path} was not made a vault",
+            hint="restore from another backup (or the trash/ folders of this one); see README \"Recovery\"",
+        )
     return IntegrityError(
-        f"{len(result.problems)} restored file(s) do not match the vault's checksums, first: {result.problems[0]['path']}",
+        f"{len(result.problems)} restored file(s) do not match the vault's checksums, first: {first['path']}",
         hint="the restored vault works but these files are damaged or missing in the backup; `vault check` lists them",
     )
 
@@ -139,12 +155,42 @@ def _fix_modes(root: Path) -> None:
                 os.chmod(p, FILE_MODE)
 
 
-def _check_restored(path: Path) -> list[dict]:
+KEY_FILES = ("keys/identity.age", "keys/writer.key.age")
+
+
+def _check_restored(path: Path, header: bytes) -> list[dict]:
+    """Everything restorable without a key: every checksummed file (keys and vault.json
+    included), the keys being intact age files, and the catalog complete against its head."""
+    import hashlib
+
+    from ..store import head as head_mod
+    from ..store.checksums import MUTABLE, age_file_problem, read_history
+
     problems = []
-    for rel, expected in sorted(read_all(path / "checksums").items()):
+    history = read_history(path / "checksums")
+    if not history and scan_local(path, skip_top={"tmp", "keys", "checksums"}):
+        problems.append({"path": "checksums/", "problem": "missing in the backup (no checksum file)"})
+    for rel, shas in sorted(history.items()):
+        accepted = shas if rel in MUTABLE else shas[-1:]
+        if rel == "vault.json":
+            if hashlib.sha256(header).hexdigest() not in accepted:
+                problems.append({"path": rel, "problem": "checksum mismatch (damaged or altered in the backup)"})
+            continue
         f = path / rel
         if not f.is_file():
             problems.append({"path": rel, "problem": "missing in the backup"})
-        elif sha256_file(f) != expected:
+        elif sha256_file(f) not in accepted:
             problems.append({"path": rel, "problem": "checksum mismatch (damaged in the backup)"})
+    listed = {p["path"] for p in problems}
+    for rel in KEY_FILES:
+        if rel not in listed:
+            why = age_file_problem(path / rel)
+            if why:
+                problems.append({"path": rel, "problem": "missing in the backup" if why == "missing" else why})
+    try:
+        header_data = json.loads(header)
+        survey = head_mod.survey(path, header_data=header_data if isinstance(header_data, dict) else {})
+        problems += [p for p in survey.problems() if p["path"] not in listed]
+    except IntegrityError as exc:
+        problems.append({"path": head_mod.HEAD_REL, "problem": exc.message})
     return problems

@@ -4,6 +4,7 @@ the copy against the checksums and prune old trash."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from ..errors import IntegrityError, UsageError
 from ..store.checksums import read_all
 from .destination import Destination, ProgressFactory
 from .layout import (
-    TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file, today_utc,
+    LOCAL_SKIP_TOP, TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file, today_utc,
 )
 from .local import LocalDestination
 
@@ -183,6 +184,7 @@ def run_backup(
     started = time.monotonic()
     bar = progress or (lambda _d, _t: nullcontext(lambda _n: None))
     day = day or today_utc()
+    refuse_unsound(vault_root)
     plan = plan_backup(vault_root, dest)
     result = BackupResult(plan.destination, files_skipped=plan.skipped)
     trash = _Trash(day, plan.remote)
@@ -220,6 +222,38 @@ def run_backup(
         _verify(vault_root, dest, result, trash, bar)
     result.duration_seconds = time.monotonic() - started
     return result
+
+
+def local_problems(vault_root: Path) -> list[dict]:
+    """What makes the local vault unfit to back up, key-free: links or special files (they would
+    be skipped), catalog files the head lists that are gone, files the checksums list that are
+    gone.  Reads only."""
+    from ..store import head as head_mod
+    from ..store.files import odd_files
+
+    problems = odd_files(vault_root, skip_top=LOCAL_SKIP_TOP)
+    known = {p["path"] for p in problems}
+    try:
+        problems += [p for p in head_mod.survey(vault_root).problems() if p["path"] not in known]
+    except IntegrityError as exc:
+        problems.append({"path": head_mod.HEAD_REL, "problem": exc.message})
+    known = {p["path"] for p in problems}
+    for rel in sorted(read_all(vault_root / "checksums")):
+        if rel not in known and not os.path.lexists(vault_root / rel):
+            problems.append({"path": rel, "problem": "missing (the checksums list it)"})
+    return problems
+
+
+def refuse_unsound(vault_root: Path) -> None:
+    """Raise IntegrityError (exit 13) before touching the destination when the vault lost files
+    or holds links: a backup would otherwise move the destination's good copies to the trash."""
+    problems = local_problems(vault_root)
+    if problems:
+        first = problems[0]
+        raise IntegrityError(
+            f"the vault has {len(problems)} problem(s), first: {first['path']} {first['problem']}; the backup was not changed",
+            hint="run `vault check` to list them; the backup may still hold good copies (see README \"Recovery\")",
+        )
 
 
 def backup_error(result: BackupResult) -> IntegrityError | None:
@@ -276,7 +310,10 @@ def _expected_hashes(vault_root: Path) -> dict[str, str]:
     checksum files themselves, keys and the two headers, with their local sha256."""
     expected = dict(read_all(vault_root / "checksums"))
     for rel in scan_local(vault_root):
-        if rel not in expected and not rel.startswith(("objects/", "catalog/")) and not is_reserved(rel):
+        # Mutable files (keys, headers, the catalog head) are compared with their local bytes.
+        if is_reserved(rel):
+            continue
+        if not is_immutable(rel) or (rel not in expected and not rel.startswith(("objects/", "catalog/"))):
             expected[rel] = sha256_file(vault_root / rel)
     return expected
 

@@ -208,7 +208,7 @@ class Survey:
         return out
 
 
-def survey(vault_root: Path) -> Survey:
+def survey(vault_root: Path, header_data: dict | None = None) -> Survey:
     """Compare the catalog files on disk with the head.  Reads only; checks no MAC.
 
     The head MUST be read before the directories are listed: pieces are written before the head
@@ -218,7 +218,7 @@ def survey(vault_root: Path) -> Survey:
     head = read_head(vault_root)
     segs, snaps = _listing(vault_root / "catalog")
     if head is None:
-        flagged = bool(_header_data(vault_root).get(HEADER_FLAG))
+        flagged = bool((_header_data(vault_root) if header_data is None else header_data).get(HEADER_FLAG))
         s = Survey(None, snaps[-1] if snaps else None, segs, legacy=not flagged)
         if flagged:
             s.missing.append(HEAD_REL)
