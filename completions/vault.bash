@@ -37,11 +37,11 @@ _vault() {
     case "$path" in
         "") words="backup check compact demo export gc get import init key list mark publish reputation restore scrape search show sources status verify --vault --json --quiet -q --verbose -v --lock-wait --identity-file --help" ;;
         "backup") words="--verify --prune-trash --help" ; compopt -o default 2>/dev/null ;;
-        "check") words="--read-data --help" ;;
+        "check") words="--read-data --accept-rollback --help" ;;
         "compact") words="--help" ;;
         "demo") words="--help" ; compopt -o default 2>/dev/null ;;
         "export") words="--help" ; compopt -o default 2>/dev/null ;;
-        "gc") words="--grace-hours --dry-run --help" ;;
+        "gc") words="--grace-hours --dry-run --yes --help" ;;
         "get") words="-o --output --help" ;;
         "import") words="--source --dry-run --help" ; compopt -o default 2>/dev/null ;;
         "init") words="--passphrase-file --no-keyring --help" ; compopt -o default 2>/dev/null ;;

@@ -16,6 +16,7 @@ complete -c vault -n '__fish_seen_subcommand_from backup' -l help -d 'Show help 
 complete -c vault -n '__fish_seen_subcommand_from backup' -F
 complete -c vault -n '__fish_use_subcommand' -a check -d 'Verify the vault'\''s files (key-free), or every byte of it with --read-data.'
 complete -c vault -n '__fish_seen_subcommand_from check' -l read-data -d 'Decrypt everything and verify object ids and MACs (needs the identity).'
+complete -c vault -n '__fish_seen_subcommand_from check' -l accept-rollback -d 'Accept this vault'\''s catalog as the newest seen here, after restoring an older copy on purpose (needs the identity).'
 complete -c vault -n '__fish_seen_subcommand_from check' -l help -d 'Show help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a compact -d 'Merge the catalog'\''s journal segments into one snapshot and remove the merged segments.'
 complete -c vault -n '__fish_seen_subcommand_from compact' -l help -d 'Show help and exit.'
@@ -28,6 +29,7 @@ complete -c vault -n '__fish_seen_subcommand_from export' -F
 complete -c vault -n '__fish_use_subcommand' -a gc -d 'Delete objects no record references (after a grace period), and stray temp files.'
 complete -c vault -n '__fish_seen_subcommand_from gc' -l grace-hours -r -d 'Keep unreferenced objects younger than this.'
 complete -c vault -n '__fish_seen_subcommand_from gc' -l dry-run -d 'Only report what would be removed.'
+complete -c vault -n '__fish_seen_subcommand_from gc' -l yes -d 'Remove even when that is more than a quarter of the vault'\''s objects or bytes.'
 complete -c vault -n '__fish_seen_subcommand_from gc' -l help -d 'Show help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a get -d 'Decrypt a media object to a file or stdout (verified before any byte reaches stdout).'
 complete -c vault -n '__fish_seen_subcommand_from get' -s o -r -d 'Write to this file (else stdout).'
