@@ -156,3 +156,12 @@ def test_restore_without_the_catalog_head_fails(filled, tmp_path):
     bk = _backup(filled, tmp_path)
     (bk / "catalog" / "head.json").unlink()
     _restore_fails(filled, bk, tmp_path, "catalog/head.json")
+
+
+def test_deleted_identity_file_with_a_passphrase_is_a_named_integrity_error(filled, monkeypatch):
+    (filled.path / "keys" / "identity.age").unlink()
+    monkeypatch.delenv("VAULT_IDENTITY_FILE")
+    monkeypatch.setenv("VAULT_PASSPHRASE_FILE", str(filled.passphrase_file))
+    res = filled.run("list")
+    assert res.code == ExitCode.INTEGRITY and "keys/identity.age is missing" in res.err
+    assert "unexpected" not in res.err

@@ -150,9 +150,7 @@ class Vault:
         if self.keys is not None:
             return self.keys
         header = self.header
-        ident, source = keys.find_identity(
-            header.vault_id, lambda: (self.path / "keys" / "identity.age").read_bytes(), identity_file, passphrase
-        )
+        ident, source = keys.find_identity(header.vault_id, self._identity_file_bytes, identity_file, passphrase)
         try:
             writer_cipher = (self.path / "keys" / "writer.key.age").read_bytes()
         except FileNotFoundError:
@@ -169,6 +167,14 @@ class Vault:
         header.verify(writer)
         self.keys = Keys(ident, Secret(writer), source)
         return self.keys
+
+    def _identity_file_bytes(self) -> bytes:
+        try:
+            return (self.path / "keys" / "identity.age").read_bytes()
+        except FileNotFoundError:
+            raise IntegrityError(
+                "keys/identity.age is missing", hint="copy it back from a backup, or use the identity from `vault key export` (--identity-file)"
+            ) from None
 
     @property
     def recipients(self) -> list[str]:

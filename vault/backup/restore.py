@@ -168,7 +168,8 @@ def _check_restored(path: Path, header: bytes) -> list[dict]:
 
     problems = []
     history = read_history(path / "checksums")
-    if not history and scan_local(path, skip_top={"tmp", "keys", "checksums"}):
+    stored = [r for r in scan_local(path) if r.startswith(("objects/", "catalog/")) and r != head_mod.HEAD_REL]
+    if not history and stored:
         problems.append({"path": "checksums/", "problem": "missing in the backup (no checksum file)"})
     for rel, shas in sorted(history.items()):
         accepted = shas if rel in MUTABLE else shas[-1:]

@@ -33,7 +33,7 @@ def check_cmd(
     out = result.to_json()
     if accepted is not None:
         out["accepted_rollback"] = accepted
-        if accepted["previously_seen"] is not None and not o.json:
+        if accepted["previously_seen"] not in (None, accepted["accepted"]) and not o.json:
             context.info(f"accepted catalog head {accepted['accepted']} (head {accepted['previously_seen']} had been seen here)")
 
     def text(r):
