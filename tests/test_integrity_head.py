@@ -131,6 +131,9 @@ def test_rollback_of_the_whole_folder_is_reported_and_can_be_accepted(vault_env,
     old = tmp_path / "old-copy"
     shutil.copytree(vault_env.path, old)
     assert vault_env.run("mark", "--all", "--public").code == 0
+    bk = tmp_path / "backup"
+    assert vault_env.run("backup", bk).code == 0
+    newest = sorted(os.listdir(bk / "catalog" / "journal"))[-1]
     shutil.rmtree(vault_env.path)
     shutil.copytree(old, vault_env.path)  # every file consistent, only older
     res = vault_env.run("list")
@@ -138,6 +141,10 @@ def test_rollback_of_the_whole_folder_is_reported_and_can_be_accepted(vault_env,
     monkeypatch.delenv("VAULT_IDENTITY_FILE")
     res = vault_env.run("check")
     assert res.code == ExitCode.INTEGRITY and "rolled back" in res.out
+    # The nightly backup does not push the newer catalog at the destination into its trash.
+    res = vault_env.run("backup", bk)
+    assert res.code == ExitCode.INTEGRITY and "rolled back" in res.err
+    assert (bk / "catalog" / "journal" / newest).is_file()
     monkeypatch.setenv("VAULT_IDENTITY_FILE", str(vault_env.identity_file))
     res = vault_env.run("check", "--accept-rollback", "--json")
     assert res.code == 0, res.out + res.err

@@ -234,7 +234,13 @@ def local_problems(vault_root: Path) -> list[dict]:
     problems = odd_files(vault_root, skip_top=LOCAL_SKIP_TOP)
     known = {p["path"] for p in problems}
     try:
-        problems += [p for p in head_mod.survey(vault_root).problems() if p["path"] not in known]
+        survey = head_mod.survey(vault_root)
+        problems += [p for p in survey.problems() if p["path"] not in known]
+        # A vault folder replaced by an older copy would push the backup's newer catalog files
+        # into its trash: refused until the rollback is accepted (`vault check --accept-rollback`).
+        why = head_mod.rollback_problem(vault_root, survey.head) if survey.head else None
+        if why:
+            problems.append({"path": head_mod.HEAD_REL, "problem": why})
     except IntegrityError as exc:
         problems.append({"path": head_mod.HEAD_REL, "problem": exc.message})
     known = {p["path"] for p in problems}
