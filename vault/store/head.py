@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import IntegrityError
+from ..errors import IntegrityError, VaultError
 from .files import atomic_write
 
 HEAD_NAME = "head.json"
@@ -310,7 +310,7 @@ def _write_state(path: Path, data: dict) -> None:
     try:
         ensure_dir(path.parent)
         atomic_write(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), path.parent, what=str(path))
-    except Exception:  # noqa: BLE001 - see remember(): never fatal
+    except (OSError, VaultError):  # see remember(): never fatal
         return
 
 
@@ -361,8 +361,6 @@ class CatalogHead:
     def view(self) -> Survey:
         """The verified list of pieces to load (see the module docstring)."""
         s = survey(self.vault_root)
-        if s.missing or s.extra:
-            raise _survey_error(s)
         if s.head is not None:
             s.head.verify(self._wk)
             if s.head.vault_id != self.vault_id:
@@ -370,6 +368,9 @@ class CatalogHead:
             why = rollback_problem(self.vault_root, s.head)
             if why:
                 raise IntegrityError(why, hint=ROLLBACK_HINT)
+        if s.missing or s.extra:
+            raise _survey_error(s)
+        if s.head is not None:
             remember(self.vault_root, s.head)
         else:
             seen = last_seen(self.vault_root, self.vault_id)
@@ -387,10 +388,10 @@ class CatalogHead:
             return
         try:
             self.record(snapshot, segments)
-        except Exception:  # noqa: BLE001 - the read itself succeeded; the next write retries
+            _flag_header(self.vault_root, self.tmpdir, self._wk)
+            _record_key_checksums(self.vault_root, self.tmpdir)
+        except (OSError, VaultError):  # the read itself succeeded; the next open retries
             return
-        _flag_header(self.vault_root, self.tmpdir, self._wk)
-        _record_key_checksums(self.vault_root, self.tmpdir)
         NOTICES.append(f"this vault had no catalog head (written by an older version); created {HEAD_REL} at counter {self.current.counter if self.current else 0}")
 
     def record(self, snapshot: str | None, segments: list[str]) -> None:
