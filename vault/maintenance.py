@@ -1,10 +1,13 @@
 """`vault check`, `vault compact`, `vault gc`: integrity and housekeeping.
 
 check without keys proves the ciphertext against the checksum files (bit rot, truncation,
-tampering).  With ``read_data`` it decrypts everything and proves each object's name (HMAC),
-each catalog file's MAC and that every record's objects exist.
+tampering), keys/ and vault.json included; refuses symbolic links and special files; and compares
+the catalog files with the catalog head (missing, extra, rolled back: see ``store/head.py``).
+With ``read_data`` it decrypts everything and proves each object's name (HMAC), each catalog
+file's MAC, the head's MAC and that every record's objects exist.
 
-compact and gc are the only operations that delete, and they run under the exclusive lock.
+compact and gc are the only operations that delete, and they run under the exclusive lock.  Both
+load the catalog first, which refuses an incomplete one, so they never act on a partial view.
 """
 
 from __future__ import annotations
