@@ -96,6 +96,8 @@ def test_tampered_head_fails_its_mac(vault_env, tmp_path):
     path.write_text(json.dumps(head))
     res = vault_env.run("list")
     assert res.code == ExitCode.INTEGRITY and "catalog/head.json fails its MAC" in res.err
+    res = vault_env.run("check", "--read-data", "--json")
+    assert res.code == ExitCode.INTEGRITY and "catalog/head.json" in {p["path"] for p in res.json()["problems"]}
 
 
 def test_kill_between_segment_and_head_resumes_exactly(vault_env, tmp_path):

@@ -163,7 +163,8 @@ def _check_data(vault: Vault, result: CheckResult, progress: Callable[[int], Non
         loaded = vault.catalog()
     except VaultError as exc:
         if not any(p["path"].startswith("catalog/") for p in result.problems):
-            result.problems.append({"path": "catalog", "problem": exc.message})
+            where = "catalog/head.json" if exc.message.startswith("catalog/head.json") else "catalog"
+            result.problems.append({"path": where, "problem": exc.message})
         return
     for oid in sorted(loaded.referenced_objects()):
         if not vault.objects.exists(oid):
