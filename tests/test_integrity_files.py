@@ -165,3 +165,41 @@ def test_deleted_identity_file_with_a_passphrase_is_a_named_integrity_error(fill
     res = filled.run("list")
     assert res.code == ExitCode.INTEGRITY and "keys/identity.age is missing" in res.err
     assert "unexpected" not in res.err
+
+
+def test_backup_killed_between_head_and_trash_still_restores(filled, tmp_path):
+    """A real SIGKILL after the backup put the new catalog head in place and before it moved the
+    segments that `vault compact` removed to its trash: the destination holds catalog files no
+    head lists; restore leaves them out and makes a sound vault."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    bk = _backup(filled, tmp_path)
+    assert filled.run("import", camera_roll(tmp_path / "more", n=2, prefix="M")).code == 0
+    assert filled.run("compact").code == 0
+    code = (
+        "import os, signal, sys\n"
+        "from vault.backup import run\n"
+        "real = run._put_head\n"
+        "def put_then_die(*a, **k):\n"
+        "    real(*a, **k)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "run._put_head = put_then_die\n"
+        "from vault.cli import main\n"
+        f"sys.exit(main(['backup', {str(bk)!r}]))\n"
+    )
+    env = dict(os.environ, VAULT_DIR=str(filled.path))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    leftovers = sorted(os.listdir(bk / "catalog" / "journal"))
+    assert leftovers  # superseded segments still there, unlisted by the new head
+    res = filled.run("restore", bk, tmp_path / "r", "--json")
+    assert res.code == 0, res.err
+    assert sorted(p.rsplit("/", 1)[1] for p in res.json()["skipped"]) == leftovers
+    assert filled.run("--vault", tmp_path / "r", "check", "--read-data").code == 0
+    assert filled.records("--vault", str(tmp_path / "r")) == filled.records()
+    assert filled.run("backup", bk).code == 0  # the next run completes it
+    assert not (bk / "catalog" / "journal").exists() or not os.listdir(bk / "catalog" / "journal")

@@ -28,6 +28,7 @@ class RestoreResult:
     duration_seconds: float = 0.0
     resumed: bool = False
     complete: bool = True    # False: keys, headers or catalog files are bad; PATH is no vault
+    skipped: list[str] = field(default_factory=list)   # catalog files no head lists (not copied)
     problems: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -41,6 +42,7 @@ class RestoreResult:
             "duration_seconds": round(self.duration_seconds, 3),
             "resumed": self.resumed,
             "complete": self.complete,
+            "skipped": list(self.skipped),
             "problems": list(self.problems),
         }
 
@@ -77,6 +79,9 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
             hint="check SRC; a first backup that never finished has no vault.json yet: run `vault backup` again to complete it",
         )
     wanted = {r: s for r, s in listing.items() if is_safe_rel(r) and not is_reserved(r) and not is_junk(r)}
+    skipped = _leftovers(src, wanted)
+    for rel in skipped:
+        del wanted[rel]
 
     for sub in ("", "keys", "objects", "checksums", "catalog/journal", "catalog/snapshots", "tmp"):
         ensure_dir(path / sub)
@@ -86,7 +91,7 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
 
     present = scan_local(path)
     todo = [r for r in sorted(wanted, key=lambda r: (phase(r), r)) if present.get(r) != wanted[r] and r != "vault.json"]
-    result = RestoreResult(src.display, str(path), resumed=resumed, files_present=len(wanted) - len(todo) - 1)
+    result = RestoreResult(src.display, str(path), resumed=resumed, files_present=len(wanted) - len(todo) - 1, skipped=skipped)
     with bar("restoring", sum(wanted[r] for r in todo)) as advance:
         src.get_many(todo, path, advance)  # in one batch: PATH is no vault until vault.json
         _fix_modes(path)
@@ -130,6 +135,23 @@ def restore_error(result: RestoreResult) -> IntegrityError | None:
         f"{len(result.problems)} restored file(s) do not match the vault's checksums, first: {first['path']}",
         hint="the restored vault works but these files are damaged or missing in the backup; `vault check` lists them",
     )
+
+
+def _leftovers(src: Destination, wanted: dict[str, int]) -> list[str]:
+    """Catalog files at ``src`` that its head neither lists nor retired and that are older than
+    it: what a backup interrupted between putting a new head and moving the superseded files to
+    its trash leaves.  They are not copied (the restored vault would refuse them as extra)."""
+    from ..store import head as head_mod
+
+    if head_mod.HEAD_REL not in wanted:
+        return []
+    try:
+        head = head_mod.Head.parse(src.read_bytes(head_mod.HEAD_REL))
+    except IntegrityError:
+        return []  # reported by the checks after the copy
+    segs = [r.rsplit("/", 1)[1] for r in wanted if r.startswith("catalog/journal/") and r.endswith(head_mod.SEGMENT_SUFFIX)]
+    snaps = [r.rsplit("/", 1)[1] for r in wanted if r.startswith("catalog/snapshots/") and r.endswith(head_mod.SNAPSHOT_SUFFIX)]
+    return sorted(head_mod.compare(head, segs, snaps).extra)
 
 
 def _fetch_header(src: Destination, path: Path) -> bytes:

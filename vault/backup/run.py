@@ -10,13 +10,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..errors import IntegrityError, UsageError
 from ..store.checksums import read_all
 from .destination import Destination, ProgressFactory
 from .layout import (
-    LOCAL_SKIP_TOP, TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file, today_utc,
+    HEAD_REL, LOCAL_SKIP_TOP, TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file, today_utc,
 )
 from .local import LocalDestination
 
@@ -204,9 +204,11 @@ def run_backup(
             dest.put_many(vault_root, batch, advance)
             _count(result, vault_root, batch)
 
-        _trash_stale(dest, plan.stale, trash, result)
+        _trash_stale(dest, plan.stale, trash, result, after_checksums=lambda: _put_head(vault_root, dest, plan, trash, result))
 
-        mutable = sorted(r for r in plan.copy + plan.replace if phase(r) == 3)
+        if HEAD_REL in plan.copy or HEAD_REL in plan.replace:
+            advance(plan.local[HEAD_REL])
+        mutable = sorted(r for r in plan.copy + plan.replace if phase(r) == 3 and r != HEAD_REL)
         header = [r for r in plan.copy + plan.replace if phase(r) == 4]
         previous = [r for r in mutable + header if r in plan.remote]
         _to_trash(dest, previous, trash, copy=True)
@@ -302,13 +304,28 @@ def _to_trash(dest: Destination, rels: Sequence[str], trash: _Trash, *, copy: bo
     trash.taken.update(trash.base(r) for r in batch)
 
 
-def _trash_stale(dest: Destination, stale: Sequence[str], trash: _Trash, result: BackupResult) -> None:
+def _trash_stale(dest: Destination, stale: Sequence[str], trash: _Trash, result: BackupResult, after_checksums: Callable[[], None]) -> None:
     """Move files that left the vault into today's trash, checksum files first, so that no
-    checksum line at the destination names a file that is gone."""
+    checksum line at the destination names a file that is gone; ``after_checksums`` runs in
+    between (it puts the new catalog head in place)."""
     first = [r for r in stale if r.startswith("checksums/")]
     _to_trash(dest, first, trash)
+    after_checksums()
     _to_trash(dest, [r for r in stale if not r.startswith("checksums/")], trash)
     result.files_trashed += len(stale)
+
+
+def _put_head(vault_root: Path, dest: Destination, plan: BackupPlan, trash: _Trash, result: BackupResult) -> None:
+    """Replace the destination's catalog head once every file it lists is there, and before the
+    catalog files it no longer lists go to the trash: at every instant the destination's head
+    names only files present (a restore skips the unlisted leftovers of an interrupted run)."""
+    if HEAD_REL not in plan.copy and HEAD_REL not in plan.replace:
+        return
+    if HEAD_REL in plan.remote:
+        _to_trash(dest, [HEAD_REL], trash, copy=True)
+        result.files_trashed += 1
+    dest.put_atomic(vault_root / HEAD_REL, HEAD_REL)
+    _count(result, vault_root, [HEAD_REL])
 
 
 def _expected_hashes(vault_root: Path) -> dict[str, str]:

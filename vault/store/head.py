@@ -223,6 +223,11 @@ def survey(vault_root: Path, header_data: dict | None = None) -> Survey:
         if flagged:
             s.missing.append(HEAD_REL)
         return s
+    return compare(head, segs, snaps)
+
+
+def compare(head: Head, segs: list[str], snaps: list[str]) -> Survey:
+    """Classify the segment and snapshot names found (in a vault or a backup) against ``head``."""
     live_segs = set(head.segments)
     retired = set(head.retired)
     s = Survey(head, head.snapshot, list(head.segments))
@@ -230,7 +235,7 @@ def survey(vault_root: Path, header_data: dict | None = None) -> Survey:
         s.missing.append(_rel(head.snapshot))
     present = set(segs)
     s.missing += [_rel(n) for n in head.segments if n not in present]
-    for name in segs:
+    for name in sorted(segs):
         if name in live_segs or name in retired:
             continue
         if segment_time(name) > head.written_ns:
@@ -238,7 +243,7 @@ def survey(vault_root: Path, header_data: dict | None = None) -> Survey:
         else:
             s.extra.append(_rel(name))
     live_seq = snapshot_seq(head.snapshot)
-    for name in snaps:
+    for name in sorted(snaps):
         if name == head.snapshot or name in retired:
             continue
         if snapshot_seq(name) > live_seq:
