@@ -210,3 +210,32 @@ def test_gc_reports_its_share_and_needs_yes_above_a_quarter(vault_env, tmp_path)
     assert res.code == 0 and res.json()["objects_removed"] == 12
     assert len(_objects(vault_env.path)) == 3 and len(vault_env.records()) == 3
     assert vault_env.run("check", "--read-data").code == 0
+
+
+def test_compact_killed_between_snapshot_and_head_leaves_a_sound_vault(vault_env, tmp_path):
+    for i in range(2):
+        assert vault_env.run("import", camera_roll(tmp_path / f"r{i}", n=2, prefix=f"R{i}")).code == 0
+    before = vault_env.records()
+    code = (
+        "import os, signal, sys\n"
+        "from vault.store import head\n"
+        "real = head.CatalogHead.record\n"
+        "def die_on_snapshot(self, snapshot, segments):\n"
+        "    if snapshot is not None:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return real(self, snapshot, segments)\n"
+        "head.CatalogHead.record = die_on_snapshot\n"
+        "from vault.cli import main\n"
+        "sys.exit(main(['compact']))\n"
+    )
+    env = dict(os.environ, VAULT_DIR=str(vault_env.path))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    assert len(os.listdir(vault_env.path / "catalog" / "snapshots")) == 1 and _head(vault_env.path)["snapshot"] is None
+    res = vault_env.run("check", "--read-data", "--json")
+    assert res.code == 0, res.out
+    assert any("interrupted compaction" in n for n in res.json()["notes"])
+    assert vault_env.records() == before
+    assert vault_env.run("compact").code == 0
+    assert len(os.listdir(vault_env.path / "catalog" / "snapshots")) == 1
+    assert vault_env.records() == before and vault_env.run("check", "--read-data").code == 0
