@@ -22,10 +22,14 @@ Every write holds the vault's exclusive lock, so such a segment is always newer 
 a reader saw before heads existed, so an interrupted import resumes the same way) and listed by
 the next head.  A snapshot newer than the live one that no head lists is a compaction that did
 not finish: ignored, retired by the next write.  Anything older that the head does not know was
-added from elsewhere or is the trace of a rolled-back head, and is refused.
+added from elsewhere (another copy of the vault, say) and is refused.  (A head put back to an
+older copy leaves the newer segments pending, so no record is lost; the outside record below
+reports the rollback.)  The classification trusts the wall clock not to run backwards across a
+crash.
 
 Outside the vault, the last head seen at each location is kept in the user's state folder
-(``platformdirs.user_state_path("vault")/heads/<vault_id>.json``), so that replacing the whole
+(``platformdirs.user_state_path("vault")/heads/<vault_id>.json``, one entry per resolved vault
+path, so a copy elsewhere, e.g. a test restore, is a separate history), so that replacing the whole
 folder by an older copy (every file consistent, only older) is reported too.  A deliberate
 rollback (an older backup restored on purpose) is accepted with ``accept_rollback``.
 
