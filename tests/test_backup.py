@@ -156,8 +156,9 @@ def test_incremental_backup_restore_and_verify(vault_env, target, tmp_path):
     fill(vault_env, tmp_path, 2, "B")
     third = backup(vault_env, target.spec, "--verify")
     assert third["objects_copied"] == 2 and third["verified"] is True and third["verified_files"] > 5
-    # only the new files: 2 objects, 1 journal segment, 2 checksum files (objects, segment)
-    assert third["files_copied"] == 5, third
+    # only the new files: 2 objects, 1 journal segment, 2 checksum files (objects, segment),
+    # and the catalog head that now lists the segment
+    assert third["files_copied"] == 6, third
 
     records = restore_and_check(vault_env, target.spec, tmp_path / "restored")
     assert records == vault_env.records() and len(records) == 5
@@ -189,7 +190,8 @@ def test_gc_and_compact_deletions_go_to_dated_trash_then_prune(vault_env, target
     day = today()
     for f in gone:
         assert f"trash/{day}/{f}" in after, f  # moved, not deleted
-    assert summary["files_trashed"] == len(gone) + 1  # + the previous vault.yaml
+    assert summary["files_trashed"] == len(gone) + 2  # + the previous vault.yaml and catalog head
+    assert f"trash/{day}/catalog/head.json" in after
     assert (target.disk / f"trash/{day}/vault.yaml").read_bytes() == old_yaml
     assert (target.disk / "vault.yaml").read_bytes() == old_yaml + b"# edited\n"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from . import crypto
 from .keys import Secret
 from .repository import Vault
-from .store.files import atomic_write
 
 
 def change_passphrase(vault: Vault, passphrase: Secret) -> None:
     keys = vault.keys or vault.unlock()
     data = str(keys.identity.reveal()).encode()
-    atomic_write(vault.path / "keys" / "identity.age", crypto.passphrase_encrypt(data, passphrase), vault.tmpdir, what="keys/identity.age")
+    vault.replace_key_file("keys/identity.age", crypto.passphrase_encrypt(data, passphrase))
 
 
 def add_recipient(vault: Vault, recipient: str) -> bool:
@@ -26,6 +25,6 @@ def add_recipient(vault: Vault, recipient: str) -> bool:
     if recipient in header.recipients:
         return False
     header.recipients.append(recipient)
-    atomic_write(vault.path / "keys" / "writer.key.age", crypto.encrypt_bytes(keys.writer_key, header.recipients), vault.tmpdir, what="keys/writer.key.age")
+    vault.replace_key_file("keys/writer.key.age", crypto.encrypt_bytes(keys.writer_key, header.recipients))
     vault.write_header(header)
     return True

@@ -7,6 +7,7 @@ manager that takes the lock for the duration of the command.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import uuid
@@ -20,7 +21,9 @@ from . import crypto, keys
 from .errors import IntegrityError, KeyUnavailableError, NoVaultError, VaultExistsError
 from .keys import KeySource, Secret
 from .store.checksums import ChecksumLog
-from .store.files import atomic_write, clean_tmp, ensure_dir
+from .store import head as head_mod
+from .store.checksums import drop_replaced
+from .store.files import atomic_write, clean_tmp, ensure_dir, sha256_file
 from .store.lock import VaultLock
 from .store.objects import ObjectStore
 from .store.vaultfile import VaultHeader
@@ -118,9 +121,17 @@ class Vault:
             created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             recipients=[recipient],
         )
+        header.extra[head_mod.HEADER_FLAG] = 1
         header.sign(writer)
+        first = head_mod.initial_head(header.vault_id, writer)
+        atomic_write(path / head_mod.HEAD_REL, first.to_bytes(), vault.tmpdir)
+        header_bytes = header.to_bytes()
+        for rel in ("keys/identity.age", "keys/writer.key.age"):
+            vault.checksums.add(rel, sha256_file(path / rel))
+        vault.checksums.add("vault.json", hashlib.sha256(header_bytes).hexdigest())
+        vault.checksums.flush()
         # vault.json last: a crash before this leaves no half-made vault that looks valid.
-        atomic_write(path / "vault.json", header.to_bytes(), vault.tmpdir)
+        atomic_write(path / "vault.json", header_bytes, vault.tmpdir)
         stored = keys.keyring_set(header.vault_id, ident) if use_keyring else False
         return vault, stored
 
@@ -139,9 +150,7 @@ class Vault:
         if self.keys is not None:
             return self.keys
         header = self.header
-        ident, source = keys.find_identity(
-            header.vault_id, lambda: (self.path / "keys" / "identity.age").read_bytes(), identity_file, passphrase
-        )
+        ident, source = keys.find_identity(header.vault_id, self._identity_file_bytes, identity_file, passphrase)
         try:
             writer_cipher = (self.path / "keys" / "writer.key.age").read_bytes()
         except FileNotFoundError:
@@ -158,6 +167,14 @@ class Vault:
         header.verify(writer)
         self.keys = Keys(ident, Secret(writer), source)
         return self.keys
+
+    def _identity_file_bytes(self) -> bytes:
+        try:
+            return (self.path / "keys" / "identity.age").read_bytes()
+        except FileNotFoundError:
+            raise IntegrityError(
+                "keys/identity.age is missing", hint="copy it back from a backup, or use the identity from `vault key export` (--identity-file)"
+            ) from None
 
     @property
     def recipients(self) -> list[str]:
@@ -197,8 +214,17 @@ class Vault:
     def write_header(self, header: VaultHeader) -> None:
         k = self.keys or self.unlock()
         header.sign(k.writer_key)
-        atomic_write(self.path / "vault.json", header.to_bytes(), self.tmpdir)
+        head_mod.write_header_file(self.path, self.tmpdir, header.to_bytes())
+        drop_replaced(self.path / "checksums", self.tmpdir)
         self._header = header
+
+    def replace_key_file(self, rel: str, data: bytes) -> None:
+        """Replace ``keys/...`` atomically, its checksum line first (exclusive lock held)."""
+        from .store.checksums import record_replacement
+
+        record_replacement(self.path / "checksums", self.tmpdir, rel, hashlib.sha256(data).hexdigest())
+        atomic_write(self.path / rel, data, self.tmpdir, what=rel)
+        drop_replaced(self.path / "checksums", self.tmpdir)
 
     def close(self) -> None:
         if self._catalog is not None:

@@ -19,7 +19,8 @@ run has finished (and is never mistaken for one before, since ``vault.json`` com
 2. catalog segments and snapshots (they reference objects already there),
 3. checksum files (they list objects and catalog files already there),
 4. files that vanished locally (``vault gc`` / ``vault compact``) are MOVED to the trash:
-   checksum files first, then catalog files and objects, so no checksum line names a file that
+   checksum files first, then the new catalog head is put in place (everything it lists is
+   there), then catalog files and objects, so no checksum line and no head names a file that
    is gone,
 5. ``keys/*``, ``vault.yaml`` (mutable: replaced atomically; the previous version is copied to the
    trash first when it differs),

@@ -27,8 +27,14 @@ IMMUTABLE_AREAS = ("objects/", "catalog/", "checksums/")
 CHUNK = 1 << 20
 
 
+HEAD_REL = "catalog/head.json"  # mutable: replaced at every catalog write (see store/head.py)
+
+
 def phase(rel: str) -> int:
-    """Copy order of a file: objects, catalog, checksums, other mutable files, vault.json."""
+    """Copy order of a file: objects, catalog, checksums, other mutable files (keys, the catalog
+    head, which lists catalog files already copied), vault.json."""
+    if rel == HEAD_REL:
+        return 3
     if rel.startswith("objects/"):
         return 0
     if rel.startswith("catalog/"):
@@ -41,7 +47,7 @@ def phase(rel: str) -> int:
 
 
 def is_immutable(rel: str) -> bool:
-    return rel.startswith(IMMUTABLE_AREAS)
+    return rel.startswith(IMMUTABLE_AREAS) and rel != HEAD_REL
 
 
 def in_vault_area(rel: str) -> bool:

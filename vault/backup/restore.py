@@ -3,6 +3,7 @@ checksums."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from contextlib import nullcontext
@@ -26,6 +27,8 @@ class RestoreResult:
     verified_files: int = 0
     duration_seconds: float = 0.0
     resumed: bool = False
+    complete: bool = True    # False: keys, headers or catalog files are bad; PATH is no vault
+    skipped: list[str] = field(default_factory=list)   # catalog files no head lists (not copied)
     problems: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -38,6 +41,8 @@ class RestoreResult:
             "verified_files": self.verified_files,
             "duration_seconds": round(self.duration_seconds, 3),
             "resumed": self.resumed,
+            "complete": self.complete,
+            "skipped": list(self.skipped),
             "problems": list(self.problems),
         }
 
@@ -74,6 +79,9 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
             hint="check SRC; a first backup that never finished has no vault.json yet: run `vault backup` again to complete it",
         )
     wanted = {r: s for r, s in listing.items() if is_safe_rel(r) and not is_reserved(r) and not is_junk(r)}
+    skipped = _leftovers(src, wanted)
+    for rel in skipped:
+        del wanted[rel]
 
     for sub in ("", "keys", "objects", "checksums", "catalog/journal", "catalog/snapshots", "tmp"):
         ensure_dir(path / sub)
@@ -83,7 +91,7 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
 
     present = scan_local(path)
     todo = [r for r in sorted(wanted, key=lambda r: (phase(r), r)) if present.get(r) != wanted[r] and r != "vault.json"]
-    result = RestoreResult(src.display, str(path), resumed=resumed, files_present=len(wanted) - len(todo) - 1)
+    result = RestoreResult(src.display, str(path), resumed=resumed, files_present=len(wanted) - len(todo) - 1, skipped=skipped)
     with bar("restoring", sum(wanted[r] for r in todo)) as advance:
         src.get_many(todo, path, advance)  # in one batch: PATH is no vault until vault.json
         _fix_modes(path)
@@ -95,8 +103,14 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
             result.bytes_copied += st.st_size
 
         header = _fetch_header(src, path)
-        result.problems = _check_restored(path)
-        result.verified_files = len(read_all(path / "checksums")) - len(result.problems)
+        result.problems = _check_restored(path, header)
+        result.verified_files = len(read_all(path / "checksums")) + 1 - len(result.problems)
+        if any(not p["path"].startswith("objects/") for p in result.problems):
+            # Keys, headers or catalog files damaged or missing: such a vault would fail at its
+            # first use, so PATH does not become one (a rerun resumes once SRC is repaired).
+            result.complete = False
+            result.duration_seconds = time.monotonic() - started
+            return result
         # vault.json last: until now PATH is not a vault, and a rerun resumes.
         atomic_write(path / "vault.json", header, path / "tmp", what="vault.json")
         result.files_copied += 1
@@ -107,13 +121,37 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
 
 
 def restore_error(result: RestoreResult) -> IntegrityError | None:
-    """The error (exit 13) for a restore whose files do not all match the checksums."""
+    """The error (exit 13) for a restore whose files are not all sound, naming the first."""
     if not result.problems:
         return None
+    first = result.problems[0]
+    if not result.complete:
+        return IntegrityError(
+            f"the backup is damaged: {len(result.problems)} file(s) missing or damaged, first: {first['path']} ({first['problem']}); "
+            f"{result.path} was not made a vault",
+            hint="restore from another backup (or the trash/ folders of this one); see README \"Recovery\"",
+        )
     return IntegrityError(
-        f"{len(result.problems)} restored file(s) do not match the vault's checksums, first: {result.problems[0]['path']}",
+        f"{len(result.problems)} restored file(s) do not match the vault's checksums, first: {first['path']}",
         hint="the restored vault works but these files are damaged or missing in the backup; `vault check` lists them",
     )
+
+
+def _leftovers(src: Destination, wanted: dict[str, int]) -> list[str]:
+    """Catalog files at ``src`` that its head neither lists nor retired and that are older than
+    it: what a backup interrupted between putting a new head and moving the superseded files to
+    its trash leaves.  They are not copied (the restored vault would refuse them as extra)."""
+    from ..store import head as head_mod
+
+    if head_mod.HEAD_REL not in wanted:
+        return []
+    try:
+        head = head_mod.Head.parse(src.read_bytes(head_mod.HEAD_REL))
+    except IntegrityError:
+        return []  # reported by the checks after the copy
+    segs = [r.rsplit("/", 1)[1] for r in wanted if r.startswith("catalog/journal/") and r.endswith(head_mod.SEGMENT_SUFFIX)]
+    snaps = [r.rsplit("/", 1)[1] for r in wanted if r.startswith("catalog/snapshots/") and r.endswith(head_mod.SNAPSHOT_SUFFIX)]
+    return sorted(head_mod.compare(head, segs, snaps).extra)
 
 
 def _fetch_header(src: Destination, path: Path) -> bytes:
@@ -139,12 +177,43 @@ def _fix_modes(root: Path) -> None:
                 os.chmod(p, FILE_MODE)
 
 
-def _check_restored(path: Path) -> list[dict]:
+KEY_FILES = ("keys/identity.age", "keys/writer.key.age")
+
+
+def _check_restored(path: Path, header: bytes) -> list[dict]:
+    """Everything restorable without a key: every checksummed file (keys and vault.json
+    included), the keys being intact age files, and the catalog complete against its head."""
+    import hashlib
+
+    from ..store import head as head_mod
+    from ..store.checksums import MUTABLE, age_file_problem, read_history
+
     problems = []
-    for rel, expected in sorted(read_all(path / "checksums").items()):
+    history = read_history(path / "checksums")
+    stored = [r for r in scan_local(path) if r.startswith(("objects/", "catalog/")) and r != head_mod.HEAD_REL]
+    if not history and stored:
+        problems.append({"path": "checksums/", "problem": "missing in the backup (no checksum file)"})
+    for rel, shas in sorted(history.items()):
+        accepted = shas if rel in MUTABLE else shas[-1:]
+        if rel == "vault.json":
+            if hashlib.sha256(header).hexdigest() not in accepted:
+                problems.append({"path": rel, "problem": "checksum mismatch (damaged or altered in the backup)"})
+            continue
         f = path / rel
         if not f.is_file():
             problems.append({"path": rel, "problem": "missing in the backup"})
-        elif sha256_file(f) != expected:
+        elif sha256_file(f) not in accepted:
             problems.append({"path": rel, "problem": "checksum mismatch (damaged in the backup)"})
+    listed = {p["path"] for p in problems}
+    for rel in KEY_FILES:
+        if rel not in listed:
+            why = age_file_problem(path / rel)
+            if why:
+                problems.append({"path": rel, "problem": "missing in the backup" if why == "missing" else why})
+    try:
+        header_data = json.loads(header)
+        survey = head_mod.survey(path, header_data=header_data if isinstance(header_data, dict) else {})
+        problems += [p for p in survey.problems() if p["path"] not in listed]
+    except IntegrityError as exc:
+        problems.append({"path": head_mod.HEAD_REL, "problem": exc.message})
     return problems

@@ -4,18 +4,19 @@ the copy against the checksums and prune old trash."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..errors import IntegrityError, UsageError
 from ..store.checksums import read_all
 from .destination import Destination, ProgressFactory
 from .layout import (
-    TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file, today_utc,
+    HEAD_REL, LOCAL_SKIP_TOP, TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file, today_utc,
 )
 from .local import LocalDestination
 
@@ -183,6 +184,7 @@ def run_backup(
     started = time.monotonic()
     bar = progress or (lambda _d, _t: nullcontext(lambda _n: None))
     day = day or today_utc()
+    refuse_unsound(vault_root)
     plan = plan_backup(vault_root, dest)
     result = BackupResult(plan.destination, files_skipped=plan.skipped)
     trash = _Trash(day, plan.remote)
@@ -202,9 +204,11 @@ def run_backup(
             dest.put_many(vault_root, batch, advance)
             _count(result, vault_root, batch)
 
-        _trash_stale(dest, plan.stale, trash, result)
+        _trash_stale(dest, plan.stale, trash, result, after_checksums=lambda: _put_head(vault_root, dest, plan, trash, result))
 
-        mutable = sorted(r for r in plan.copy + plan.replace if phase(r) == 3)
+        if HEAD_REL in plan.copy or HEAD_REL in plan.replace:
+            advance(plan.local[HEAD_REL])
+        mutable = sorted(r for r in plan.copy + plan.replace if phase(r) == 3 and r != HEAD_REL)
         header = [r for r in plan.copy + plan.replace if phase(r) == 4]
         previous = [r for r in mutable + header if r in plan.remote]
         _to_trash(dest, previous, trash, copy=True)
@@ -220,6 +224,44 @@ def run_backup(
         _verify(vault_root, dest, result, trash, bar)
     result.duration_seconds = time.monotonic() - started
     return result
+
+
+def local_problems(vault_root: Path) -> list[dict]:
+    """What makes the local vault unfit to back up, key-free: links or special files (they would
+    be skipped), catalog files the head lists that are gone, files the checksums list that are
+    gone.  Reads only."""
+    from ..store import head as head_mod
+    from ..store.files import odd_files
+
+    problems = odd_files(vault_root, skip_top=LOCAL_SKIP_TOP)
+    known = {p["path"] for p in problems}
+    try:
+        survey = head_mod.survey(vault_root)
+        problems += [p for p in survey.problems() if p["path"] not in known]
+        # A vault folder replaced by an older copy would push the backup's newer catalog files
+        # into its trash: refused until the rollback is accepted (`vault check --accept-rollback`).
+        why = head_mod.rollback_problem(vault_root, survey.head) if survey.head else None
+        if why:
+            problems.append({"path": head_mod.HEAD_REL, "problem": why})
+    except IntegrityError as exc:
+        problems.append({"path": head_mod.HEAD_REL, "problem": exc.message})
+    known = {p["path"] for p in problems}
+    for rel in sorted(read_all(vault_root / "checksums")):
+        if rel not in known and not os.path.lexists(vault_root / rel):
+            problems.append({"path": rel, "problem": "missing (the checksums list it)"})
+    return problems
+
+
+def refuse_unsound(vault_root: Path) -> None:
+    """Raise IntegrityError (exit 13) before touching the destination when the vault lost files
+    or holds links: a backup would otherwise move the destination's good copies to the trash."""
+    problems = local_problems(vault_root)
+    if problems:
+        first = problems[0]
+        raise IntegrityError(
+            f"the vault has {len(problems)} problem(s), first: {first['path']} {first['problem']}; the backup was not changed",
+            hint="run `vault check` to list them; the backup may still hold good copies (see README \"Recovery\")",
+        )
 
 
 def backup_error(result: BackupResult) -> IntegrityError | None:
@@ -262,13 +304,28 @@ def _to_trash(dest: Destination, rels: Sequence[str], trash: _Trash, *, copy: bo
     trash.taken.update(trash.base(r) for r in batch)
 
 
-def _trash_stale(dest: Destination, stale: Sequence[str], trash: _Trash, result: BackupResult) -> None:
+def _trash_stale(dest: Destination, stale: Sequence[str], trash: _Trash, result: BackupResult, after_checksums: Callable[[], None]) -> None:
     """Move files that left the vault into today's trash, checksum files first, so that no
-    checksum line at the destination names a file that is gone."""
+    checksum line at the destination names a file that is gone; ``after_checksums`` runs in
+    between (it puts the new catalog head in place)."""
     first = [r for r in stale if r.startswith("checksums/")]
     _to_trash(dest, first, trash)
+    after_checksums()
     _to_trash(dest, [r for r in stale if not r.startswith("checksums/")], trash)
     result.files_trashed += len(stale)
+
+
+def _put_head(vault_root: Path, dest: Destination, plan: BackupPlan, trash: _Trash, result: BackupResult) -> None:
+    """Replace the destination's catalog head once every file it lists is there, and before the
+    catalog files it no longer lists go to the trash: at every instant the destination's head
+    names only files present (a restore skips the unlisted leftovers of an interrupted run)."""
+    if HEAD_REL not in plan.copy and HEAD_REL not in plan.replace:
+        return
+    if HEAD_REL in plan.remote:
+        _to_trash(dest, [HEAD_REL], trash, copy=True)
+        result.files_trashed += 1
+    dest.put_atomic(vault_root / HEAD_REL, HEAD_REL)
+    _count(result, vault_root, [HEAD_REL])
 
 
 def _expected_hashes(vault_root: Path) -> dict[str, str]:
@@ -276,7 +333,10 @@ def _expected_hashes(vault_root: Path) -> dict[str, str]:
     checksum files themselves, keys and the two headers, with their local sha256."""
     expected = dict(read_all(vault_root / "checksums"))
     for rel in scan_local(vault_root):
-        if rel not in expected and not rel.startswith(("objects/", "catalog/")) and not is_reserved(rel):
+        # Mutable files (keys, headers, the catalog head) are compared with their local bytes.
+        if is_reserved(rel):
+            continue
+        if not is_immutable(rel) or (rel not in expected and not rel.startswith(("objects/", "catalog/"))):
             expected[rel] = sha256_file(vault_root / rel)
     return expected
 

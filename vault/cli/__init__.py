@@ -205,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
             code = _report(VaultError(f"unexpected error: {type(exc).__name__}: {exc}", hint="run again with --verbose for details"), verbose)
             code = int(ExitCode.UNEXPECTED)
+    head_mod = sys.modules.get("vault.store.head")
+    for note in head_mod.NOTICES if head_mod else ():
+        context.info(f"vault: note: {note}")
+    if head_mod:
+        head_mod.NOTICES.clear()
     try:
         sys.stdout.flush()
     except BrokenPipeError:

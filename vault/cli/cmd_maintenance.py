@@ -12,19 +12,29 @@ from . import app, context
 @app.command("check", epilog=(
     "Examples:\n\n  vault check                 # key-free: ciphertext against checksums\n\n"
     "  vault check --read-data     # decrypt everything, verify ids and MACs\n\nExit 13 when anything is wrong; each bad file is named."))
-def check_cmd(read_data: Annotated[bool, typer.Option("--read-data", help="Decrypt everything and verify object ids and MACs (needs the identity).")] = False) -> None:
+def check_cmd(
+    read_data: Annotated[bool, typer.Option("--read-data", help="Decrypt everything and verify object ids and MACs (needs the identity).")] = False,
+    accept_rollback: Annotated[bool, typer.Option("--accept-rollback", help="Accept this vault's catalog as the newest seen here, after restoring an older copy on purpose (needs the identity).")] = False,
+) -> None:
     """Verify the vault's files (key-free), or every byte of it with --read-data."""
     from ..errors import IntegrityError
-    from ..maintenance import check
+    from ..maintenance import accept_rollback as accept, check
     from ..repository import open_vault
 
     o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
-        if read_data:
+    accepted = None
+    with open_vault(o.vault_path(), exclusive=accept_rollback, wait=o.lock_wait) as vault:
+        if read_data or accept_rollback:
             vault.unlock(o.identity_file)
+        if accept_rollback:
+            accepted = accept(vault)
         with context.progress_bar("checking", None, unit_bytes=False) as advance:
             result = check(vault, read_data=read_data, progress=advance)
     out = result.to_json()
+    if accepted is not None:
+        out["accepted_rollback"] = accepted
+        if accepted["previously_seen"] not in (None, accepted["accepted"]) and not o.json:
+            context.info(f"accepted catalog head {accepted['accepted']} (head {accepted['previously_seen']} had been seen here)")
 
     def text(r):
         for p in r["problems"]:
@@ -54,10 +64,11 @@ def compact_cmd() -> None:
     context.render(result, lambda r: context.info(f"compacted {r['segments_merged']} segment(s) into {r['snapshot']}; removed {r['files_removed']} file(s)"))
 
 
-@app.command("gc", epilog="Examples:\n\n  vault gc --dry-run\n\n  vault gc --grace-hours 0")
+@app.command("gc", epilog="Examples:\n\n  vault gc --dry-run\n\n  vault gc --grace-hours 0\n\nRemoving more than a quarter of the vault (objects or bytes) needs --yes.")
 def gc_cmd(
     grace_hours: Annotated[float, typer.Option(help="Keep unreferenced objects younger than this.")] = 24.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be removed.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Remove even when that is more than a quarter of the vault's objects or bytes.")] = False,
 ) -> None:
     """Delete objects no record references (after a grace period), and stray temp files."""
     from ..maintenance import gc
@@ -66,6 +77,8 @@ def gc_cmd(
     o = context.opts()
     with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
-        result = gc(vault, grace_hours=grace_hours, dry_run=dry_run)
+        result = gc(vault, grace_hours=grace_hours, dry_run=dry_run, yes=yes)
     verb = "would remove" if dry_run else "removed"
-    context.render(result, lambda r: context.info(f"{verb} {r['objects_removed']} unreferenced object(s), {context.human_bytes(r['bytes_freed'])}; {r['kept_within_grace']} kept within the grace period"))
+    context.render(result, lambda r: context.info(
+        f"{verb} {r['objects_removed']} unreferenced object(s) of {r['objects_total']} ({r['share_objects']:.0%}), "
+        f"{context.human_bytes(r['bytes_freed'])} ({r['share_bytes']:.0%}); {r['kept_within_grace']} kept within the grace period"))

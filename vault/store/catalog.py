@@ -36,6 +36,7 @@ from typing import IO, Any, Iterable, Iterator
 from .. import crypto
 from ..errors import IntegrityError
 from .files import atomic_writer, ensure_dir
+from .head import CatalogHead
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records(
@@ -82,16 +83,16 @@ class Catalog:
         self.snapshot_name: str | None = None
         self.snapshot_seq = 0
         self.ops_since_snapshot = 0
+        self.head = CatalogHead(root, tmpdir, writer_key)
 
     # --- loading -------------------------------------------------------------------------------
 
     def load(self) -> "Catalog":
-        snaps = sorted(self.snap_dir.glob("*.sqlite.age")) if self.snap_dir.is_dir() else []
-        if snaps:
-            self._load_snapshot(snaps[-1])
+        view = self.head.view()  # the pieces the MAC'd head lists; IntegrityError if any is missing
+        if view.snapshot:
+            self._load_snapshot(self.snap_dir / view.snapshot)
         superseded = set(self.superseded)
-        names = sorted(p.name for p in self.journal_dir.glob("*.jsonl.age")) if self.journal_dir.is_dir() else []
-        for name in names:
+        for name in view.segments:
             if name in superseded:
                 continue
             for op in self.read_segment(name):
@@ -99,6 +100,7 @@ class Catalog:
                 self.ops_since_snapshot += 1
             self.segments.append(name)
         self.db.commit()
+        self.head.loaded(self.snapshot_name, self.segments)  # a vault from before heads gets one
         return self
 
     def read_segment(self, name: str) -> list[dict]:
@@ -174,6 +176,7 @@ class Catalog:
         sha = self._write_encrypted(self.journal_dir / name, plain, "a catalog segment")
         self._pending.clear()
         self.segments.append(name)
+        self.head.record(self.snapshot_name, self.segments)  # after the segment, before its checksum
         return f"catalog/journal/{name}", sha
 
     def _write_encrypted(self, final: Path, plain: IO[bytes], what: str) -> str:
@@ -200,6 +203,7 @@ class Catalog:
         self.snapshot_name, self.snapshot_seq = name, seq
         self.superseded, self.segments = supersedes, []
         self.ops_since_snapshot = 0
+        self.head.record(name, [])  # the snapshot is live from here on
         return f"catalog/snapshots/{name}", sha
 
     def obsolete_files(self) -> list[Path]:

@@ -149,3 +149,28 @@ def clean_tmp(tmpdir: Path, older_than: float | None = None) -> int:
         _unlink_quietly(Path(entry.path))
         removed += 1
     return removed
+
+
+def odd_files(root: Path, skip_top: set[str] | frozenset[str] = frozenset()) -> list[dict]:
+    """Symbolic links and special files (devices, sockets, fifos) anywhere under ``root``, as
+    ``{"path", "problem"}``: a vault holds only regular files and folders, and following a link
+    would read, back up or restore something that is not the vault's."""
+    import stat
+
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root):
+            dirnames[:] = [d for d in dirnames if d not in skip_top]
+            filenames = [f for f in filenames if f not in skip_top]
+        for name in sorted(dirnames + filenames):
+            full = os.path.join(dirpath, name)
+            try:
+                mode = os.lstat(full).st_mode
+            except FileNotFoundError:
+                continue
+            rel = Path(os.path.relpath(full, root)).as_posix()
+            if stat.S_ISLNK(mode):
+                out.append({"path": rel, "problem": "is a symbolic link (refused: a vault holds only regular files)"})
+            elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                out.append({"path": rel, "problem": "is a special file (refused: a vault holds only regular files)"})
+    return out

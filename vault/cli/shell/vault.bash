@@ -70,9 +70,9 @@ _vault() {
         "get") words="-o --output -h --help" ;;
         "mark") words="--kind --source --since --until --tag --visibility --all --public --private --premium --add-tag --untag -h --help" ;;
         "export") words="-h --help" ; [[ "$cur" != -* ]] && return ;;
-        "check") words="--read-data -h --help" ;;
+        "check") words="--read-data --accept-rollback -h --help" ;;
         "compact") words="-h --help" ;;
-        "gc") words="--grace-hours --dry-run -h --help" ;;
+        "gc") words="--grace-hours --dry-run --yes -h --help" ;;
         "demo") words="-h --help" ; [[ "$cur" != -* ]] && return ;;
         "publish") words="--out --to --dry-run -h --help" ; [[ "$cur" != -* ]] && words="$words $(_vault_values targets)" ;;
         "verify") words="--resolve -h --help" ;;

@@ -86,6 +86,7 @@ complete -c vault -n '__fish_seen_subcommand_from export' -l help -d 'Show this 
 complete -c vault -n '__fish_seen_subcommand_from export' -F
 complete -c vault -n '__fish_use_subcommand' -a check -d 'Verify the vault'\''s files (key-free), or every byte of it with --read-data.'
 complete -c vault -n '__fish_seen_subcommand_from check' -l read-data -d 'Decrypt everything and verify object ids and MACs (needs the identity).'
+complete -c vault -n '__fish_seen_subcommand_from check' -l accept-rollback -d 'Accept this vault'\''s catalog as the newest seen here, after restoring an older copy on purpose (needs the identity).'
 complete -c vault -n '__fish_seen_subcommand_from check' -s h -d 'Show this help and exit.'
 complete -c vault -n '__fish_seen_subcommand_from check' -l help -d 'Show this help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a compact -d 'Merge the catalog'\''s journal segments into one snapshot and remove the merged segments.'
@@ -94,6 +95,7 @@ complete -c vault -n '__fish_seen_subcommand_from compact' -l help -d 'Show this
 complete -c vault -n '__fish_use_subcommand' -a gc -d 'Delete objects no record references (after a grace period), and stray temp files.'
 complete -c vault -n '__fish_seen_subcommand_from gc' -l grace-hours -x -d 'Keep unreferenced objects younger than this.'
 complete -c vault -n '__fish_seen_subcommand_from gc' -l dry-run -d 'Only report what would be removed.'
+complete -c vault -n '__fish_seen_subcommand_from gc' -l yes -d 'Remove even when that is more than a quarter of the vault'\''s objects or bytes.'
 complete -c vault -n '__fish_seen_subcommand_from gc' -s h -d 'Show this help and exit.'
 complete -c vault -n '__fish_seen_subcommand_from gc' -l help -d 'Show this help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a demo -d 'Import bundled sample exports into a demo vault, search them and publish a site locally.'
