@@ -51,7 +51,7 @@ _vault() {
         "key passwd") words="--new-passphrase-file --help" ;;
         "key show") words="--help" ;;
         "list") words="--kind --source --since --until --tag --visibility --limit --help" ;;
-        "mark") words="--kind --source --since --until --tag --visibility --all --public --private --premium --add-tag --untag --help" ;;
+        "mark") words="--kind --source --since --until --tag --visibility --all --public --private --premium --add-tag --untag --force --help" ;;
         "publish") words="--out --to --dry-run --help" ;;
         "reputation") words="--help" ;;
         "restore") words="--help" ; compopt -o default 2>/dev/null ;;

@@ -76,6 +76,7 @@ complete -c vault -n '__fish_seen_subcommand_from mark' -l private -d 'Keep thes
 complete -c vault -n '__fish_seen_subcommand_from mark' -l premium -d 'Publish as a teaser; content encrypted for subscribers.'
 complete -c vault -n '__fish_seen_subcommand_from mark' -l add-tag -r -d 'Add this tag (repeatable).'
 complete -c vault -n '__fish_seen_subcommand_from mark' -l untag -r -d 'Remove this tag (repeatable).'
+complete -c vault -n '__fish_seen_subcommand_from mark' -l force -d 'With filters or --all and --public: also publish records that were followers-only, direct or otherwise not public on their network.'
 complete -c vault -n '__fish_seen_subcommand_from mark' -l help -d 'Show help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a publish -d 'Build the public site (pages, feeds, signed reputation) and deploy it.'
 complete -c vault -n '__fish_seen_subcommand_from publish' -l out -r -d 'Build the bundle into this folder (kept between builds).'

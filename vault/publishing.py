@@ -584,7 +584,12 @@ def publish(vault: Vault, *, target: str | None, out: Path | None, to: str | Non
         result["target"] = display(spec)
         result["plan"] = plan.to_json()
         if not dry_run and not plan.empty:
-            result["deploy"] = tgt.apply(build_into, plan)
+            try:
+                result["deploy"] = tgt.apply(build_into, plan)
+            except KeyboardInterrupt:
+                raise Interrupted(f"interrupted while deploying to {display(spec)}: the bundle is built, but the target holds "
+                                  "a mix of new and previous files (each file whole)",
+                                  hint="run the same `vault publish` again: it uploads what is still missing") from None
     # Targets add their warnings while planning and deploying (e.g. file types a host refuses).
     result["warnings"] = built.warnings + context["warnings"]
     return result
