@@ -203,6 +203,29 @@ def test_only_http_https_and_mailto_become_links(vault_env, tmp_path):
     assert 'href="https://ko-fi.com/jana"' in (out / "support/index.html").read_text()
 
 
+def test_script_links_from_real_exports_are_text(vault_env, tmp_path):
+    """Links as the Mastodon and LinkedIn importers read them from their exports."""
+    from social_fixtures import PUBLIC_IRI, li_export, m_export, m_status, write_tar, write_zip
+
+    html = ('<p>Click <a href="javascript:alert(document.cookie)">here</a> or '
+            '<a href="data:text/html;base64,PHNjcmlwdD4=">there</a> or <a href="https://safe.example/">safe</a></p>')
+    mastodon = write_tar(tmp_path / "archive.tar.gz", m_export([m_status(1, "2023-03-01T10:00:00Z", html, to=[PUBLIC_IRI])], media={}))
+    csv_text = ("Date,ShareLink,ShareCommentary,SharedUrl,MediaUrl,Visibility\r\n"
+                "2024-03-05 08:15:00,javascript:alert('li'),Shared a link,data:text/html;base64,PHNjcmlwdD4=,,PUBLIC\r\n")
+    linkedin = write_zip(tmp_path / "Basic_LinkedInDataExport.zip", li_export(csv_text=csv_text))
+    for export in (mastodon, linkedin):
+        res = vault_env.run("import", export)
+        assert res.code == 0, res.err
+    configure(vault_env)
+    assert vault_env.run("mark", "--all", "--public").code == 0
+    out = tmp_path / "site"
+    build(vault_env, out)
+    pages = "".join(p.read_text() for p in out.rglob("*.html"))
+    assert "Click here" in pages and "Shared a link" in pages
+    assert 'href="https://safe.example/"' in pages
+    assert not re.search(r'href="\s*(javascript|data|vbscript):', pages, re.I)
+
+
 # --- image metadata --------------------------------------------------------------------------------
 
 
