@@ -549,6 +549,28 @@ def test_published_files_are_world_readable_and_the_vault_is_not(vault_env, tmp_
             assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, p
 
 
+def test_rclone_copy_of_the_site_is_world_readable(vault_env, tmp_path):
+    import os
+    import stat
+
+    inject(vault_env.path, [photo("a.jpg", jpeg()), post("a", 2, "Readable over rclone", media_refs=["a.jpg"])])
+    configure(vault_env)
+    assert vault_env.run("mark", "--all", "--public").code == 0
+    dest = tmp_path / "rclone-site"
+    old = os.umask(0o077)
+    try:
+        res = vault_env.run("publish", "--to", f"rclone::local:{dest}")
+    finally:
+        os.umask(old)
+    assert res.code == 0, res.err
+    files = [p for p in dest.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".jpg" for p in files) and (dest / "index.html").exists()
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644, p
+    for p in [dest, *(p for p in dest.rglob("*") if p.is_dir())]:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o755, p
+
+
 # --- warnings --------------------------------------------------------------------------------------
 
 
