@@ -410,6 +410,34 @@ def test_interrupted_first_build_is_finished_by_the_next(vault_env, tmp_path):
     assert len(list((killed / "media").glob("*.jpg"))) == 16 * 4
 
 
+def test_dir_target_finishes_a_first_deploy_that_was_killed(vault_env, tmp_path):
+    from exporters.dir_target import IN_PROGRESS
+
+    inject(vault_env.path, [photo("a.jpg", jpeg()), post("a", 2, "Deployed", media_refs=["a.jpg"])])
+    configure(vault_env)
+    assert vault_env.run("mark", "--all", "--public").code == 0
+    built = tmp_path / "built"
+    build(vault_env, built)
+    # What a first deploy killed after its first files leaves: its marker, whole files renamed
+    # into place, a temporary copy, and no manifest yet.
+    dest = tmp_path / "www"
+    (dest / "media").mkdir(parents=True)
+    (dest / IN_PROGRESS).write_bytes(b"")
+    first = next((built / "media").glob("*.jpg"))
+    (dest / "media" / first.name).write_bytes(first.read_bytes())
+    (dest / "media" / f".{first.name}.vault-tmp").write_bytes(first.read_bytes()[:100])
+    res = vault_env.run("publish", "--to", f"dir:{dest}")
+    assert res.code == 0, res.err
+    assert vault_env.run("verify", dest).code == 0
+    assert not (dest / IN_PROGRESS).exists() and not list(dest.rglob("*.vault-tmp"))
+    # A folder holding someone else's files is still refused.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "index.html").write_text("not ours")
+    res = vault_env.run("publish", "--to", f"dir:{other}")
+    assert res.code == ExitCode.USAGE and "holds no published bundle" in res.err
+
+
 def test_damaged_output_file_is_rebuilt(vault_env, tmp_path):
     from PIL import Image
 
