@@ -4,10 +4,12 @@ Only ``public`` records are published, plus ``premium`` posts as a teaser with t
 and media age-encrypted for subscribers.  Visibility comes from `vault mark` first, then from the
 rules in vault.yaml; the default is private.  A media record takes the strictest visibility of its
 own mark and of every post that uses it, so a photo of a private or followers-only post never
-appears anywhere, and a premium post's photos only inside its encrypted file.  The same vault and settings produce a byte-identical bundle:
-no wall-clock time enters it (the as-of time is ``SOURCE_DATE_EPOCH`` or the newest import), file
-order is sorted, signatures are deterministic Ed25519 and premium ciphertexts are cached in the
-vault.  The caller holds the vault's exclusive lock (the first build stores the signing key).
+appears anywhere, and a premium post's photos only inside its encrypted file.
+
+The same vault and settings produce a byte-identical bundle: no wall-clock time enters it (the
+as-of time is ``SOURCE_DATE_EPOCH`` or the newest import), file order is sorted, image sizes come
+from the decoded files, signatures are deterministic Ed25519 and premium ciphertexts are cached in
+the vault.  The caller holds the vault's exclusive lock (the first build stores the signing key).
 """
 
 from __future__ import annotations
