@@ -22,6 +22,9 @@ RENDER_VERSION = 2
 WIDTHS = (320, 640, 1280)
 MAX_WIDTH = 2048
 MAX_IMAGE_BYTES = 80 << 20
+# An animation is re-encoded frame by frame, all frames in memory: beyond this many pixels in
+# total (about 1.2 GB as RGBA) it is not published.
+MAX_ANIMATION_PIXELS = 300_000_000
 IMAGE_FORMATS = {"image/jpeg": ("JPEG", "jpg"), "image/png": ("PNG", "png"), "image/webp": ("WEBP", "webp"), "image/gif": ("GIF", "gif")}
 VIDEO_EXT = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}
 # The only decoder facts carried into an output: how to draw it (transparency) and, for
@@ -157,6 +160,8 @@ def reencode(data: bytes, fmt: str, widths_for: Callable[[int, str], list[int]] 
     try:
         with Image.open(io.BytesIO(data)) as img:
             if fmt == "GIF":
+                if getattr(img, "n_frames", 1) * img.width * img.height > MAX_ANIMATION_PIXELS:
+                    return None
                 full = _reencode_gif(img)
                 return full, {}, img.size
             img = ImageOps.exif_transpose(img)

@@ -242,7 +242,7 @@ def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> B
         premium = vis[rec["id"]] == "premium"
         if premium:
             sealed = [by_id[m] for m in rec.get("media") or [] if m in by_id and mvis[m] == "premium"]
-            views.append(_premium_view(rec, sealed, conf, vault, w, premium_skipped))
+            views.append(_premium_view(rec, sealed, conf, vault, w, premium_skipped, result.warnings))
         else:
             images = [published_media[m] for m in rec.get("media") or [] if published_media.get(m)]
             views.append(_post_view(rec, images, conf))
@@ -377,7 +377,7 @@ def premium_teaser(text: str, chars: int) -> str:
     return cut.rstrip(" ,.;:") + "…"
 
 
-def _premium_view(rec: dict, media: list[dict], conf, vault: Vault, w, skipped: list[str]):
+def _premium_view(rec: dict, media: list[dict], conf, vault: Vault, w, skipped: list[str], warnings: list[str]):
     """A premium post as everyone sees it: a teaser, a date and a link to its age file.  Nothing
     else of the post (its text beyond the teaser, title, links, place, media, captions, alt text)
     enters the view, so no page, feed or JSON-LD can show it."""
@@ -394,7 +394,7 @@ def _premium_view(rec: dict, media: list[dict], conf, vault: Vault, w, skipped: 
         feed_text=f"{summary} (supporters only)", premium=True, premium_path=f"premium/{rec['id']}.age",
         teaser_paragraphs=site_mod.paragraphs(teaser or PREMIUM_TEASER), premium_media=len(media),
     )
-    cipher = _premium_cipher(vault, rec, media, conf.premium)
+    cipher = _premium_cipher(vault, rec, media, conf.premium, warnings)
     if cipher is None:
         skipped.append(rec["id"])
         return None
@@ -412,7 +412,7 @@ def _premium_warning(premium, skipped: list[str]) -> str:
     return f"{what}: nobody could open them; list subscribers' age keys in publish.premium.recipients (or name a passphrase variable in publish.premium.passphrase_env) in vault.yaml"
 
 
-def _premium_payload(vault: Vault, keys, rec: dict, media: list[dict]) -> bytes:
+def _premium_payload(vault: Vault, keys, rec: dict, media: list[dict], warnings: list[str]) -> bytes:
     """What a subscriber decrypts: the post as JSON, its media inside (base64, images re-encoded
     without metadata like the public ones)."""
     import base64
@@ -423,6 +423,7 @@ def _premium_payload(vault: Vault, keys, rec: dict, media: list[dict]) -> bytes:
     for m in media:
         planned = media_mod.plan_paths(m)
         if planned is None:
+            warnings.append(f"{m['id']}: {m.get('mime') or 'this media type'} is left out of premium post {rec['id']} (not an image or video the site can show)")
             continue
         kind, path = planned
         data = vault.objects.read_bytes(m["object"], keys.identity, keys.writer_key)
@@ -430,6 +431,7 @@ def _premium_payload(vault: Vault, keys, rec: dict, media: list[dict]) -> bytes:
         if kind == "image":
             made = media_mod.reencode(data, media_mod.IMAGE_FORMATS[m["mime"]][0])
             if made is None:
+                warnings.append(f"{m['id']}: left out of premium post {rec['id']} (the image cannot be decoded)")
                 continue
             data, _, (width, height) = made
         items.append({"id": m["id"], "kind": kind, "mime": m["mime"], "filename": path.rsplit("/", 1)[1], "width": width,
@@ -440,7 +442,7 @@ def _premium_payload(vault: Vault, keys, rec: dict, media: list[dict]) -> bytes:
                       ensure_ascii=False, sort_keys=True, indent=2).encode()
 
 
-def _premium_cipher(vault: Vault, rec: dict, media: list[dict], premium) -> bytes | None:
+def _premium_cipher(vault: Vault, rec: dict, media: list[dict], premium, warnings: list[str]) -> bytes | None:
     """The age file subscribers decrypt (the post with its media); cached in the vault so
     rebuilds are byte-identical.  None when no subscriber could open it."""
     from exporters import media as media_mod
@@ -462,7 +464,7 @@ def _premium_cipher(vault: Vault, rec: dict, media: list[dict], premium) -> byte
     oid = cat.hint(hint_key)
     if oid and vault.objects.exists(oid):
         return vault.objects.read_bytes(oid, keys.identity, keys.writer_key)
-    content = _premium_payload(vault, keys, rec, media)
+    content = _premium_payload(vault, keys, rec, media, warnings)
     if premium.recipients:
         cipher = crypto.encrypt_bytes(content, [crypto.check_recipient(r) for r in premium.recipients])
     else:
