@@ -118,7 +118,9 @@ def render(rec: dict, out: Path, read_plain: Callable[[], bytes], write_video: C
             return pm
     (out / "media").mkdir(parents=True, exist_ok=True)
     if kind == "video":
-        pm = _layout(rec, rec.get("width"), rec.get("height"))
+        # Videos are not decoded, so their size is unknown (an export's declared size can be a
+        # placeholder, e.g. Mastodon's 4x3): the page leaves sizing to the player.
+        pm = _layout(rec, None, None)
         target = out / main
         write_video(target)
         pm.hashes = {main: _sha256_file(target)}

@@ -427,7 +427,7 @@ def _premium_payload(vault: Vault, keys, rec: dict, media: list[dict], warnings:
             continue
         kind, path = planned
         data = vault.objects.read_bytes(m["object"], keys.identity, keys.writer_key)
-        width, height = m.get("width"), m.get("height")
+        width = height = None  # known for images only: they are decoded
         if kind == "image":
             made = media_mod.reencode(data, media_mod.IMAGE_FORMATS[m["mime"]][0])
             if made is None:
