@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from exporters.claims import sha256_file
+from exporters.output import make_public_dirs
 from vault.deploy import Plan, diff, upload_order
 from vault.errors import UsageError
 from vault.store.files import storage_error
@@ -22,17 +23,6 @@ from vault.store.files import storage_error
 IN_PROGRESS = ".vault-deploy-in-progress"
 FILE_MODE = 0o644
 DIR_MODE = 0o755
-
-
-def _make_dirs(path: Path) -> None:
-    """``mkdir -p`` whose new folders are world-readable (the umask of a vault process is 077)."""
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for d in reversed(missing):
-        d.mkdir(exist_ok=True)
-        os.chmod(d, DIR_MODE)
 
 
 def _fix_modes(root: Path) -> None:
@@ -70,13 +60,13 @@ class DirTarget:
 
     def apply(self, build_dir: Path, plan: Plan) -> dict[str, Any]:
         try:
-            _make_dirs(self.root)
+            make_public_dirs(self.root)
             marker = self.root / IN_PROGRESS
             if not (self.root / "manifest.json").exists():
                 marker.write_bytes(b"vault publish is deploying into this folder\n")
             for rel in upload_order(plan.added + plan.changed):
                 dest = self.root / rel
-                _make_dirs(dest.parent)
+                make_public_dirs(dest.parent)
                 tmp = dest.with_name(f".{dest.name}.vault-tmp")
                 shutil.copyfile(build_dir / rel, tmp)
                 os.chmod(tmp, FILE_MODE)

@@ -29,6 +29,17 @@ FILE_MODE = 0o644
 DIR_MODE = 0o755
 
 
+def make_public_dirs(path: Path) -> None:
+    """``mkdir -p`` whose new folders are world-readable (a vault process's umask is 077)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        os.chmod(d, DIR_MODE)
+
+
 class BundleWriter:
     def __init__(self, root: Path, state_path: Path) -> None:
         self.root = root
@@ -71,7 +82,7 @@ class BundleWriter:
 
     def begin(self) -> None:
         """Mark the folder as holding a build in progress (see the module's docstring)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_public_dirs(self.root)
         (self.root / IN_PROGRESS).write_bytes(b"vault publish is building this folder\n")
 
     def finish(self) -> None:

@@ -558,8 +558,8 @@ def test_published_files_are_world_readable_and_the_vault_is_not(vault_env, tmp_
     old = os.umask(0o077)
     try:
         dest = tmp_path / "www" / "site"
+        out = tmp_path / "built" / "out"
         assert vault_env.run("publish", "--to", f"dir:{dest}").code == 0
-        out = tmp_path / "out"
         build(vault_env, out)
     finally:
         os.umask(old)
@@ -568,6 +568,7 @@ def test_published_files_are_world_readable_and_the_vault_is_not(vault_env, tmp_
             mode = stat.S_IMODE(p.stat().st_mode)
             assert mode == (0o755 if p.is_dir() else 0o644), (p, oct(mode))
     assert stat.S_IMODE((tmp_path / "www").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "built").stat().st_mode) == 0o755
     for p in vault_env.path.rglob("*"):
         if p.is_file() and p.name != "vault.yaml":
             assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, p
