@@ -78,7 +78,9 @@ class RcloneTarget:
             context.setdefault("warnings", []).append(
                 "the rclone target spec holds credentials; prefer RCLONE_CONFIG_<NAME>_* variables or `rclone config`, "
                 "so they stay out of shell history and vault.yaml")
-        return cls(spec, rclone_mod.Rclone.locate())
+        runner = rclone_mod.Rclone.locate()
+        runner.umask = 0o022  # a published site is public: world-readable where the remote keeps modes
+        return cls(spec, runner)
 
     def _list(self) -> dict[str, deploy_state.Listed]:
         import json

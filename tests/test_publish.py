@@ -62,7 +62,7 @@ def test_bundle_contents_escaping_and_privacy(site_vault, tmp_path):
     result = build(site_vault, out)
     assert result["build"]["published"]["post"] == 9  # 8 posts + the public photo on its own page
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    for needed in ("index.html", "page/2/index.html", "atom.xml", "rss.xml", "feed.json", "sitemap.xml", "robots.txt",
+    for needed in ("index.html", "page/1/index.html", "atom.xml", "rss.xml", "feed.json", "sitemap.xml", "robots.txt",
                    "style.css", ".well-known/did.json", "manifest.json"):
         assert needed in files, needed
     # Private canary: nowhere in any file, feed, sitemap or JSON-LD.

@@ -1,11 +1,15 @@
 """The publish pipeline: select what is public, build a deterministic bundle, deploy it.
 
 Only ``public`` records are published, plus ``premium`` posts as a teaser with their content
-age-encrypted for subscribers.  Visibility comes from `vault mark` first, then from the rules in
-vault.yaml; the default is private.  The same vault and settings produce a byte-identical bundle:
-no wall-clock time enters it (the as-of time is ``SOURCE_DATE_EPOCH`` or the newest import), file
-order is sorted, signatures are deterministic Ed25519 and premium ciphertexts are cached in the
-vault.  The caller holds the vault's exclusive lock (the first build stores the signing key).
+and media age-encrypted for subscribers.  Visibility comes from `vault mark` first, then from the
+rules in vault.yaml; the default is private.  A media record takes the strictest visibility of its
+own mark and of every post that uses it, so a photo of a private or followers-only post never
+appears anywhere, and a premium post's photos only inside its encrypted file.
+
+The same vault and settings produce a byte-identical bundle: no wall-clock time enters it (the
+as-of time is ``SOURCE_DATE_EPOCH`` or the newest import), file order is sorted, image sizes come
+from the decoded files, signatures are deterministic Ed25519 and premium ciphertexts are cached in
+the vault.  The caller holds the vault's exclusive lock (the first build stores the signing key).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import crypto, settings as settings_mod
-from .errors import UsageError
+from .errors import Interrupted, UsageError
 from .importing import keyed
 from .models import parse_iso
 from .repository import Vault
@@ -45,12 +49,36 @@ class BuildResult:
 # --- selection --------------------------------------------------------------------------------
 
 
+# Stricter is larger; an unknown value counts as private.
+_STRICTNESS = {"public": 0, "premium": 1, "private": 2}
+
+
 def effective_visibility(rec: dict, rules, explicit: set[str]) -> str:
     if rec["id"] in explicit:
         return rec["visibility"]
     if rules.matches(rec):
         return "public"
     return rec["visibility"]
+
+
+def media_visibility(records: list[dict], vis: dict[str, str], explicit: set[str]) -> dict[str, str]:
+    """Each media record's visibility once the posts that use it are counted: the strictest of
+    those posts' visibilities and of the media's own mark (an explicit mark, or the visibility it
+    has on its own when no post uses it).  A media used by posts and never marked follows them."""
+    users: dict[str, list[str]] = {}
+    for rec in records:
+        if rec["kind"] == "post":
+            for mid in rec.get("media") or []:
+                users.setdefault(mid, []).append(vis[rec["id"]])
+    out = {}
+    for rec in records:
+        if rec["kind"] != "media":
+            continue
+        levels = list(users.get(rec["id"], []))
+        if rec["id"] in explicit or not levels:
+            levels.append(vis[rec["id"]])
+        out[rec["id"]] = max(levels, key=lambda v: _STRICTNESS.get(v, 2))
+    return out
 
 
 def as_of_time(vault: Vault) -> datetime:
@@ -82,9 +110,11 @@ class _RatingsView:
 
 
 def _check_out_dir(out: Path) -> None:
+    from exporters.output import IN_PROGRESS
+
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} is not a folder")
-    if out.exists() and any(out.iterdir()) and not (out / BUNDLE_MARKER).exists():
+    if out.exists() and any(out.iterdir()) and not (out / BUNDLE_MARKER).exists() and not (out / IN_PROGRESS).exists():
         raise UsageError(f"{out} is not empty and holds no earlier bundle", hint="build into a new folder, or one vault publish made")
 
 
@@ -95,14 +125,31 @@ def _state_path(out: Path) -> Path:
     return platformdirs.user_cache_path("vault") / "build-state" / f"{key}.json"
 
 
-def _render_media(vault: Vault, records: list[dict], out: Path, progress: Callable[..., None] | None) -> dict[str, Any]:
+def _media_memo_key(keys, rec: dict) -> str:
+    from exporters import media as media_mod
+
+    return "pubmedia:" + keyed(keys.writer_key, "pubmedia", str(media_mod.RENDER_VERSION), rec["id"])
+
+
+def _render_media(vault: Vault, records: list[dict], out: Path, w, progress: Callable[..., None] | None) -> dict[str, Any]:
     """Published forms of media records, made in parallel: Pillow and age release the GIL, and
-    each output file is named by its media id, so the result does not depend on the order."""
+    each output file is named by its media id, so the result does not depend on the order.
+
+    What each render produced (hashes, real size) is remembered in the catalog, so the next build
+    keeps outputs that still hold those bytes and makes any damaged or missing one again."""
     from concurrent.futures import ThreadPoolExecutor
 
     from exporters import media as media_mod
 
     keys = vault.keys or vault.unlock()
+    cat = vault.catalog()
+    memos = {}
+    for rec in records:
+        raw = cat.hint(_media_memo_key(keys, rec))
+        try:
+            memos[rec["id"]] = json.loads(raw) if raw else None
+        except ValueError:
+            memos[rec["id"]] = None
 
     def one(rec: dict):
         def read_plain() -> bytes:
@@ -112,22 +159,44 @@ def _render_media(vault: Vault, records: list[dict], out: Path, progress: Callab
             tmp = target.with_name(f".{target.name}.tmp")
             with open(tmp, "wb") as fh:
                 vault.objects.read_verified(rec["object"], keys.identity, keys.writer_key, fh)
+                os.fchmod(fh.fileno(), 0o644)
             os.replace(tmp, target)
 
-        return media_mod.render(rec, out, read_plain, write_video)
+        return media_mod.render(rec, out, read_plain, write_video, memos[rec["id"]], w.intact)
 
     results: dict[str, Any] = {}
     if progress:
         progress(0, total=len(records))
-    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)))
+    try:
         for rec, pm in zip(records, pool.map(one, records)):
             results[rec["id"]] = pm
+            if pm is not None and pm.memo() != memos[rec["id"]]:
+                cat.stage({"op": "hint", "k": _media_memo_key(keys, rec), "v": json.dumps(pm.memo(), sort_keys=True)})
             if progress:
                 progress(1)
+    finally:
+        # On an interruption, renders not yet started are dropped rather than waited for.
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 
 def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None) -> BuildResult:
+    """Build the bundle into ``out``, finishing an earlier build of it that was interrupted.
+
+    Every file is written under a temporary name and renamed, so each file in ``out`` is whole at
+    any moment; until the build ends, files may be missing or from the previous build.  An
+    interruption (Ctrl-C, SIGTERM) raises ``Interrupted`` saying so; the next build completes it.
+    """
+    try:
+        return _build(vault, out, progress)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {out} holds an unfinished build (every file in it is whole, but some are missing "
+                          "or from the previous build, and its manifest does not cover them yet)",
+                          hint="run the same `vault publish` again: it finishes the build") from None
+
+
+def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> BuildResult:
     from dataclasses import asdict
 
     from exporters import claims, site as site_mod
@@ -141,43 +210,51 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
                          hint=f"set it to the address the site will live at, e.g. https://jana.example.org/ (edit {vault.settings_path})")
     did = signing.did_web(conf.site_url)
     _check_out_dir(out)
-    out.mkdir(parents=True, exist_ok=True)
     cat = vault.catalog()
     explicit = cat.explicit_ids()
     as_of = as_of_time(vault)
     result = BuildResult(out=out, files={}, did=did)
     w = BundleWriter(out, _state_path(out))
+    w.begin()
 
     records = list(cat.query(oldest_first=False))
     vis = {r["id"]: effective_visibility(r, conf.public, explicit) for r in records}
+    mvis = media_visibility(records, vis, explicit)
     by_id = {r["id"]: r for r in records}
     posts = [r for r in records if r["kind"] == "post" and vis[r["id"]] in ("public", "premium")]
-    standalone = [r for r in records if r["kind"] == "media" and vis[r["id"]] == "public"]
+    standalone = [r for r in records if r["kind"] == "media" and vis[r["id"]] == "public" and mvis[r["id"]] == "public"]
     ratings = [r for r in records if r["kind"] == "rating" and vis[r["id"]] == "public"]
 
     wanted: dict[str, dict] = {}
     for rec in posts:
         if vis[rec["id"]] == "public":
-            wanted.update({m: by_id[m] for m in rec.get("media") or [] if m in by_id})
+            wanted.update({m: by_id[m] for m in rec.get("media") or [] if m in by_id and mvis[m] == "public"})
     wanted.update({r["id"]: r for r in standalone})
-    published_media = _render_media(vault, list(wanted.values()), out, progress)
+    published_media = _render_media(vault, list(wanted.values()), out, w, progress)
     for mid, pm in published_media.items():
         if pm is None:
             result.warnings.append(f"{mid}: {wanted[mid].get('mime') or 'this media type'} cannot be published (not an image or video the site can show)")
         else:
             for f in pm.files:
-                w.keep(f)
+                w.keep(f, pm.hashes.get(f), pm.written)
 
     views = []
+    premium_skipped: list[str] = []
     for rec in posts:
         premium = vis[rec["id"]] == "premium"
-        images = [] if premium else [published_media[m] for m in rec.get("media") or [] if published_media.get(m)]
-        views.append(_post_view(rec, images, premium, conf, vault, w, result))
+        if premium:
+            sealed = [by_id[m] for m in rec.get("media") or [] if m in by_id and mvis[m] == "premium"]
+            views.append(_premium_view(rec, sealed, conf, vault, w, premium_skipped, result.warnings))
+        else:
+            images = [published_media[m] for m in rec.get("media") or [] if published_media.get(m)]
+            views.append(_post_view(rec, images, conf))
+    if premium_skipped:
+        result.warnings.append(_premium_warning(conf.premium, premium_skipped))
     for rec in standalone:
         pm = published_media.get(rec["id"])
         if pm:
             fake = dict(rec, text=rec.get("caption"), title=rec.get("filename"), links=[], url=None, place=None)
-            views.append(_post_view(fake, [pm], False, conf, vault, w, result))
+            views.append(_post_view(fake, [pm], conf))
     views = [v for v in views if v is not None]
     views.sort(key=lambda v: (v.created_at, v.id), reverse=True)
 
@@ -203,10 +280,10 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
         w.write(rel, data)
     w.write("style.css", _static("style.css"))
 
-    money = conf.monetization
-    if money.lightning_address and money.lnurlp:
-        user = money.lightning_address.split("@", 1)[0]
-        w.write(f".well-known/lnurlp/{user}", claims.dumps(money.lnurlp))
+    lightning = _lightning(conf)
+    result.warnings += lightning.warnings
+    if lightning.path:
+        w.write(lightning.path, claims.dumps(conf.monetization.lnurlp))
 
     # Verifiable claims.
     key = signing.load_or_create_key(vault)
@@ -225,6 +302,7 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
     w.write(BUNDLE_MARKER, claims.dumps(claims.manifest(did, files, as_of, key, conf.site_url)))
     result.removed = w.prune()
     w.save()
+    w.finish()
     result.files = w.hashes()
     result.written = w.written
     result.counts = {"post": sum(1 for v in views if not v.premium), "premium": sum(1 for v in views if v.premium),
@@ -252,60 +330,144 @@ def _static(name: str) -> bytes:
     return files("exporters").joinpath("static", name).read_bytes()
 
 
-def _post_view(rec: dict, images: list, premium: bool, conf, vault: Vault, w, result: BuildResult):
+PREMIUM_TEASER = "A post for supporters."
+
+
+def _heading(rec: dict, text: str) -> str:
+    from exporters import site as site_mod
+
+    first_line = text.strip().split("\n", 1)[0] if text.strip() else ""
+    return site_mod.clip(first_line, 80) or rec.get("title") or (rec.get("created_at") or "")[:10] or rec["id"]
+
+
+def _jsonld(conf, view) -> dict:
+    ld = {"@context": "https://schema.org", "@type": "BlogPosting", "headline": view.heading, "datePublished": view.created_at,
+          "url": f"{conf.site_url}{view.path}", "author": {"@type": "Person", "name": conf.author or conf.title}}
+    if view.og_image:
+        ld["image"] = f"{conf.site_url}{view.og_image}"
+    if view.premium:
+        ld["isAccessibleForFree"] = False
+    return ld
+
+
+def _post_view(rec: dict, images: list, conf):
     from exporters import site as site_mod
 
     text = rec.get("text") or ""
-    first_line = text.strip().split("\n", 1)[0] if text.strip() else ""
-    heading = site_mod.clip(first_line, 80) or rec.get("title") or (rec.get("created_at") or "")[:10] or rec["id"]
+    heading = _heading(rec, text)
     created = rec.get("created_at") or "1970-01-01T00:00:00Z"
-    path = f"posts/{rec['id']}/index.html"
     view = site_mod.PostView(
-        id=rec["id"], path=path, heading=heading, created_at=created, date=created[:10], rfc822=site_mod.rfc822(created),
-        source=rec.get("source", ""), paragraphs=site_mod.paragraphs(text), summary=site_mod.clip(text or heading, 200),
-        feed_text=text, links=list(rec.get("links") or []), images=images, place=rec.get("place"), url=rec.get("url"), text=text,
+        id=rec["id"], path=f"posts/{rec['id']}/index.html", heading=heading, created_at=created, date=created[:10],
+        rfc822=site_mod.rfc822(created), source=rec.get("source", ""), paragraphs=site_mod.paragraphs(text),
+        summary=site_mod.clip(text or heading, 200), feed_text=text, links=list(rec.get("links") or []), images=images,
+        place=rec.get("place"), url=rec.get("url"), text=text,
     )
     if images and images[0].kind == "image":
         view.og_image = images[0].src
-    if premium:
-        teaser = site_mod.clip(text, conf.premium.teaser_chars)
-        view.premium = True
-        view.teaser_paragraphs = site_mod.paragraphs(teaser)
-        view.summary = teaser
-        view.feed_text = teaser + " (supporters only)"
-        cipher = _premium_cipher(vault, rec, conf.premium, result)
-        if cipher is None:
-            return None
-        view.premium_path = f"premium/{rec['id']}.age"
-        w.write(view.premium_path, cipher)
-    view.jsonld = {
-        "@context": "https://schema.org", "@type": "BlogPosting", "headline": heading, "datePublished": created,
-        "url": f"{conf.site_url}{path}", "author": {"@type": "Person", "name": conf.author or conf.title},
-    }
-    if view.og_image:
-        view.jsonld["image"] = f"{conf.site_url}{view.og_image}"
-    if premium:
-        view.jsonld["isAccessibleForFree"] = False
+    view.jsonld = _jsonld(conf, view)
     return view
 
 
-def _premium_cipher(vault: Vault, rec: dict, premium, result: BuildResult) -> bytes | None:
-    """The age file subscribers decrypt; cached in the vault so rebuilds are byte-identical."""
+def premium_teaser(text: str, chars: int) -> str:
+    """The part of a premium post shown to everyone: its first ``chars`` characters, cut at a word,
+    and only when the post is more than twice that long; a shorter post shows none of its text
+    (the fixed ``PREMIUM_TEASER`` stands in), so a teaser never gives most of a post away."""
+    flat = " ".join(text.split())
+    if chars < 1 or len(flat) <= 2 * chars:
+        return ""
+    cut = flat[: chars + 1]
+    cut = cut.rsplit(" ", 1)[0] if " " in cut else flat[:chars]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+def _premium_view(rec: dict, media: list[dict], conf, vault: Vault, w, skipped: list[str], warnings: list[str]):
+    """A premium post as everyone sees it: a teaser, a date and a link to its age file.  Nothing
+    else of the post (its text beyond the teaser, title, links, place, media, captions, alt text)
+    enters the view, so no page, feed or JSON-LD can show it."""
+    from exporters import site as site_mod
+
+    text = rec.get("text") or ""
+    teaser = premium_teaser(text, conf.premium.teaser_chars)
+    heading = site_mod.clip(teaser, 80) if teaser else PREMIUM_TEASER
+    created = rec.get("created_at") or "1970-01-01T00:00:00Z"
+    summary = teaser or PREMIUM_TEASER
+    view = site_mod.PostView(
+        id=rec["id"], path=f"posts/{rec['id']}/index.html", heading=heading, created_at=created, date=created[:10],
+        rfc822=site_mod.rfc822(created), source=rec.get("source", ""), paragraphs=[], summary=summary,
+        feed_text=f"{summary} (supporters only)", premium=True, premium_path=f"premium/{rec['id']}.age",
+        teaser_paragraphs=site_mod.paragraphs(teaser or PREMIUM_TEASER), premium_media=len(media),
+    )
+    cipher = _premium_cipher(vault, rec, media, conf.premium, warnings)
+    if cipher is None:
+        skipped.append(rec["id"])
+        return None
+    w.write(view.premium_path, cipher)
+    view.jsonld = _jsonld(conf, view)
+    return view
+
+
+def _premium_warning(premium, skipped: list[str]) -> str:
+    what = f"{len(skipped)} premium post(s) left out ({', '.join(skipped[:3])}{', ...' if len(skipped) > 3 else ''})"
+    if premium.passphrase_env:
+        return (f"{what}: publish.premium.passphrase_env names the variable {premium.passphrase_env}, which is not set "
+                f"(or empty) here; set {premium.passphrase_env} to the subscribers' passphrase, or list their age keys in "
+                "publish.premium.recipients")
+    return f"{what}: nobody could open them; list subscribers' age keys in publish.premium.recipients (or name a passphrase variable in publish.premium.passphrase_env) in vault.yaml"
+
+
+def _premium_payload(vault: Vault, keys, rec: dict, media: list[dict], warnings: list[str]) -> bytes:
+    """What a subscriber decrypts: the post as JSON, its media inside (base64, images re-encoded
+    without metadata like the public ones)."""
+    import base64
+
+    from exporters import media as media_mod
+
+    items = []
+    for m in media:
+        planned = media_mod.plan_paths(m)
+        if planned is None:
+            warnings.append(f"{m['id']}: {m.get('mime') or 'this media type'} is left out of premium post {rec['id']} (not an image or video the site can show)")
+            continue
+        kind, path = planned
+        data = vault.objects.read_bytes(m["object"], keys.identity, keys.writer_key)
+        width = height = None  # known for images only: they are decoded
+        if kind == "image":
+            made = media_mod.reencode(data, media_mod.IMAGE_FORMATS[m["mime"]][0])
+            if made is None:
+                warnings.append(f"{m['id']}: left out of premium post {rec['id']} (the image cannot be decoded)")
+                continue
+            data, _, (width, height) = made
+        items.append({"id": m["id"], "kind": kind, "mime": m["mime"], "filename": path.rsplit("/", 1)[1], "width": width,
+                      "height": height, "alt": m.get("alt"), "caption": m.get("caption"),
+                      "data_base64": base64.b64encode(data).decode("ascii")})
+    return json.dumps({"id": rec["id"], "created_at": rec.get("created_at"), "title": rec.get("title"), "text": rec.get("text"),
+                       "links": rec.get("links") or [], "place": rec.get("place"), "media": items},
+                      ensure_ascii=False, sort_keys=True, indent=2).encode()
+
+
+def _premium_cipher(vault: Vault, rec: dict, media: list[dict], premium, warnings: list[str]) -> bytes | None:
+    """The age file subscribers decrypt (the post with its media); cached in the vault so
+    rebuilds are byte-identical.  None when no subscriber could open it."""
+    from exporters import media as media_mod
+
     from .keys import Secret
 
-    content = json.dumps({"id": rec["id"], "created_at": rec.get("created_at"), "title": rec.get("title"),
-                          "text": rec.get("text"), "links": rec.get("links") or []}, ensure_ascii=False, sort_keys=True, indent=2).encode()
     passphrase = os.environ.get(premium.passphrase_env) if premium.passphrase_env else None
     if not premium.recipients and not passphrase:
-        result.warnings.append(f"{rec['id']}: premium post left out: set publish.premium.recipients (or passphrase_env) in vault.yaml")
         return None
     keys = vault.keys or vault.unlock()
+    # Media ids name their content, so this describes the payload without reading any media.
+    described = json.dumps({"v": media_mod.RENDER_VERSION, "id": rec["id"], "created_at": rec.get("created_at"),
+                            "title": rec.get("title"), "text": rec.get("text"), "links": rec.get("links") or [],
+                            "place": rec.get("place"),
+                            "media": [[m["id"], m.get("alt"), m.get("caption")] for m in media]}, ensure_ascii=False, sort_keys=True)
     mode = "r:" + ",".join(sorted(premium.recipients)) if premium.recipients else "p:" + hashlib.sha256(passphrase.encode()).hexdigest()
-    hint_key = "premium:" + keyed(keys.writer_key, "premium", mode, hashlib.sha256(content).hexdigest())
+    hint_key = "premium:" + keyed(keys.writer_key, "premium", mode, hashlib.sha256(described.encode()).hexdigest())
     cat = vault.catalog()
     oid = cat.hint(hint_key)
     if oid and vault.objects.exists(oid):
         return vault.objects.read_bytes(oid, keys.identity, keys.writer_key)
+    content = _premium_payload(vault, keys, rec, media, warnings)
     if premium.recipients:
         cipher = crypto.encrypt_bytes(content, [crypto.check_recipient(r) for r in premium.recipients])
     else:
@@ -315,6 +477,50 @@ def _premium_cipher(vault: Vault, rec: dict, premium, result: BuildResult) -> by
         vault.checksums.add(vault.objects.relpath(res.object_id), res.cipher_sha256)
     cat.stage({"op": "hint", "k": hint_key, "v": res.object_id})
     return cipher
+
+
+@dataclass
+class _Lightning:
+    path: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _lightning(conf) -> _Lightning:
+    """Where the Lightning Address's payRequest file goes (LUD-16: wallets fetch
+    https://DOMAIN/.well-known/lnurlp/USER), or why it is not published."""
+    from urllib.parse import urlsplit
+
+    money = conf.monetization
+    got = _Lightning()
+    address = (money.lightning_address or "").strip()
+    if not address:
+        return got
+    user, at, domain = address.partition("@")
+    if not (user and at and domain):
+        got.warnings.append(f"publish.monetization.lightning_address {address!r} is not of the form user@domain; nothing is published for it")
+        return got
+    site = urlsplit(conf.site_url)
+    domain = domain.lower()
+    if domain != (site.hostname or "").lower():
+        if money.lnurlp:
+            got.warnings.append(f"publish.monetization.lnurlp is not published: wallets ask {domain} for {address}, "
+                                f"not this site ({site.hostname}); the payRequest file belongs on {domain}")
+        return got
+    wanted_url = f"https://{domain}/.well-known/lnurlp/{user}"
+    if not money.lnurlp:
+        got.warnings.append(f"the Lightning Address {address} will not work: wallets fetch {wanted_url}, but "
+                            "publish.monetization.lnurlp is not set, so nothing is published there; paste your Lightning "
+                            "provider's payRequest JSON (tag, callback, minSendable, maxSendable, metadata) under lnurlp")
+        return got
+    if not isinstance(money.lnurlp, dict):
+        got.warnings.append("publish.monetization.lnurlp must be a mapping (the provider's payRequest JSON); nothing is published for the Lightning Address")
+        return got
+    got.path = f".well-known/lnurlp/{user}"
+    if site.path.strip("/"):
+        got.warnings.append(f"the Lightning Address {address} needs {wanted_url}, at the domain's root, but this site lives "
+                            f"under {site.path} and a bundle cannot place files above it: the file is published at "
+                            f"{conf.site_url}{got.path}; copy it to /.well-known/lnurlp/{user} on {domain}")
+    return got
 
 
 def _markets(summary: dict, ratings: list[dict]) -> list[dict]:
@@ -385,7 +591,12 @@ def publish(vault: Vault, *, target: str | None, out: Path | None, to: str | Non
         result["target"] = display(spec)
         result["plan"] = plan.to_json()
         if not dry_run and not plan.empty:
-            result["deploy"] = tgt.apply(build_into, plan)
+            try:
+                result["deploy"] = tgt.apply(build_into, plan)
+            except KeyboardInterrupt:
+                raise Interrupted(f"interrupted while deploying to {display(spec)}: the bundle is built, but the target holds "
+                                  "a mix of new and previous files (each file whole)",
+                                  hint="run the same `vault publish` again: it uploads what is still missing") from None
     # Targets add their warnings while planning and deploying (e.g. file types a host refuses).
     result["warnings"] = built.warnings + context["warnings"]
     return result

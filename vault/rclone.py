@@ -180,6 +180,9 @@ class Rclone:
 
     exe: str
     env: dict[str, str]
+    # The umask rclone runs with (None: this process's).  Publishing sets 022, so a local or SFTP
+    # copy of a public site is world-readable; backups keep the vault's 077.
+    umask: int | None = None
 
     @classmethod
     def locate(cls) -> "Rclone":
@@ -212,6 +215,7 @@ class Rclone:
                 stdin=subprocess.DEVNULL if data is None else None,
                 capture_output=True,
                 env=self.env,
+                umask=-1 if self.umask is None else self.umask,
                 timeout=timeout,
                 check=False,
             )
@@ -249,6 +253,7 @@ class Rclone:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env=self.env,
+                umask=-1 if self.umask is None else self.umask,
             ) as proc:
                 try:
                     if data is not None and proc.stdin is not None:

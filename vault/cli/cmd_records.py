@@ -130,6 +130,7 @@ def mark_cmd(
     premium: Annotated[bool, typer.Option("--premium", help="Publish as a teaser; content encrypted for subscribers.")] = False,
     add_tag: Annotated[Optional[list[str]], typer.Option("--add-tag", help="Add this tag (repeatable).", show_default=False)] = None,
     untag: Annotated[Optional[list[str]], typer.Option("--untag", help="Remove this tag (repeatable).", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="With filters or --all and --public: also publish records that were followers-only, direct or otherwise not public on their network.")] = False,
 ) -> None:
     """Curate records: visibility (public, private, premium) and tags.
 
@@ -150,7 +151,8 @@ def mark_cmd(
     o = context.opts()
     with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
-        result = mark(vault, ids or [], f, visibility=chosen[0] if chosen else None, add_tags=add_tag or [], remove_tags=untag or [])
+        result = mark(vault, ids or [], f, visibility=chosen[0] if chosen else None, add_tags=add_tag or [], remove_tags=untag or [],
+                      force=force)
     context.render(result, lambda r: context.info(f"{r['changed']} record(s) changed, {r['matched'] - r['changed']} already so"))
 
 

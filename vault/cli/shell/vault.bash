@@ -68,7 +68,7 @@ _vault() {
         "search") words="--kind --source --since --until --tag --visibility --limit -h --help" ;;
         "show") words="-h --help" ;;
         "get") words="-o --output -h --help" ;;
-        "mark") words="--kind --source --since --until --tag --visibility --all --public --private --premium --add-tag --untag -h --help" ;;
+        "mark") words="--kind --source --since --until --tag --visibility --all --public --private --premium --add-tag --untag --force -h --help" ;;
         "export") words="-h --help" ; [[ "$cur" != -* ]] && return ;;
         "check") words="--read-data --accept-rollback -h --help" ;;
         "compact") words="-h --help" ;;

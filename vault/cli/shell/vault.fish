@@ -78,6 +78,7 @@ complete -c vault -n '__fish_seen_subcommand_from mark' -l private -d 'Keep thes
 complete -c vault -n '__fish_seen_subcommand_from mark' -l premium -d 'Publish as a teaser; content encrypted for subscribers.'
 complete -c vault -n '__fish_seen_subcommand_from mark' -l add-tag -x -a '(__vault_values tags)' -d 'Add this tag (repeatable).'
 complete -c vault -n '__fish_seen_subcommand_from mark' -l untag -x -a '(__vault_values tags)' -d 'Remove this tag (repeatable).'
+complete -c vault -n '__fish_seen_subcommand_from mark' -l force -d 'With filters or --all and --public: also publish records that were followers-only, direct or otherwise not public on their network.'
 complete -c vault -n '__fish_seen_subcommand_from mark' -s h -d 'Show this help and exit.'
 complete -c vault -n '__fish_seen_subcommand_from mark' -l help -d 'Show this help and exit.'
 complete -c vault -n '__fish_use_subcommand' -a export -d 'Plaintext take-out: records.jsonl plus every media file under its original name.'
