@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 from .errors import UnsupportedInputError, UsageError, VaultError
-from .rating_dates import keep_best_date
+from .rating_merge import loose_key, merge_provenance, merge_rating, same_feedback
 from .store.catalog import content_digest
 from .store.files import sha256_file
 from .models import (
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from .archive import ExportSource
     from .repository import Vault
 
+
+
+# Ratings remembered per (direction, polarity, comment) for matching copies without item id.
+LOOSE_CANDIDATES = 64
 
 
 class Importer(Protocol):
@@ -192,26 +196,28 @@ class _Run:
             return
         self.cat.stage(op)
 
-    def _upsert(self, kind: str, rec: dict) -> None:
-        """Write ``rec`` unless an identical record (provenance aside) is already stored."""
+    def _upsert(self, kind: str, rec: dict, *, new_source: bool = False) -> None:
+        """Write ``rec`` unless an identical record (provenance aside) is already stored.
+
+        ``new_source``: ``rec`` carries merged provenance naming a source the stored record does
+        not; it is written even when its data is unchanged (and still counted as unchanged)."""
         rid = rec["id"]
         if rid in self._seen_ids:
             # The same record twice in one export (repeated across part files): first one wins.
             return
         self._seen_ids.add(rid)
         digest = content_digest(rec)
-        if self.cat.digest(rid) == digest:
+        same = self.cat.digest(rid) == digest
+        old = None if same and not new_source else self.cat.get_raw(rid)
+        same = same or (old is not None and _same(old, rec))
+        if same and not new_source:
             self.report.unchanged[kind] += 1
             return
-        old = self.cat.get_raw(rid)
-        if old is not None and _same(old, rec):
-            self.report.unchanged[kind] += 1
-            return
-        if old is not None:
+        if old is not None and kind != "rating":
             # Keep where the record was first seen; the new capture is noted beside it.
             rec["provenance"] = dict(old.get("provenance") or {}, last_seen=rec["provenance"])
         self._stage({"op": "put", "r": rec, "d": digest})
-        (self.report.updated if old is not None else self.report.added)[kind] += 1
+        (self.report.unchanged if same else self.report.updated if old is not None else self.report.added)[kind] += 1
 
     # items ------------------------------------------------------------------------------------
 
@@ -365,12 +371,6 @@ class _Run:
                     # Same feedback seen without its id (a card) or with it (the CSV row of a card
                     # imported earlier): one record.  Two different feedback ids never merge.
                     rid = matched
-        stored = self.cat.get_raw(rid)
-        if stored is not None and stored.get("feedback_id") and not item.feedback_id:
-            # A poorer copy (no id, approximate time) of a record held in full.
-            self._seen_ids.add(rid)
-            self.report.unchanged["rating"] += 1
-            return
         rec = {
             "id": rid,
             "kind": "rating",
@@ -394,11 +394,30 @@ class _Run:
             rec["extra"] = dict(item.extra)
         if item.raw is not None:
             rec["raw"] = item.raw
+        loose_hint = None
+        if loose_key(rec):
+            loose_hint = "loose:" + keyed(self.wk, "rating-loose", source, loose_key(rec))
+        stored = self.cat.get_raw(rid)
+        if stored is None and loose_hint:
+            # No id in common (a private-listing card has no item id): same words, rating,
+            # rater and a date that fits make it the same feedback.
+            for cand in (self.cat.hint(loose_hint) or "").split():
+                other = self.cat.get_raw(cand)
+                if other is not None and same_feedback(other, rec):
+                    rid, stored = cand, other
+                    rec["id"] = rid
+                    break
+        new_source = False
         if stored is not None:
-            keep_best_date(stored, rec)
-        self._upsert("rating", rec)
+            merge_rating(stored, rec)
+            rec["provenance"], new_source = merge_provenance(stored.get("provenance") or {}, rec["provenance"])
+        self._upsert("rating", rec, new_source=new_source)
         if match_hint and self.cat.hint(match_hint) != rid:
             self._stage({"op": "hint", "k": match_hint, "v": rid})
+        if loose_hint:
+            known = (self.cat.hint(loose_hint) or "").split()
+            if rid not in known:
+                self._stage({"op": "hint", "k": loose_hint, "v": " ".join((known + [rid])[-LOOSE_CANDIDATES:])})
 
     def _durable(self, oid: str) -> bool:
         """Stored and synced: objects get their checksum line only after the file system sync,
