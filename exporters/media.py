@@ -16,6 +16,8 @@ WIDTHS = (320, 640, 1280)
 MAX_WIDTH = 2048
 MAX_IMAGE_BYTES = 80 << 20
 IMAGE_FORMATS = {"image/jpeg": ("JPEG", "jpg"), "image/png": ("PNG", "png"), "image/webp": ("WEBP", "webp"), "image/gif": ("GIF", "gif")}
+# Phone photos (HEIC/HEIF, AVIF) are published as JPEG, which every browser shows.
+IMAGE_FORMATS.update({"image/heic": ("JPEG", "jpg"), "image/heif": ("JPEG", "jpg"), "image/avif": ("JPEG", "jpg")})
 VIDEO_EXT = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}
 
 
@@ -97,7 +99,9 @@ def render(rec: dict, out: Path, read_plain: Callable[[], bytes], write_video: C
 def _reencode(data: bytes, fmt: str, widths: list[int]) -> tuple[bytes, dict[int, bytes], tuple[int, int]] | None:
     """Decode, apply the EXIF orientation, and save with no metadata at all."""
     from PIL import Image, ImageOps, UnidentifiedImageError
+    from vault.mediainfo import register_image_openers
 
+    register_image_openers()
     try:
         with Image.open(io.BytesIO(data)) as img:
             if fmt == "GIF":

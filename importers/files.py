@@ -12,7 +12,7 @@ from typing import Iterator
 from vault.models import Item, MediaItem, Warning_
 
 MEDIA_EXTENSIONS = {
-    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp",
+    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".hif", ".avif", ".tif", ".tiff", ".bmp",
     ".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".3gp",
 }
 
