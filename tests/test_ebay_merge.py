@@ -19,10 +19,15 @@ def _mask(name: str) -> str:
     return f"{name[0]}***{name[-1]}"
 
 
+def _comment(i: int) -> str:
+    # Row 3 has spacing the CSV keeps and a page collapses.
+    return "Thanks,  smooth\ndeal   number 3" if i == 3 else f"Thanks, smooth deal number {i}"
+
+
 def _csv_rows() -> list[Fb]:
     rows = []
     for i, name in enumerate(NAMES):
-        rows.append(Fb(str(8000 + i), user=name, score=10 + i, comment=f"Thanks, smooth deal number {i}",
+        rows.append(Fb(str(8000 + i), user=name, score=10 + i, comment=_comment(i),
                        date=f"2024-02-{10 + i:02d}T09:00:00.000Z", item_id=str(4000000 + i), title=f"Item {i}",
                        price=f"{i + 1}.50", transaction=f"T{9100 + i}"))
     return rows
@@ -52,7 +57,10 @@ def _assert_csv_values_kept(got: dict[str, dict]) -> None:
         assert r["extra"]["transaction_id"] == f"T{9100 + i}"
         assert (r["item_id"], r["item_title"], r["price"]) == (str(4000000 + i), f"Item {i}", f"{i + 1}.50 USD")
         assert r["created_at"] == f"2024-02-{10 + i:02d}T09:00:00Z"
-        assert "date_range" not in r["extra"]
+        # Both import orders end with the CSV's facts only: no page notes (markup, bucket text).
+        assert r["extra"] == {"counterparty_score": 10 + i, "transaction_id": f"T{9100 + i}"}
+        assert (r["source_id"], r["polarity"], r["role"], r["direction"]) == (str(8000 + i), "positive", "seller", "received")
+        assert r["comment"] == _comment(i)
         assert r["raw"]["Transaction ID"] == f"T{9100 + i}"
 
 
@@ -147,3 +155,20 @@ def test_merge_rules_directly():
     prov, fresh = merge_provenance({"export": "a.zip", "last_seen": {"export": "b.zip"}}, {"export": "c.html"})
     assert fresh and prov["last_seen"] == {"export": "c.html"} and prov["earlier_seen"] == [{"export": "b.zip"}]
     assert merge_provenance(prov, {"export": "b.zip"})[1] is False
+
+
+def test_etsy_later_response_without_the_buyer_keeps_the_buyer(vault_env, tmp_path):
+    from market_fixtures import etsy_json, etsy_review
+
+    first = tmp_path / "etsy_reviews_shop.json"
+    first.write_bytes(etsy_json([etsy_review(501, 5, "Lovely &amp; fast", buyer=4242)]))
+    later = tmp_path / "etsy_reviews_shop_later.json"
+    # Saved later: the buyer hid their id (privacy) and edited the review down to 4 stars.
+    later.write_bytes(etsy_json([etsy_review(501, 4, "Lovely & fast, one chip", buyer=None, update_timestamp=1712000000)]))
+    assert vault_env.run("import", first).code == 0
+    rep = vault_env.run("import", later, "--json").json()
+    assert (rep["added"]["rating"], rep["updated"]["rating"]) == (0, 1)
+    (r,) = vault_env.records("--kind", "rating")
+    assert (r["stars"], r["polarity"], r["comment"]) == (4, "positive", "Lovely & fast, one chip")
+    assert r["counterparty"] == "4242" and r["extra"]["buyer_user_id"] == "4242"
+    assert _exports(r) == {first.name, later.name}

@@ -39,7 +39,10 @@ DATE_SLACK = timedelta(days=1)
 
 
 def unknown(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, list, dict)) and not (value.strip() if isinstance(value, str) else value))
+    """None, blank text or an empty list/dict: nothing a merge may keep over a known value."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, (list, dict)) and not value)
 
 
 def is_masked(name: Any) -> bool:
@@ -79,6 +82,9 @@ def poorer(stored: dict, rec: dict) -> bool:
 def merge_rating(stored: dict, rec: dict) -> None:
     """Turn ``rec`` (the incoming copy) into the merge of ``stored`` and ``rec``, in place."""
     lossy = poorer(stored, rec)
+    # The stored copy came from a page and this one from the CSV/API: the page's notes go, so
+    # both import orders end with the same record.
+    superseded = poorer(rec, stored)
     keep_best_date(stored, rec)
     for key in FIELDS:
         if key == "created_at":
@@ -89,7 +95,8 @@ def merge_rating(stored: dict, rec: dict) -> None:
         if unknown(new):
             rec[key] = old
         elif key in ("comment", "reply") and normalized(new) == normalized(old):
-            rec[key] = old  # the same words; a page collapses the spacing the CSV kept
+            if not superseded:
+                rec[key] = old  # the same words; a page collapses the spacing the CSV kept
         elif lossy and key not in REVISABLE:
             rec[key] = old
         elif key == "counterparty" and is_masked(new) and not is_masked(old) and mask_fits(new, old):
@@ -104,6 +111,8 @@ def merge_rating(stored: dict, rec: dict) -> None:
                 merged[key] = new
             continue
         if lossy and key in CAPTURE_NOTES and key not in old_extra:
+            continue
+        if superseded and key in CAPTURE_NOTES and key not in new_extra:
             continue
         if unknown(new) or (lossy and not unknown(old)):
             if not unknown(old):
