@@ -38,6 +38,8 @@ def _roll(tmp_path: Path) -> Path:
 
 def test_real_camera_roll_imports_exactly(vault_env, tmp_path):
     roll = _roll(tmp_path)
+    dry = vault_env.run("import", roll, "--dry-run", "--json")
+    assert dry.code == 0 and dry.json()["added"]["media"] == 4
     res = vault_env.run("import", roll, "--json")
     assert res.code == 0, res.err
     rep = res.json()
@@ -141,3 +143,20 @@ def test_sniffing_trusts_content_over_a_wrong_extension():
     assert (facts.mime, facts.width, facts.height) == ("image/heic", 64, 64)
     avif = probe((REAL / "hopper.avif").read_bytes(), "hopper.mp4")
     assert avif.mime == "image/avif"
+
+
+def test_avif_capture_time_and_orientation_from_its_exif():
+    # No small public AVIF camera sample carries DateTimeOriginal, so this one is encoded here
+    # (Pillow's AVIF writer) with the EXIF a phone writes: a quarter turn and a zoned time.
+    from PIL import Image
+
+    from vault.mediainfo import probe
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x8769] = {0x9003: "2024:05:06 07:08:09", 0x9011: "+09:00"}
+    buf = io.BytesIO()
+    Image.new("RGB", (12, 8), (1, 2, 3)).save(buf, "AVIF", exif=exif.tobytes())
+    facts = probe(buf.getvalue(), "PXL_0001.avif")
+    assert (facts.mime, facts.width, facts.height) == ("image/avif", 8, 12)
+    assert facts.taken_at == datetime(2024, 5, 5, 22, 8, 9, tzinfo=timezone.utc)
