@@ -172,3 +172,22 @@ def test_etsy_later_response_without_the_buyer_keeps_the_buyer(vault_env, tmp_pa
     assert (r["stars"], r["polarity"], r["comment"]) == (4, "positive", "Lovely & fast, one chip")
     assert r["counterparty"] == "4242" and r["extra"]["buyer_user_id"] == "4242"
     assert _exports(r) == {first.name, later.name}
+
+
+@pytest.mark.parametrize("csv_first", [True, False])
+def test_private_listing_card_finds_its_row_among_rows_with_the_same_words(vault_env, tmp_path, csv_first):
+    rows = [Fb("9101", user="nick_s1990", comment="A+++", item_id="51", transaction="T1"),
+            Fb("9102", user="mira_k1", comment="A+++", item_id="52", transaction="T2"),
+            Fb("9103", user="nora_10", comment="A+++", item_id="53", transaction="T3", date="2021-01-01T00:00:00.000Z")]
+    card = dataclasses.replace(rows[0], fid=None, user="n***0", item_id=None, title=None, price=None, transaction=None)
+    export = ebay_zip(tmp_path / "eBay_data.zip", rows)
+    page = tmp_path / "cards.html"
+    page.write_text(card_page([card], saved=SAVED))
+    for path in ([export, page] if csv_first else [page, export]):
+        assert vault_env.run("import", path).code == 0
+    got = _by_fid(vault_env)
+    assert sorted(got) == ["9101", "9102", "9103"]  # the card added nothing
+    r = got["9101"]
+    assert (r["counterparty"], r["item_id"], r["extra"]["transaction_id"]) == ("nick_s1990", "51", "T1")
+    assert _exports(r) == {export.name, page.name}
+    assert _exports(got["9103"]) == {export.name}  # "n***0" fits nora_10 too, but not its 2021 date

@@ -15,7 +15,8 @@ Rules (MUST hold in every import order):
   earlier later ones move to ``earlier_seen`` (one entry per export file or URL).
 
 A copy without item id (an eBay "Private listing" card) is matched to a stored rating by
-``loose_key`` (direction, polarity, comment) and ``same_feedback``.
+``loose_key`` (direction, polarity, comment, the name's first and last character) and
+``same_feedback``.
 """
 
 from __future__ import annotations
@@ -153,11 +154,14 @@ def normalized(text: Any) -> str:
 
 
 def loose_key(rec: dict) -> str | None:
-    """What a copy without item id shares with every other copy of the same feedback."""
+    """What a copy without item id shares with every other copy of the same feedback: direction,
+    rating, words, and the first and last character of the other party's name (all a masked
+    name ``n***0`` shows), so a common comment ("A+++") does not gather thousands of ratings."""
     comment = normalized(rec.get("comment"))
-    if not comment or not rec.get("direction") or not rec.get("polarity"):
+    name = (rec.get("counterparty") or "").strip().lower()
+    if not comment or not name or not rec.get("direction") or not rec.get("polarity"):
         return None
-    return f"{rec['direction']}|{rec['polarity']}|{comment}"
+    return f"{rec['direction']}|{rec['polarity']}|{name[0]}{name[-1]}|{comment}"
 
 
 def _span(rec: dict):
