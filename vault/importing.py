@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 
 
-# Ratings remembered per (direction, polarity, comment) for matching copies without item id.
+# Ratings remembered per loose key (rating_merge.loose_key) for matching copies without item id.
 LOOSE_CANDIDATES = 64
 
 
