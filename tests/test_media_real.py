@@ -24,6 +24,13 @@ EXPECTED = {
     "L_exif_xmp_iptc.heic": ("image/heic", 64, 64, "2020-09-14T16:09:34Z"),  # 11:09:34 at -05:00
     "hopper.avif": ("image/avif", 128, 128, None),                        # no EXIF at all
 }
+# EXIF DateTime (0x0132) with OffsetTime where recorded, read from the same bytes.
+EXIF_DATETIME = {
+    "Canon_40D.jpg": "2008-07-31T10:38:11Z",
+    "exif-200dpcm.jpg": "2017-03-13T23:03:09Z",
+    "L_exif_xmp_iptc.heic": "2020-09-14T16:09:34Z",
+    "hopper.avif": None,
+}
 OLD_MTIME = datetime(2001, 2, 3, 4, 5, 6, tzinfo=timezone.utc).timestamp()
 
 
@@ -51,10 +58,10 @@ def test_real_camera_roll_imports_exactly(vault_env, tmp_path):
         assert (r["mime"], r["width"], r["height"], r["taken_at"]) == (mime, width, height, taken), name
         assert r["created_at"] == taken, name
         assert r["size"] == (REAL / name).stat().st_size
-        # Neither the file's mtime nor EXIF DateTime (2008-07-31 for the Canon, 2017-03-13 for
-        # the Pillow sample: when software rewrote the file) became a date of the record.
-        dumped = json.dumps(r)
-        assert "2001-02-03" not in dumped and "2008-07-31" not in dumped and "2017-03-13" not in dumped, name
+        # EXIF DateTime (when the camera or software last wrote the file: GIMP in 2008 for the
+        # Canon) is kept under its own name, never as the capture time; the mtime is nowhere.
+        assert (r.get("extra") or {}).get("exif_datetime") == EXIF_DATETIME[name], name
+        assert "2001-02-03" not in json.dumps(r), name
     # A re-import reads nothing and changes nothing.
     assert vault_env.run("import", roll, "--json").json()["unchanged"]["media"] == 4
 
@@ -110,9 +117,10 @@ def test_a_photo_without_date_time_original_keeps_no_capture_time(vault_env, tmp
     assert vault_env.run("import", roll).code == 0
     recs = {r["filename"]: r for r in vault_env.records("--kind", "media")}
     assert recs["scan.jpg"]["taken_at"] is None and recs["scan.jpg"]["created_at"] is None
+    assert recs["scan.jpg"]["extra"] == {"exif_datetime": "2019-01-02T02:04:05Z"}  # 03:04:05 at +01:00
     assert recs["dated.jpg"]["taken_at"] == "2020-06-07T11:39:10Z"
     show = vault_env.run("show", recs["scan.jpg"]["id"], "--json")
-    assert show.code == 0 and "2019-01-02" not in show.out and "2001-02-03" not in show.out
+    assert show.code == 0 and '"taken_at": null' in show.out and "2001-02-03" not in show.out
 
 
 @pytest.mark.parametrize("head, name, mime", [

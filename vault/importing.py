@@ -304,6 +304,9 @@ class _Run:
             }
             if item.extra:
                 rec["extra"] = item.extra
+            if facts.exif_datetime is not None:
+                # Not the capture time (see mediainfo.MediaFacts): stored under its EXIF name.
+                rec["extra"] = dict(rec.get("extra") or {}, exif_datetime=iso(facts.exif_datetime))
             self._upsert("media", rec)
         if self.cat.ref(source, item.ref) != mid:
             self._stage({"op": "ref", "source": source, "ref": item.ref, "media": mid})

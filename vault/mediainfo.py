@@ -44,6 +44,8 @@ class MediaFacts:
     # Only the camera's DateTimeOriginal: EXIF DateTime (0x0132) is when software last wrote the
     # file, and file-system times are when a copy was made; neither is when the photo was taken.
     taken_at: datetime | None = None
+    # EXIF DateTime, kept apart under its own name: some phones write only this one.
+    exif_datetime: datetime | None = None
 
 
 def sniff(head: bytes, filename: str | None = None) -> str:
@@ -106,25 +108,29 @@ def _probe_image(head: bytes, facts: MediaFacts) -> None:
             # Orientation 5-8 means the stored pixels are rotated a quarter turn.
             if exif.get(0x0112) in (5, 6, 7, 8):
                 facts.width, facts.height = facts.height, facts.width
-            facts.taken_at = _exif_time(exif)
+            facts.taken_at, facts.exif_datetime = _exif_times(exif)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         # A truncated head or a damaged file: keep the MIME type, leave the rest unknown.
         pass
 
 
-def _exif_time(exif) -> datetime | None:
+def _exif_times(exif) -> tuple[datetime | None, datetime | None]:
+    """(DateTimeOriginal, DateTime), each with its own recorded offset, as UTC."""
     try:
         sub = exif.get_ifd(0x8769)
     except (KeyError, ValueError, OSError):
         sub = {}
-    raw = sub.get(0x9003)  # DateTimeOriginal only (see MediaFacts.taken_at)
+    return _exif_stamp(sub.get(0x9003), sub.get(0x9011)), _exif_stamp(exif.get(0x0132), sub.get(0x9010))
+
+
+def _exif_stamp(raw, offset) -> datetime | None:
+    """EXIF "YYYY:MM:DD HH:MM:SS" and an offset such as "+02:00" (OffsetTime*) as UTC."""
     if not raw or not isinstance(raw, str):
         return None
     try:
         local = datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    offset = sub.get(0x9011)  # OffsetTimeOriginal, "+02:00"
     if isinstance(offset, str) and len(offset) >= 6 and offset[0] in "+-":
         try:
             sign = 1 if offset[0] == "+" else -1
