@@ -1,7 +1,8 @@
 """The built-in ``files`` source: a plain folder (or zip) of photos and videos, e.g. a camera roll.
 
 Every photo or video becomes a media record; capture time, size and MIME type come from the bytes
-(EXIF) through the pipeline.  Other files are counted and ignored.
+(EXIF, content sniffing) through the pipeline, never from file-system times.  Other files are
+counted and ignored.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class FilesImporter:
     name = "files"
     version = "1"
     description = "a folder or zip of photos and videos (camera roll)"
-    reads = "any folder or zip: .jpg .png .heic .gif .webp .mp4 .mov ... (EXIF capture time)"
+    reads = "any folder or zip: .jpg .png .heic .avif .gif .webp .mp4 .mov ... (EXIF DateTimeOriginal as capture time)"
 
     def recognize(self, src) -> int:
         entries = [e for e in src.entries if not posixpath.basename(e.path).startswith(".")]
