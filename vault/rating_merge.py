@@ -22,7 +22,7 @@ A copy without item id (an eBay "Private listing" card) is matched to a stored r
 from __future__ import annotations
 
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .models import parse_iso
@@ -164,11 +164,11 @@ def loose_key(rec: dict) -> str | None:
     return f"{rec['direction']}|{rec['polarity']}|{name[0]}{name[-1]}|{comment}"
 
 
-def _span(rec: dict):
+def _span(rec: dict) -> tuple[datetime | None, datetime | None]:
+    """(earliest, latest) moment the rating can have been left."""
     rng = date_range(rec)
     if rng is not None:
-        low, high = parse_iso(rng[0]), parse_iso(rng[1])
-        return low, high
+        return parse_iso(rng[0]), parse_iso(rng[1])
     exact = parse_iso(rec.get("created_at"))
     return exact, exact
 
