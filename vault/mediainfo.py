@@ -41,11 +41,11 @@ class MediaFacts:
     mime: str | None = None
     width: int | None = None
     height: int | None = None
+    # EXIF DateTime, kept apart under its own name: some phones write only this one.
+    exif_datetime: datetime | None = None
     # Only the camera's DateTimeOriginal: EXIF DateTime (0x0132) is when software last wrote the
     # file, and file-system times are when a copy was made; neither is when the photo was taken.
     taken_at: datetime | None = None
-    # EXIF DateTime, kept apart under its own name: some phones write only this one.
-    exif_datetime: datetime | None = None
 
 
 def sniff(head: bytes, filename: str | None = None) -> str:
