@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 from .errors import UnsupportedInputError, UsageError, VaultError
-from .rating_merge import loose_key, merge_provenance, merge_rating, same_feedback
+from .rating_dates import keep_best_date
 from .store.catalog import content_digest
 from .store.files import sha256_file
 from .models import (
@@ -196,28 +196,26 @@ class _Run:
             return
         self.cat.stage(op)
 
-    def _upsert(self, kind: str, rec: dict, *, new_source: bool = False) -> None:
-        """Write ``rec`` unless an identical record (provenance aside) is already stored.
-
-        ``new_source``: ``rec`` carries merged provenance naming a source the stored record does
-        not; it is written even when its data is unchanged (and still counted as unchanged)."""
+    def _upsert(self, kind: str, rec: dict) -> None:
+        """Write ``rec`` unless an identical record (provenance aside) is already stored."""
         rid = rec["id"]
         if rid in self._seen_ids:
             # The same record twice in one export (repeated across part files): first one wins.
             return
         self._seen_ids.add(rid)
         digest = content_digest(rec)
-        same = self.cat.digest(rid) == digest
-        old = None if same and not new_source else self.cat.get_raw(rid)
-        same = same or (old is not None and _same(old, rec))
-        if same and not new_source:
+        if self.cat.digest(rid) == digest:
             self.report.unchanged[kind] += 1
             return
-        if old is not None and kind != "rating":
+        old = self.cat.get_raw(rid)
+        if old is not None and _same(old, rec):
+            self.report.unchanged[kind] += 1
+            return
+        if old is not None:
             # Keep where the record was first seen; the new capture is noted beside it.
             rec["provenance"] = dict(old.get("provenance") or {}, last_seen=rec["provenance"])
         self._stage({"op": "put", "r": rec, "d": digest})
-        (self.report.unchanged if same else self.report.updated if old is not None else self.report.added)[kind] += 1
+        (self.report.updated if old is not None else self.report.added)[kind] += 1
 
     # items ------------------------------------------------------------------------------------
 
@@ -397,6 +395,8 @@ class _Run:
             rec["extra"] = dict(item.extra)
         if item.raw is not None:
             rec["raw"] = item.raw
+        from .rating_merge import loose_key, merge_provenance, merge_rating, same_feedback
+
         loose_hint = None
         if loose_key(rec):
             loose_hint = "loose:" + keyed(self.wk, "rating-loose", source, loose_key(rec))
@@ -410,17 +410,36 @@ class _Run:
                     rid, stored = cand, other
                     rec["id"] = rid
                     break
-        new_source = False
-        if stored is not None:
+        if stored is None:
+            self._upsert("rating", rec)
+        else:
             merge_rating(stored, rec)
             rec["provenance"], new_source = merge_provenance(stored.get("provenance") or {}, rec["provenance"])
-        self._upsert("rating", rec, new_source=new_source)
+            self._put_merged_rating(rec, stored, new_source)
         if match_hint and self.cat.hint(match_hint) != rid:
             self._stage({"op": "hint", "k": match_hint, "v": rid})
         if loose_hint:
             known = (self.cat.hint(loose_hint) or "").split()
             if rid not in known:
                 self._stage({"op": "hint", "k": loose_hint, "v": " ".join((known + [rid])[-LOOSE_CANDIDATES:])})
+
+    def _put_merged_rating(self, rec: dict, stored: dict, new_source: bool) -> None:
+        """Write a rating merged with its stored copy (``rating_merge`` made its provenance).
+
+        A copy from a source not yet named in the provenance is written even when the rating's
+        data is unchanged, so the provenance names it; the report still counts it unchanged."""
+        from .store.catalog import content_digest
+
+        rid = rec["id"]
+        if rid in self._seen_ids:
+            return  # the same feedback twice in one import: the first copy wins
+        self._seen_ids.add(rid)
+        same = _same(stored, rec)
+        if same and not new_source:
+            self.report.unchanged["rating"] += 1
+            return
+        self._stage({"op": "put", "r": rec, "d": content_digest(rec)})
+        (self.report.unchanged if same else self.report.updated)["rating"] += 1
 
     def _durable(self, oid: str) -> bool:
         """Stored and synced: objects get their checksum line only after the file system sync,
