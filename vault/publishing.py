@@ -95,7 +95,7 @@ def _state_path(out: Path) -> Path:
     return platformdirs.user_cache_path("vault") / "build-state" / f"{key}.json"
 
 
-def _render_media(vault: Vault, records: list[dict], out: Path, progress: Callable[[int], None] | None) -> dict[str, Any]:
+def _render_media(vault: Vault, records: list[dict], out: Path, progress: Callable[..., None] | None) -> dict[str, Any]:
     """Published forms of media records, made in parallel: Pillow and age release the GIL, and
     each output file is named by its media id, so the result does not depend on the order."""
     from concurrent.futures import ThreadPoolExecutor
@@ -117,6 +117,8 @@ def _render_media(vault: Vault, records: list[dict], out: Path, progress: Callab
         return media_mod.render(rec, out, read_plain, write_video)
 
     results: dict[str, Any] = {}
+    if progress:
+        progress(0, total=len(records))
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
         for rec, pm in zip(records, pool.map(one, records)):
             results[rec["id"]] = pm

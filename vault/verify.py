@@ -85,7 +85,7 @@ def _json(data: bytes | None, what: str, report: VerifyReport) -> dict | None:
         return None
 
 
-def verify_bundle(location: str, now: datetime | None = None, progress: Callable[[int], None] | None = None) -> VerifyReport:
+def verify_bundle(location: str, now: datetime | None = None, progress: Callable[..., None] | None = None) -> VerifyReport:
     now = now or datetime.now(timezone.utc)
     reader = _Reader(location)
     report = VerifyReport(location)
@@ -126,6 +126,8 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
     if not check_proof(manifest, "manifest.json"):
         return report
     files = manifest.get("files") or {}
+    if progress:
+        progress(0, total=len(files))
     for rel, expected in sorted(files.items()):
         data = reader.read(rel)
         report.files_checked += 1
