@@ -26,6 +26,8 @@ MAX_IMAGE_BYTES = 80 << 20
 # total (about 1.2 GB as RGBA) it is not published.
 MAX_ANIMATION_PIXELS = 300_000_000
 IMAGE_FORMATS = {"image/jpeg": ("JPEG", "jpg"), "image/png": ("PNG", "png"), "image/webp": ("WEBP", "webp"), "image/gif": ("GIF", "gif")}
+# Phone photos (HEIC/HEIF, AVIF) are published as JPEG, which every browser shows.
+IMAGE_FORMATS.update({"image/heic": ("JPEG", "jpg"), "image/heif": ("JPEG", "jpg"), "image/avif": ("JPEG", "jpg")})
 VIDEO_EXT = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}
 # The only decoder facts carried into an output: how to draw it (transparency) and, for
 # animations, its timing.  Everything else in ``Image.info`` (comments, ICC, EXIF, XMP, text
@@ -158,7 +160,9 @@ def reencode(data: bytes, fmt: str, widths_for: Callable[[int, str], list[int]] 
     bytes are not a decodable image.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
+    from vault.mediainfo import register_image_openers
 
+    register_image_openers()
     try:
         with Image.open(io.BytesIO(data)) as img:
             if fmt == "GIF":

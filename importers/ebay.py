@@ -13,7 +13,10 @@ Reads, from a zip, a folder or bare files:
 Identity: ``source_id`` is eBay's feedback id; a row without one gets a content key
 ("content:<sha256>"), a card (which never carries an id) "card:<sha256 of item id and comment>".
 Every form also carries the same ``match_key`` ("direction|item id|comment") so the pipeline merges
-a card with the CSV row or table row of the same feedback, in whichever order they arrive.
+a card with the CSV row or table row of the same feedback, in whichever order they arrive.  A
+private-listing card has no item id: the pipeline matches it on direction, rating, comment, a
+masked name that fits and a date bucket that contains the other copy's date (``vault.rating_merge``),
+and a merge never replaces a known value with a page's null or masked one.
 
 Text: eBay's data is HTML-entity-escaped, so comments, replies and titles from CSV, XML and JSON are
 decoded exactly once (``&lt;script&gt;`` becomes the text ``<script>``, stored verbatim).  Page

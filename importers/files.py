@@ -1,7 +1,8 @@
 """The built-in ``files`` source: a plain folder (or zip) of photos and videos, e.g. a camera roll.
 
 Every photo or video becomes a media record; capture time, size and MIME type come from the bytes
-(EXIF) through the pipeline.  Other files are counted and ignored.
+(EXIF, content sniffing) through the pipeline, never from file-system times.  Other files are
+counted and ignored.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Iterator
 from vault.models import Item, MediaItem, Warning_
 
 MEDIA_EXTENSIONS = {
-    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp",
+    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".hif", ".avif", ".tif", ".tiff", ".bmp",
     ".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".3gp",
 }
 
@@ -25,7 +26,7 @@ class FilesImporter:
     name = "files"
     version = "1"
     description = "a folder or zip of photos and videos (camera roll)"
-    reads = "any folder or zip: .jpg .png .heic .gif .webp .mp4 .mov ... (EXIF capture time)"
+    reads = "any folder or zip: .jpg .png .heic .avif .gif .webp .mp4 .mov ... (EXIF DateTimeOriginal as capture time)"
 
     def recognize(self, src) -> int:
         entries = [e for e in src.entries if not posixpath.basename(e.path).startswith(".")]

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 
 
+# Ratings remembered per loose key (rating_merge.loose_key) for matching copies without item id.
+LOOSE_CANDIDATES = 64
+
+
 class Importer(Protocol):
     name: str
     version: str
@@ -305,6 +309,9 @@ class _Run:
             }
             if item.extra:
                 rec["extra"] = item.extra
+            if facts.exif_datetime is not None:
+                # Not the capture time (see mediainfo.MediaFacts): stored under its EXIF name.
+                rec["extra"] = dict(rec.get("extra") or {}, exif_datetime=iso(facts.exif_datetime))
             self._upsert("media", rec)
         if self.cat.ref(source, item.ref) != mid:
             self._stage({"op": "ref", "source": source, "ref": item.ref, "media": mid})
@@ -372,12 +379,6 @@ class _Run:
                     # Same feedback seen without its id (a card) or with it (the CSV row of a card
                     # imported earlier): one record.  Two different feedback ids never merge.
                     rid = matched
-        stored = self.cat.get_raw(rid)
-        if stored is not None and stored.get("feedback_id") and not item.feedback_id:
-            # A poorer copy (no id, approximate time) of a record held in full.
-            self._seen_ids.add(rid)
-            self.report.unchanged["rating"] += 1
-            return
         rec = {
             "id": rid,
             "kind": "rating",
@@ -401,11 +402,51 @@ class _Run:
             rec["extra"] = dict(item.extra)
         if item.raw is not None:
             rec["raw"] = item.raw
-        if stored is not None:
-            keep_best_date(stored, rec)
-        self._upsert("rating", rec)
+        from .rating_merge import loose_key, merge_provenance, merge_rating, same_feedback
+
+        loose_hint = None
+        if loose_key(rec):
+            loose_hint = "loose:" + keyed(self.wk, "rating-loose", source, loose_key(rec))
+        stored = self.cat.get_raw(rid)
+        if stored is None and loose_hint:
+            # No id in common (a private-listing card has no item id): same words, rating,
+            # rater and a date that fits make it the same feedback.
+            for cand in (self.cat.hint(loose_hint) or "").split():
+                other = self.cat.get_raw(cand)
+                if other is not None and same_feedback(other, rec):
+                    rid, stored = cand, other
+                    rec["id"] = rid
+                    break
+        if stored is None:
+            self._upsert("rating", rec)
+        else:
+            merge_rating(stored, rec)
+            rec["provenance"], new_source = merge_provenance(stored.get("provenance") or {}, rec["provenance"])
+            self._put_merged_rating(rec, stored, new_source)
         if match_hint and self.cat.hint(match_hint) != rid:
             self._stage({"op": "hint", "k": match_hint, "v": rid})
+        if loose_hint:
+            known = (self.cat.hint(loose_hint) or "").split()
+            if rid not in known:
+                self._stage({"op": "hint", "k": loose_hint, "v": " ".join((known + [rid])[-LOOSE_CANDIDATES:])})
+
+    def _put_merged_rating(self, rec: dict, stored: dict, new_source: bool) -> None:
+        """Write a rating merged with its stored copy (``rating_merge`` made its provenance).
+
+        A copy from a source not yet named in the provenance is written even when the rating's
+        data is unchanged, so the provenance names it; the report still counts it unchanged."""
+        from .store.catalog import content_digest
+
+        rid = rec["id"]
+        if rid in self._seen_ids:
+            return  # the same feedback twice in one import: the first copy wins
+        self._seen_ids.add(rid)
+        same = _same(stored, rec)
+        if same and not new_source:
+            self.report.unchanged["rating"] += 1
+            return
+        self._stage({"op": "put", "r": rec, "d": content_digest(rec)})
+        (self.report.unchanged if same else self.report.updated)["rating"] += 1
 
     def _durable(self, oid: str) -> bool:
         """Stored and synced: objects get their checksum line only after the file system sync,

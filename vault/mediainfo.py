@@ -11,21 +11,29 @@ import mimetypes
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-_SIGNATURES: list[tuple[bytes, int, str]] = [
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"GIF87a", 0, "image/gif"),
-    (b"GIF89a", 0, "image/gif"),
-    (b"RIFF", 0, "image/webp"),  # confirmed below
-    (b"ftypheic", 4, "image/heic"),
-    (b"ftypheix", 4, "image/heic"),
-    (b"ftypmif1", 4, "image/heif"),
-    (b"ftypqt  ", 4, "video/quicktime"),
-    (b"ftyp", 4, "video/mp4"),
-    (b"\x1aE\xdf\xa3", 0, "video/webm"),
-]
+UNKNOWN_MIME = "application/octet-stream"
 
-IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "image/tiff", "image/bmp"}
+# ISO-BMFF brands (major, else compatible) that ``filetype`` does not tell apart from MP4 or does
+# not know at all: 10-bit and multi-image HEIC, bare HEIF, AVIF sequences, 3GPP.
+_BRANDS = {
+    "heic": "image/heic", "heix": "image/heic", "heim": "image/heic", "heis": "image/heic",
+    "hevc": "image/heic-sequence", "hevx": "image/heic-sequence",
+    "avif": "image/avif", "avis": "image/avif",
+    "mif1": "image/heif", "msf1": "image/heif-sequence",
+    "3gp4": "video/3gpp", "3gp5": "video/3gpp", "3gp6": "video/3gpp", "3g2a": "video/3gpp2",
+}
+
+# Types Pillow decodes (HEIC/HEIF through pillow-heif, AVIF natively from Pillow 11.3).
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "image/avif",
+               "image/tiff", "image/bmp"}
+HEIF_TYPES = {"image/heic", "image/heif", "image/avif"}
+# Extension guesses use only Python's built-in table, never the host's /etc/mime.types.
+_BY_NAME = mimetypes.MimeTypes(filenames=())
+_BY_NAME.add_type("image/heic", ".heic")
+_BY_NAME.add_type("image/heif", ".heif")
+_BY_NAME.add_type("image/heif", ".hif")
+_BY_NAME.add_type("image/avif", ".avif")
+_BY_NAME.add_type("audio/mp4", ".m4a")
 
 
 @dataclass
@@ -33,24 +41,59 @@ class MediaFacts:
     mime: str | None = None
     width: int | None = None
     height: int | None = None
+    # EXIF DateTime, kept apart under its own name: some phones write only this one.
+    exif_datetime: datetime | None = None
+    # Only the camera's DateTimeOriginal: EXIF DateTime (0x0132) is when software last wrote the
+    # file, and file-system times are when a copy was made; neither is when the photo was taken.
     taken_at: datetime | None = None
 
 
-def sniff(head: bytes, filename: str | None = None) -> str | None:
-    for sig, offset, mime in _SIGNATURES:
-        if head[offset : offset + len(sig)] == sig:
-            if mime == "image/webp" and head[8:12] != b"WEBP":
-                continue
-            return mime
-    if filename:
-        guess, _ = mimetypes.guess_type(filename)
-        return guess
-    return None
+def sniff(head: bytes, filename: str | None = None) -> str:
+    """The MIME type of a file from its first bytes (the ``filetype`` library), else from its
+    name, else ``application/octet-stream``."""
+    import filetype
+
+    mime = filetype.guess_mime(head[:8192]) if head else None
+    if head[4:8] == b"ftyp" and mime in (None, "video/mp4"):
+        mime = _iso_brand(head) or mime
+    if mime is None and filename:
+        mime, _ = _BY_NAME.guess_type(filename, strict=False)
+    return mime or UNKNOWN_MIME
+
+
+def _iso_brand(head: bytes) -> str | None:
+    size = int.from_bytes(head[0:4], "big")
+    major = head[8:12].decode("latin-1")
+    compatible = [head[i:i + 4].decode("latin-1") for i in range(16, min(size, len(head), 256) - 3, 4)]
+    if major in _BRANDS and major not in ("mif1", "msf1"):
+        return _BRANDS[major]
+    for brand in compatible:
+        if brand in _BRANDS and brand not in ("mif1", "msf1"):
+            return _BRANDS[brand]
+    return _BRANDS.get(major)
+
+
+_openers_registered = False
+
+
+def register_image_openers() -> None:
+    """Let Pillow open HEIC/HEIF (pillow-heif).  AVIF is Pillow's own from 11.3; idempotent."""
+    global _openers_registered
+    if _openers_registered:
+        return
+    _openers_registered = True
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # an install without the wheel: HEIC keeps its MIME type, no dimensions
+        return
+    register_heif_opener()
 
 
 def probe(head: bytes, filename: str | None = None) -> MediaFacts:
     facts = MediaFacts(mime=sniff(head, filename))
-    if facts.mime in {"image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/bmp"}:
+    if facts.mime in IMAGE_TYPES:
+        if facts.mime in HEIF_TYPES:
+            register_image_openers()
         _probe_image(head, facts)
     return facts
 
@@ -65,25 +108,29 @@ def _probe_image(head: bytes, facts: MediaFacts) -> None:
             # Orientation 5-8 means the stored pixels are rotated a quarter turn.
             if exif.get(0x0112) in (5, 6, 7, 8):
                 facts.width, facts.height = facts.height, facts.width
-            facts.taken_at = _exif_time(exif)
+            facts.taken_at, facts.exif_datetime = _exif_times(exif)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         # A truncated head or a damaged file: keep the MIME type, leave the rest unknown.
         pass
 
 
-def _exif_time(exif) -> datetime | None:
+def _exif_times(exif) -> tuple[datetime | None, datetime | None]:
+    """(DateTimeOriginal, DateTime), each with its own recorded offset, as UTC."""
     try:
         sub = exif.get_ifd(0x8769)
     except (KeyError, ValueError, OSError):
         sub = {}
-    raw = sub.get(0x9003) or sub.get(0x9004) or exif.get(0x0132)
+    return _exif_stamp(sub.get(0x9003), sub.get(0x9011)), _exif_stamp(exif.get(0x0132), sub.get(0x9010))
+
+
+def _exif_stamp(raw, offset) -> datetime | None:
+    """EXIF "YYYY:MM:DD HH:MM:SS" and an offset such as "+02:00" (OffsetTime*) as UTC."""
     if not raw or not isinstance(raw, str):
         return None
     try:
         local = datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    offset = sub.get(0x9011) or sub.get(0x9010)  # OffsetTimeOriginal / OffsetTime, "+02:00"
     if isinstance(offset, str) and len(offset) >= 6 and offset[0] in "+-":
         try:
             sign = 1 if offset[0] == "+" else -1
