@@ -96,6 +96,7 @@ def env():
         _ENV.globals["href"] = safe_href
         _ENV.globals["canonical"] = canonical
         _ENV.globals["tag_slug"] = tag_slug
+        _ENV.globals["badge_value"] = badge_value
     return _ENV
 
 
@@ -383,17 +384,21 @@ def _nice_step(peak: int) -> int:
 def render_badge(site, market: dict) -> bytes:
     """A standalone SVG badge: the marketplace, % positive and the number of ratings, linking to
     the marketplace's signed credential."""
-    received = market["received"]
-    total = sum(received[k] for k in _POLARITIES)
-    pct = market.get("percent_positive_all")
-    count = f"{total:,} rating{'s' if total != 1 else ''}"
-    value = f"{pct:g}% positive · {count}" if pct is not None else count
+    value = badge_value(market)
     label = market["label"]
     # Widths from a rough per-character advance of 11 px Verdana-like text.
     lw = 12 + round(6.6 * len(label))
     vw = 12 + round(6.6 * len(value))
     return env().get_template("badge.svg").render(
-        site=site, m=market, label=label, value=value, lw=lw, vw=vw, width=lw + vw, total=total).encode("utf-8")
+        site=site, m=market, label=label, value=value, lw=lw, vw=vw, width=lw + vw).encode("utf-8")
+
+
+def badge_value(market: dict, sep: str = " · ") -> str:
+    """What a badge says: % positive (all time) and the number of ratings received."""
+    total = sum(market["received"][k] for k in _POLARITIES)
+    pct = market.get("percent_positive_all")
+    count = f"{total:,} rating{'s' if total != 1 else ''}"
+    return f"{pct:g}% positive{sep}{count}" if pct is not None else count
 
 
 def template_digest() -> str:
