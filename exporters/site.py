@@ -226,7 +226,7 @@ def _first_image(posts) -> str | None:
 def render_post(site, post: PostView, has_reputation: bool, has_premium: bool, nav: dict | None = None) -> bytes:
     return env().get_template("post.html").render(
         site=site, has_reputation=has_reputation, has_premium=has_premium, nav=nav or {}, root="../../", post=post,
-        self_path=post.path, page_image=post.og_image).encode("utf-8")
+        self_path=post.path, page_image=post.og_image, site_heading=not post.title).encode("utf-8")
 
 
 GALLERY_PER_PAGE = 60

@@ -116,11 +116,13 @@ def test_untitled_posts_get_no_heading_and_titled_ones_keep_theirs(vault_env, tm
     page = post_page(out, "Second paragraph of the thought.")
     article = page.split("<main")[1]
     assert "<h1" not in article and "<h2" not in article
+    # The page's one h1 is the site's name in the header (for assistive technology), not a made-up title.
+    assert re.findall(r"<h1[^>]*>.*?</h1>", page) == ['<h1 class="home"><a href="../../index.html">Site test</a></h1>']
     assert "<p>Second paragraph of the thought.</p>" in article  # the full text
     assert re.search(r"<title>Just a quick thought with no title at all\. .{10,70}— Site test</title>", page)
     assert meta(page, "og:title").startswith("Just a quick thought")
     titled = post_page(out, "Body of the titled article.")
-    assert "<h1>A proper title</h1>" in titled and "<title>A proper title — Site test</title>" in titled
+    assert re.findall(r"<h1[^>]*>.*?</h1>", titled) == ["<h1>A proper title</h1>"] and "<title>A proper title — Site test</title>" in titled
     # Feeds: a JSON Feed item has a title only when the post has one.
     items = {i["content_text"][:20]: i for i in json.loads((out / "feed.json").read_text())["items"]}
     assert "title" not in items["Just a quick thought"] and items["Body of the titled a"]["title"] == "A proper title"
