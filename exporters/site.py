@@ -343,7 +343,7 @@ def render_site(site, posts: list[PostView], markets: list[dict], has_premium: b
 _POLARITIES = ("positive", "neutral", "negative")
 
 
-def rating_chart(market: dict, width: int = 640, height: int = 220) -> dict:
+def rating_chart(market: dict, width: int = 640, height: int = 190) -> dict:
     """Geometry of a stacked bar chart of ratings received per month (numbers only: the
     template draws it, escaping every label)."""
     months = market.get("monthly") or []
