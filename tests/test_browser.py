@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from conftest import _tool_marker
 from post_fixtures import inject, media_item, post, rating
@@ -72,10 +73,9 @@ axe.run(document, {resultTypes: ["violations"]}).then(function (r) {
 """
 
 
-def _axe_script() -> "Path":
+def _axe_script() -> Path:
     """axe-core from the npm registry, pinned, installed once into a cache folder."""
     import os
-    from pathlib import Path
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vault-tests" / f"axe-core-{AXE_VERSION}"
     script = cache / "node_modules" / "axe-core" / "axe.min.js"
@@ -117,7 +117,6 @@ def test_axe_core_finds_no_violations(vault_env, tmp_path):
 
     axe_js = _axe_script()
     out = rich_site(vault_env, tmp_path)
-    # More posts than a page holds, so the pager is checked too.
     profile = tmp_path / "chromium-profile"
     pages = {
         "home": out / "index.html",

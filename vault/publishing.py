@@ -403,9 +403,9 @@ def _jsonld(conf, view) -> dict:
 
 
 def _post_view(rec: dict, images: list, conf):
-    from exporters import site as site_mod
-
     import mimetypes
+
+    from exporters import site as site_mod
 
     text = rec.get("text") or ""
     heading = _heading(rec, text)
