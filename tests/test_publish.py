@@ -60,7 +60,7 @@ def build(env, out: Path, *args) -> dict:
 def test_bundle_contents_escaping_and_privacy(site_vault, tmp_path):
     out = tmp_path / "site"
     result = build(site_vault, out)
-    assert result["build"]["published"]["post"] == 9  # 8 posts + the public photo on its own page
+    assert result["build"]["published"]["post"] == 8
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     for needed in ("index.html", "page/1/index.html", "atom.xml", "rss.xml", "feed.json", "sitemap.xml", "robots.txt",
                    "style.css", ".well-known/did.json", "manifest.json"):
@@ -84,15 +84,16 @@ def test_feeds_sitemap_and_post_pages_are_valid(site_vault, tmp_path):
     build(site_vault, out)
     atom = ET.parse(out / "atom.xml").getroot()
     entries = atom.findall("{http://www.w3.org/2005/Atom}entry")
-    assert len(entries) == 9
+    assert len(entries) == 8
     assert entries[0].find("{http://www.w3.org/2005/Atom}id").text.startswith("https://jana.example.org/posts/")
     rss = ET.parse(out / "rss.xml").getroot()
-    assert len(rss.findall("channel/item")) == 9
+    assert len(rss.findall("channel/item")) == 8
     assert "<script>alert('x')</script>" in "".join(i.findtext("description") for i in rss.findall("channel/item"))
     feed = json.loads((out / "feed.json").read_text())
-    assert feed["version"] == "https://jsonfeed.org/version/1.1" and len(feed["items"]) == 9
+    assert feed["version"] == "https://jsonfeed.org/version/1.1" and len(feed["items"]) == 8
     urls = [u.text for u in ET.parse(out / "sitemap.xml").getroot().iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
-    assert "https://jana.example.org/" in urls and len(urls) == 10
+    assert "https://jana.example.org/" in urls and "https://jana.example.org/2024/" in urls
+    assert len(urls) == 11  # home, 8 posts, one year and the archive
     page = next(p for p in (out / "posts").glob("p_*/index.html") if "Post number 3" in p.read_text())
     html = page.read_text()
     blog = json.loads(html.split('<script type="application/ld+json">')[1].split("</script>")[0])

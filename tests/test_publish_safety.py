@@ -154,7 +154,8 @@ def test_media_take_the_strictest_visibility_of_their_posts(vault_env, tmp_path)
     assert not any(f"posts/{media[n]}/" in rel for rel in files for n in ("fo.jpg", "dm.jpg", "priv.jpg"))
     sitemap = files["sitemap.xml"].decode()
     assert all(media[n] not in sitemap for n in ("fo.jpg", "dm.jpg", "priv.jpg"))
-    assert result["build"]["published"]["post"] == 2  # the public post and its public photo's own page
+    assert result["build"]["published"]["post"] == 1  # the public post; its photo shows in it, not in the gallery
+    assert "gallery/index.html" not in files
 
     # A bulk --public would publish the followers-only and direct posts: refused without --force.
     res = vault_env.run("mark", "--source", "mastodon", "--kind", "post", "--public")
@@ -476,7 +477,7 @@ def test_pagination_shows_every_post_once_with_numbered_pages(vault_env, tmp_pat
     newest_first = [f"Numbered post {i:02d}" for i in range(32, -1, -1)]
 
     def posts_on(page: Path) -> list[str]:
-        return re.findall(r"<h2><a [^>]*>(Numbered post \d\d)</a></h2>", page.read_text())
+        return re.findall(r'<p class="excerpt">(Numbered post \d\d)</p>', page.read_text())
 
     pages = [out / "index.html"] + sorted((out / "page").glob("*/index.html"), key=lambda p: -int(p.parent.name))
     seen = [t for p in pages for t in posts_on(p)]

@@ -82,6 +82,7 @@ def run_demo(root: Path) -> Iterator[Step]:
 
         result = mark(vault, [], build_filters(kind="post", source="facebook"), visibility="public", add_tags=["demo"], remove_tags=[])
         mark(vault, [], build_filters(kind="rating"), visibility="public", add_tags=[], remove_tags=[])
+        mark(vault, [], build_filters(kind="media", source="files"), visibility="public", add_tags=[], remove_tags=[])  # the gallery
         yield Step("marked public", f"{result['changed']} posts and every rating", result)
 
         publish = _publisher()

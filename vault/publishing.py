@@ -222,7 +222,10 @@ def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> B
     mvis = media_visibility(records, vis, explicit)
     by_id = {r["id"]: r for r in records}
     posts = [r for r in records if r["kind"] == "post" and vis[r["id"]] in ("public", "premium")]
-    standalone = [r for r in records if r["kind"] == "media" and vis[r["id"]] == "public" and mvis[r["id"]] == "public"]
+    # The gallery: public photos and videos that belong to no post (a post's photos show in it).
+    in_posts = {m for r in records if r["kind"] == "post" for m in r.get("media") or []}
+    standalone = [r for r in records if r["kind"] == "media" and r["id"] not in in_posts
+                  and vis[r["id"]] == "public" and mvis[r["id"]] == "public"]
     ratings = [r for r in records if r["kind"] == "rating" and vis[r["id"]] == "public"]
 
     wanted: dict[str, dict] = {}
@@ -250,11 +253,7 @@ def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> B
             views.append(_post_view(rec, images, conf))
     if premium_skipped:
         result.warnings.append(_premium_warning(conf.premium, premium_skipped))
-    for rec in standalone:
-        pm = published_media.get(rec["id"])
-        if pm:
-            fake = dict(rec, text=rec.get("caption"), title=rec.get("filename"), links=[], url=None, place=None)
-            views.append(_post_view(fake, [pm], conf))
+    gallery = _gallery(standalone, published_media)
     views = [v for v in views if v is not None]
     views.sort(key=lambda v: (v.created_at, v.id), reverse=True)
 
@@ -263,6 +262,8 @@ def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> B
         from . import reputation
 
         markets = _markets(reputation.summarize(_RatingsView(ratings), now=as_of), ratings)
+        for m in markets:
+            m["monthly"] = _monthly(ratings, m["source"])
     updated = views[0].created_at if views else as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
     profile = {"@context": "https://schema.org", "@type": "ProfilePage",
                "mainEntity": {"@type": "Person", "name": conf.author or conf.title, "url": conf.site_url, "sameAs": conf.same_as}}
@@ -271,12 +272,13 @@ def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> B
 
     # Post pages: a page whose inputs (the post, the settings, the templates) are unchanged is
     # neither rendered nor written again.
-    site_key = hashlib.sha256(json.dumps([repr(conf), site_mod.template_digest(), bool(markets), has_premium]).encode()).hexdigest()
+    nav = site_mod.navigation(views, gallery)
+    site_key = hashlib.sha256(json.dumps([repr(conf), site_mod.template_digest(), bool(markets), has_premium, nav]).encode()).hexdigest()
     for view in views:
         key = hashlib.sha256((site_key + json.dumps(asdict(view), sort_keys=True, default=str)).encode()).hexdigest()
         if not w.unchanged(view.path, key):
-            w.write(view.path, site_mod.render_post(conf, view, bool(markets), has_premium), key)
-    for rel, data in site_mod.render_site(conf, views, markets, has_premium, profile, rep_ld, updated).items():
+            w.write(view.path, site_mod.render_post(conf, view, bool(markets), has_premium, nav), key)
+    for rel, data in site_mod.render_site(conf, views, markets, has_premium, profile, rep_ld, updated, gallery).items():
         w.write(rel, data)
     w.write("style.css", _static("style.css"))
 
@@ -333,11 +335,61 @@ def _static(name: str) -> bytes:
 PREMIUM_TEASER = "A post for supporters."
 
 
+def own_title(rec: dict) -> str | None:
+    """The title the author gave a post, if any.  Facebook's ``title`` is its own activity line
+    ("Jana updated her status."), never the author's: only a note's title counts there."""
+    if rec.get("source") == "facebook":
+        title = (rec.get("extra") or {}).get("note_title")
+    else:
+        title = rec.get("title")
+    return " ".join(title.split()) or None if isinstance(title, str) else None
+
+
 def _heading(rec: dict, text: str) -> str:
+    """What names a post where a name is needed (the page title, og:title, feed titles): its own
+    title, else the start of its text, else its date.  Pages show a heading only for a title."""
     from exporters import site as site_mod
 
-    first_line = text.strip().split("\n", 1)[0] if text.strip() else ""
-    return site_mod.clip(first_line, 80) or rec.get("title") or (rec.get("created_at") or "")[:10] or rec["id"]
+    return own_title(rec) or site_mod.clip(text, 70) or (rec.get("created_at") or "")[:10] or rec["id"]
+
+
+def _gallery(standalone: list[dict], published: dict) -> list:
+    """Public photos and videos that belong to no post, newest first (by capture time)."""
+    from exporters import site as site_mod
+
+    items = []
+    for rec in standalone:
+        pm = published.get(rec["id"])
+        if pm:
+            when = rec.get("taken_at") or rec.get("created_at") or "1970-01-01T00:00:00Z"
+            items.append(site_mod.GalleryItem(id=rec["id"], created_at=when, date=when[:10], media=pm))
+    items.sort(key=lambda g: (g.created_at, g.id), reverse=True)
+    return items
+
+
+def _monthly(ratings: list[dict], source: str, months: int = 24) -> list[dict]:
+    """Ratings received on one marketplace per calendar month, from the first month with a rating
+    to the last (at most the last ``months``), empty months included."""
+    counts: dict[str, dict[str, int]] = {}
+    for r in ratings:
+        month = (r.get("created_at") or "")[:7]
+        if r["source"] != source or r.get("direction") != "received" or len(month) != 7:
+            continue
+        c = counts.setdefault(month, {"positive": 0, "neutral": 0, "negative": 0})
+        if r.get("polarity") in c:
+            c[r["polarity"]] += 1
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    y, m = int(last[:4]), int(last[5:7])
+    out = []
+    while len(out) < months:
+        key = f"{y:04d}-{m:02d}"
+        out.append(dict(month=key, **counts.get(key, {"positive": 0, "neutral": 0, "negative": 0})))
+        if key <= first:
+            break
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return out[::-1]
 
 
 def _jsonld(conf, view) -> dict:
@@ -351,6 +403,8 @@ def _jsonld(conf, view) -> dict:
 
 
 def _post_view(rec: dict, images: list, conf):
+    import mimetypes
+
     from exporters import site as site_mod
 
     text = rec.get("text") or ""
@@ -360,10 +414,13 @@ def _post_view(rec: dict, images: list, conf):
         id=rec["id"], path=f"posts/{rec['id']}/index.html", heading=heading, created_at=created, date=created[:10],
         rfc822=site_mod.rfc822(created), source=rec.get("source", ""), paragraphs=site_mod.paragraphs(text),
         summary=site_mod.clip(text or heading, 200), feed_text=text, links=list(rec.get("links") or []), images=images,
-        place=rec.get("place"), url=rec.get("url"), text=text,
+        place=rec.get("place"), url=rec.get("url"), text=text, title=own_title(rec),
+        excerpt=site_mod.clip(text, 280), tags=sorted({str(t) for t in rec.get("tags") or []}),
+        attachments=[{"path": im.src, "mime": mimetypes.guess_type(im.src)[0] or "application/octet-stream"} for im in images],
     )
-    if images and images[0].kind == "image":
-        view.og_image = images[0].src
+    first_image = next((im for im in images if im.kind == "image"), None)
+    if first_image:
+        view.og_image = first_image.src
     view.jsonld = _jsonld(conf, view)
     return view
 

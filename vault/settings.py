@@ -79,6 +79,7 @@ class PublishSettings:
     monetization: Monetization = field(default_factory=Monetization)
     premium: Premium = field(default_factory=Premium)
     credential_validity_days: int = 365
+    image: str = ""                                       # the site's share image (URL or path in the bundle)
 
     @property
     def site_url(self) -> str:
@@ -165,6 +166,7 @@ def load(path: Path) -> Settings:
             teaser_chars=int(prem.get("teaser_chars") or 280),
         ),
         credential_validity_days=int(pub.get("credential_validity_days") or 365),
+        image=str(pub.get("image") or ""),
     )
     if settings.per_page < 1:
         raise UsageError("vault.yaml: publish.per_page must be at least 1")
