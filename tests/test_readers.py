@@ -89,6 +89,7 @@ def test_passphrase_reader_opens_a_key_file_and_rotation(premium_vault, tmp_path
     _publish(env, out)
     names = json.loads((out / "premium" / "keys" / "index.json").read_text())["key_files"]
     assert len(names) == 2 and all(len(n) == 36 for n in names)
+    assert env.run("check").code == 0  # the reader list is an ordinary checksummed object
 
     def identity_for(passphrase: str) -> str | None:
         for n in json.loads((out / "premium" / "keys" / "index.json").read_text())["key_files"]:
