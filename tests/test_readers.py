@@ -121,7 +121,7 @@ def test_passphrase_reader_opens_a_key_file_and_rotation(premium_vault, tmp_path
 
 def test_readers_bad_input(premium_vault, tmp_path):
     env, _ = premium_vault
-    ident, recipient = crypto.generate_identity()
+    _, recipient = crypto.generate_identity()
     assert env.run("readers", "add", "ana", "age1notakey").code == ExitCode.USAGE
     # A passphrase is never taken from the command line: an extra word is refused.
     res = env.run("readers", "add", "ben", "--passphrase", SECRET_PASS)
