@@ -94,3 +94,45 @@ def passphrase_decrypt(data: bytes, passphrase: "Secret") -> bytes:
             "wrong passphrase: cannot unlock keys/identity.age",
             hint="check VAULT_PASSPHRASE_FILE / VAULT_PASSPHRASE_COMMAND, or type it again",
         ) from exc
+
+
+# Fixed scrypt work factor for key files read in a browser.  pyrage picks one by timing this
+# machine (up to 2**20 and more, a GiB of memory per try in a browser); 2**18 is what the
+# reference age tool writes.
+KEY_FILE_LOG_N = 18
+
+
+def passphrase_encrypt_small(data: bytes, passphrase: "Secret", log_n: int = KEY_FILE_LOG_N) -> bytes:
+    """An age v1 file with one scrypt stanza of work factor ``2**log_n``, for a small payload
+    (at most one 64 KiB chunk: a key file).  Written here because pyrage cannot fix the work
+    factor; any age implementation decrypts it."""
+    import base64
+    import hmac
+    import os
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    if len(data) > 64 * 1024:
+        raise ValueError("passphrase_encrypt_small takes at most 64 KiB")
+
+    def b64(raw: bytes) -> bytes:
+        return base64.b64encode(raw).rstrip(b"=")
+
+    def hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
+
+    secret = passphrase.reveal()
+    secret = secret.encode() if isinstance(secret, str) else secret
+    file_key = os.urandom(16)
+    salt = os.urandom(16)
+    wrap_key = Scrypt(salt=b"age-encryption.org/v1/scrypt" + salt, length=32, n=2**log_n, r=8, p=1).derive(secret)
+    body = ChaCha20Poly1305(wrap_key).encrypt(bytes(12), file_key, None)
+    header = AGE_MAGIC + b"-> scrypt " + b64(salt) + b" " + str(log_n).encode() + b"\n" + b64(body) + b"\n---"
+    mac = hmac.new(hkdf(file_key, b"", b"header"), header, "sha256").digest()
+    nonce = os.urandom(16)
+    # One STREAM chunk: counter 0, last-chunk flag set.
+    payload = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload")).encrypt(bytes(11) + b"\x01", data, None)
+    return header + b" " + b64(mac) + b"\n" + nonce + payload

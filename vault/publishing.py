@@ -243,11 +243,12 @@ def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> B
 
     views = []
     premium_skipped: list[str] = []
+    access = _premium_access(vault, conf.premium, result.warnings) if any(vis[r["id"]] == "premium" for r in posts) else None
     for rec in posts:
         premium = vis[rec["id"]] == "premium"
         if premium:
             sealed = [by_id[m] for m in rec.get("media") or [] if m in by_id and mvis[m] == "premium"]
-            views.append(_premium_view(rec, sealed, conf, vault, w, premium_skipped, result.warnings))
+            views.append(_premium_view(rec, sealed, conf, vault, w, premium_skipped, result.warnings, access))
         else:
             images = [published_media[m] for m in rec.get("media") or [] if published_media.get(m)]
             views.append(_post_view(rec, images, conf))
@@ -281,6 +282,8 @@ def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> B
     for rel, data in site_mod.render_site(conf, views, markets, has_premium, profile, rep_ld, updated, gallery).items():
         w.write(rel, data)
     w.write("style.css", _static("style.css"))
+    if has_premium and access is not None:
+        _write_premium_files(w, access)
 
     lightning = _lightning(conf)
     result.warnings += lightning.warnings
@@ -437,7 +440,7 @@ def premium_teaser(text: str, chars: int) -> str:
     return cut.rstrip(" ,.;:") + "…"
 
 
-def _premium_view(rec: dict, media: list[dict], conf, vault: Vault, w, skipped: list[str], warnings: list[str]):
+def _premium_view(rec: dict, media: list[dict], conf, vault: Vault, w, skipped: list[str], warnings: list[str], access):
     """A premium post as everyone sees it: a teaser, a date and a link to its age file.  Nothing
     else of the post (its text beyond the teaser, title, links, place, media, captions, alt text)
     enters the view, so no page, feed or JSON-LD can show it."""
@@ -454,7 +457,7 @@ def _premium_view(rec: dict, media: list[dict], conf, vault: Vault, w, skipped: 
         feed_text=f"{summary} (supporters only)", premium=True, premium_path=f"premium/{rec['id']}.age",
         teaser_paragraphs=site_mod.paragraphs(teaser or PREMIUM_TEASER), premium_media=len(media),
     )
-    cipher = _premium_cipher(vault, rec, media, conf.premium, warnings)
+    cipher = _premium_cipher(vault, rec, media, access.recipients if access else [], warnings)
     if cipher is None:
         skipped.append(rec["id"])
         return None
@@ -466,10 +469,70 @@ def _premium_view(rec: dict, media: list[dict], conf, vault: Vault, w, skipped: 
 def _premium_warning(premium, skipped: list[str]) -> str:
     what = f"{len(skipped)} premium post(s) left out ({', '.join(skipped[:3])}{', ...' if len(skipped) > 3 else ''})"
     if premium.passphrase_env:
-        return (f"{what}: publish.premium.passphrase_env names the variable {premium.passphrase_env}, which is not set "
-                f"(or empty) here; set {premium.passphrase_env} to the subscribers' passphrase, or list their age keys in "
-                "publish.premium.recipients")
-    return f"{what}: nobody could open them; list subscribers' age keys in publish.premium.recipients (or name a passphrase variable in publish.premium.passphrase_env) in vault.yaml"
+        return (f"{what}: nobody could open them; publish.premium.passphrase_env names the variable {premium.passphrase_env}, "
+                f"which is not set (or empty) here; add readers with `vault readers add NAME age1...` or "
+                "`vault readers add NAME --passphrase`")
+    return (f"{what}: nobody could open them; add readers with `vault readers add NAME age1...` or "
+            "`vault readers add NAME --passphrase`")
+
+
+PREMIUM_SCRIPTS = ("vendor/age-encryption.min.js", "premium.js")
+KEY_INDEX = "premium/keys/index.json"
+
+
+def _premium_access(vault: Vault, premium, warnings: list[str]):
+    """Who premium posts are encrypted to this build: `vault readers`, plus the keys listed in
+    publish.premium.recipients, plus (kept from earlier releases) the passphrase in the variable
+    named by publish.premium.passphrase_env, which now opens a key file like a passphrase reader's."""
+    from . import readers
+
+    access = readers.premium_access(vault, premium.recipients)
+    passphrase = os.environ.get(premium.passphrase_env) if premium.passphrase_env else None
+    if passphrase:
+        site = readers.site_identity_for(vault)
+        recipient = crypto.recipient_of(site)
+        if recipient not in access.recipients:
+            access.recipients = sorted([*access.recipients, recipient])
+        access.key_files[f"{readers.KEY_DIR}/{_env_key_file_name(vault, passphrase, recipient)}.age"] = \
+            _env_key_file(vault, passphrase, site)
+        warnings.append(f"publish.premium.passphrase_env ({premium.passphrase_env}) still opens premium posts, now through a key file; "
+                        "move that passphrase to `vault readers add NAME --passphrase-file F` and drop passphrase_env from vault.yaml")
+    return access
+
+
+def _env_key_file_name(vault: Vault, passphrase: str, recipient: str) -> str:
+    keys = vault.keys or vault.unlock()
+    return keyed(keys.writer_key, "premium-env-key", hashlib.sha256(passphrase.encode()).hexdigest(), recipient)[:32]
+
+
+def _env_key_file(vault: Vault, passphrase: str, site) -> bytes:
+    """The site identity sealed with the legacy passphrase; cached in the vault so rebuilds are
+    byte-identical."""
+    from .keys import Secret
+
+    keys = vault.keys or vault.unlock()
+    hint_key = "premium:env-key:" + _env_key_file_name(vault, passphrase, crypto.recipient_of(site))
+    cat = vault.catalog()
+    oid = cat.hint(hint_key)
+    if oid and vault.objects.exists(oid):
+        return vault.objects.read_bytes(oid, keys.identity, keys.writer_key)
+    cipher = crypto.passphrase_encrypt_small((str(site.reveal()) + "\n").encode(), Secret(passphrase), crypto.KEY_FILE_LOG_N)
+    res = vault.objects.put_bytes(cipher, keys.writer_key, vault.recipients)
+    if res.new and res.cipher_sha256:
+        vault.checksums.add(vault.objects.relpath(res.object_id), res.cipher_sha256)
+    cat.stage({"op": "hint", "k": hint_key, "v": res.object_id})
+    return cipher
+
+
+def _write_premium_files(w, access) -> None:
+    """The unlock scripts (premium pages only load them), the vendored library's licence, and
+    the passphrase key files with their index (random names: no reader's name shows)."""
+    for rel in PREMIUM_SCRIPTS:
+        w.write(rel, _static(rel))
+    w.write("vendor/age-encryption.LICENSE.txt", _static("vendor/LICENSE"))
+    for rel, data in access.key_files.items():
+        w.write(rel, data)
+    w.write(KEY_INDEX, (json.dumps({"key_files": [rel.rsplit("/", 1)[1] for rel in access.key_files]}, indent=1) + "\n").encode())
 
 
 def _premium_payload(vault: Vault, keys, rec: dict, media: list[dict], warnings: list[str]) -> bytes:
@@ -502,15 +565,13 @@ def _premium_payload(vault: Vault, keys, rec: dict, media: list[dict], warnings:
                       ensure_ascii=False, sort_keys=True, indent=2).encode()
 
 
-def _premium_cipher(vault: Vault, rec: dict, media: list[dict], premium, warnings: list[str]) -> bytes | None:
-    """The age file subscribers decrypt (the post with its media); cached in the vault so
-    rebuilds are byte-identical.  None when no subscriber could open it."""
+def _premium_cipher(vault: Vault, rec: dict, media: list[dict], recipients: list[str], warnings: list[str]) -> bytes | None:
+    """The age file subscribers decrypt (the post with its media), encrypted to ``recipients``
+    (X25519 only); cached in the vault so rebuilds are byte-identical.  None when nobody could
+    open it."""
     from exporters import media as media_mod
 
-    from .keys import Secret
-
-    passphrase = os.environ.get(premium.passphrase_env) if premium.passphrase_env else None
-    if not premium.recipients and not passphrase:
+    if not recipients:
         return None
     keys = vault.keys or vault.unlock()
     # Media ids name their content, so this describes the payload without reading any media.
@@ -518,17 +579,14 @@ def _premium_cipher(vault: Vault, rec: dict, media: list[dict], premium, warning
                             "title": rec.get("title"), "text": rec.get("text"), "links": rec.get("links") or [],
                             "place": rec.get("place"),
                             "media": [[m["id"], m.get("alt"), m.get("caption")] for m in media]}, ensure_ascii=False, sort_keys=True)
-    mode = "r:" + ",".join(sorted(premium.recipients)) if premium.recipients else "p:" + hashlib.sha256(passphrase.encode()).hexdigest()
+    mode = "r:" + ",".join(sorted(recipients))
     hint_key = "premium:" + keyed(keys.writer_key, "premium", mode, hashlib.sha256(described.encode()).hexdigest())
     cat = vault.catalog()
     oid = cat.hint(hint_key)
     if oid and vault.objects.exists(oid):
         return vault.objects.read_bytes(oid, keys.identity, keys.writer_key)
     content = _premium_payload(vault, keys, rec, media, warnings)
-    if premium.recipients:
-        cipher = crypto.encrypt_bytes(content, [crypto.check_recipient(r) for r in premium.recipients])
-    else:
-        cipher = crypto.passphrase_encrypt(content, Secret(passphrase))
+    cipher = crypto.encrypt_bytes(content, sorted(recipients))
     res = vault.objects.put_bytes(cipher, keys.writer_key, vault.recipients)
     if res.new and res.cipher_sha256:
         vault.checksums.add(vault.objects.relpath(res.object_id), res.cipher_sha256)

@@ -64,6 +64,8 @@ class Premium:
     recipients: list[str] = field(default_factory=list)  # age1... subscriber keys
     passphrase_env: str | None = None                     # name of an env var holding a shared passphrase
     teaser_chars: int = 280
+    access: str = ""          # how a paying reader gets access (shown on the support page)
+    contact: str = ""         # where they write to (an e-mail address or a URL)
 
 
 @dataclass
@@ -164,6 +166,8 @@ def load(path: Path) -> Settings:
             recipients=[str(r) for r in _list(prem.get("recipients"), "publish.premium.recipients")],
             passphrase_env=prem.get("passphrase_env"),
             teaser_chars=int(prem.get("teaser_chars") or 280),
+            access=str(prem.get("access") or "").strip(),
+            contact=str(prem.get("contact") or "").strip(),
         ),
         credential_validity_days=int(pub.get("credential_validity_days") or 365),
         image=str(pub.get("image") or ""),

@@ -76,7 +76,7 @@ def _globals(
 
 def _register() -> None:
     # Each module adds its commands to `app`; they import the core lazily inside the commands.
-    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance, cmd_demo, cmd_publish, cmd_reputation, cmd_backup, cmd_unlock, cmd_version, cmd_completion, cmd_man  # noqa: F401
+    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance, cmd_demo, cmd_publish, cmd_reputation, cmd_backup, cmd_unlock, cmd_version, cmd_completion, cmd_man, cmd_readers  # noqa: F401
 
     use_vault_help(app)
 

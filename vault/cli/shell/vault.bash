@@ -42,11 +42,15 @@ _vault() {
             " man") path="man" ;;
             " key") path="key" ;;
             " scrape") path="scrape" ;;
+            " readers") path="readers" ;;
             "key show") path="key show" ;;
             "key export") path="key export" ;;
             "key passwd") path="key passwd" ;;
             "key add-recipient") path="key add-recipient" ;;
             "scrape ebay") path="scrape ebay" ;;
+            "readers add") path="readers add" ;;
+            "readers list") path="readers list" ;;
+            "readers remove") path="readers remove" ;;
         esac
     done
     case "$prev" in
@@ -59,7 +63,7 @@ _vault() {
     esac
     local words=""
     case "$path" in
-        "") words="init status import sources list search show get mark export check compact gc demo publish verify reputation backup restore unlock lock version completion man key scrape --vault --json --quiet -q --verbose -v --lock-wait --identity-file --version -h --help" ;;
+        "") words="init status import sources list search show get mark export check compact gc demo publish verify reputation backup restore unlock lock version completion man key scrape readers --vault --json --quiet -q --verbose -v --lock-wait --identity-file --version -h --help" ;;
         "init") words="--passphrase-file --no-keyring -h --help" ; [[ "$cur" != -* ]] && return ;;
         "status") words="-h --help" ;;
         "import") words="--source --dry-run -h --help" ; [[ "$cur" != -* ]] && return ;;
@@ -91,6 +95,10 @@ _vault() {
         "key add-recipient") words="-h --help" ;;
         "scrape") words="ebay -h --help" ;;
         "scrape ebay") words="--base-url --max-pages --delay -h --help" ;;
+        "readers") words="add list remove -h --help" ;;
+        "readers add") words="--passphrase --passphrase-file -h --help" ;;
+        "readers list") words="-h --help" ;;
+        "readers remove") words="-h --help" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }
