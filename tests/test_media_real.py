@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from media_fixtures import jpeg_bytes
+from builders import jpeg
 
 REAL = Path(__file__).parent / "real" / "files"
 SAMPLES = ["Canon_40D.jpg", "exif-200dpcm.jpg", "L_exif_xmp_iptc.heic", "hopper.avif"]
@@ -111,7 +111,7 @@ def test_a_photo_without_date_time_original_keeps_no_capture_time(vault_env, tmp
     roll = tmp_path / "scans"
     roll.mkdir()
     (roll / "scan.jpg").write_bytes(buf.getvalue())
-    (roll / "dated.jpg").write_bytes(jpeg_bytes(taken="2020:06:07 08:09:10", offset="-03:30"))
+    (roll / "dated.jpg").write_bytes(jpeg(taken="2020:06:07 08:09:10", offset="-03:30"))
     for f in roll.iterdir():
         os.utime(f, (OLD_MTIME, OLD_MTIME))
     assert vault_env.run("import", roll).code == 0
