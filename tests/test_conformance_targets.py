@@ -30,7 +30,7 @@ import pytest
 from fake_neocities import FakeNeocities
 from fake_netlify import FakeNetlify
 from test_publish import configure
-from rclone_servers import S3_ACCESS_KEY, S3_SECRET_KEY, _stop, free_port, rclone_exe, start_s3
+from rclone_servers import S3_ACCESS_KEY, S3_SECRET_KEY, _stop, rclone_exe, start_s3
 from vault import plugins
 from vault.deploy import Plan, open_target
 from vault.errors import ExitCode, VaultError
@@ -38,6 +38,7 @@ from vault.errors import ExitCode, VaultError
 NETLIFY_TOKEN = "nfp_ConformanceTokenOkapi7741"
 NETLIFY_SITE = "0f9c2d5e-1b7a-4c3e-9d8f-6a5b4c3d2e1f"
 NEOCITIES_KEY = "neoConformanceKeyAxolotl9913"
+WRONG_S3_SECRET = "rotated-secret-Pangolin3307"
 
 # Two versions of a bundle: v2 changes a page, adds a file in a new folder and drops a page.
 V1 = {
@@ -151,15 +152,15 @@ def _make_case(name: str, tmp_path: Path, monkeypatch, request) -> Case:
             monkeypatch.setenv(key, value)
         path = f"bucket/{tmp_path.name}"
         root = server.local(path)
-        endpoint = "RCLONE_CONFIG_TESTS3_ENDPOINT"
+        secret_var = "RCLONE_CONFIG_TESTS3_SECRET_ACCESS_KEY"
 
         def heal() -> None:
             _unlink(root / "extra")
-            monkeypatch.setenv(endpoint, server.env[endpoint])
-        # The server gone: nothing listens on the endpoint any more.
+            monkeypatch.setenv(secret_var, S3_SECRET_KEY)
+        # A rotated key: the server refuses every request, and the wrong key must not be printed either.
         return Case(name, server.spec(path), lambda: _tree(root), _block_with_file(root / "extra"), heal=heal,
-                    secrets=(S3_SECRET_KEY, S3_ACCESS_KEY), record_key=server.spec(path),
-                    break_all=lambda: monkeypatch.setenv(endpoint, f"http://127.0.0.1:{free_port()}"))
+                    secrets=(S3_SECRET_KEY, S3_ACCESS_KEY, WRONG_S3_SECRET), record_key=server.spec(path),
+                    break_all=lambda: monkeypatch.setenv(secret_var, WRONG_S3_SECRET))
     raise AssertionError(f"no conformance case for target {name!r}")
 
 
