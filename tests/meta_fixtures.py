@@ -1,7 +1,7 @@
 """Small synthetic Facebook and Instagram exports, built at test time.
 
 A fixture is a dict {path inside the export: bytes}.  JSON is written the way Meta writes it:
-every UTF-8 byte of every string as its own \\u00XX escape (the mojibake of formats.md §1.4).
+every UTF-8 byte of every string as its own \\u00XX escape (the mojibake of docs/formats/facebook.md).
 ``write_zip`` / ``write_dir`` put a fixture on disk, optionally under a wrapper folder.
 """
 

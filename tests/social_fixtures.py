@@ -47,7 +47,7 @@ def write_tar(path: Path, files: dict[str, bytes], links: dict[str, str] | None 
 
 
 # =============================================================================================
-# X / Twitter (formats.md §3)
+# X / Twitter (docs/formats/x.md)
 # =============================================================================================
 
 X_USER = "jana_novakova"
@@ -205,7 +205,7 @@ def x_export_2020() -> dict[str, bytes]:
 
 
 # =============================================================================================
-# Mastodon (formats.md §4)
+# Mastodon (docs/formats/mastodon.md)
 # =============================================================================================
 
 M_ACTOR = "https://mastodon.social/users/jana"
@@ -308,7 +308,7 @@ def png(color: tuple[int, int, int]) -> bytes:
 
 
 # =============================================================================================
-# LinkedIn (formats.md §6)
+# LinkedIn (docs/formats/linkedin.md)
 # =============================================================================================
 
 LI_SHARE = "https://www.linkedin.com/feed/update/urn%3Ali%3Ashare%3A70000000000000000{:02d}"
@@ -337,7 +337,7 @@ def li_export(name: str = "Shares.csv", csv_text: str = LI_SHARES_CSV) -> dict[s
 
 
 # =============================================================================================
-# Bluesky (formats.md §5): DAG-CBOR encoder, CIDs, MST and CAR writer
+# Bluesky (docs/formats/bluesky.md): DAG-CBOR encoder, CIDs, MST and CAR writer
 # =============================================================================================
 
 
