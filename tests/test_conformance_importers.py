@@ -152,6 +152,10 @@ def test_truncated_member_is_a_skipped_item_not_a_crash(name, vault_env, tmp_pat
     assert any(posixpath.basename(member) in s.get("path", "") for s in report["skipped"]), report["skipped"]
     if name not in ONLY_DATA_FILE:
         assert sum(report["added"].values()) > 0, "the intact members must still be imported"
+    # Run again for people: the same skip is reported again (nothing was half-committed), in words.
+    plain = vault_env.run("import", export, "--source", name)
+    assert plain.code == ExitCode.PARTIAL and "Traceback" not in plain.err, plain.err
+    assert "skipped:" in plain.out + plain.err and posixpath.basename(member) in plain.out + plain.err
 
 
 @pytest.mark.parametrize("name", _cases("reimport"))
