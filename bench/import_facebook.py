@@ -51,7 +51,7 @@ HISTORY_S = 10 * 365 * 86400
 ZIP_TIME = (2024, 6, 2, 8, 0, 0)
 
 # (album name, media folder).  Folder names carry Czech letters, so the uris in the JSON are
-# mojibake while the zip member names are real UTF-8 (formats.md §1.4); an importer that forgets
+# mojibake while the zip member names are real UTF-8 (docs/formats/facebook.md); an importer that forgets
 # to fix the uri finds none of those photos.
 ALBUMS = [
     ("Timeline photos", "TimelinePhotos_awR520Z08w"),
@@ -89,7 +89,7 @@ SITES = [("idnes.cz", "https://www.idnes.cz/zpravy/domaci/"), ("ceskatelevize.cz
 
 
 def mojibake(value):
-    """Every string's UTF-8 bytes as code points U+0000..U+00FF, as Meta writes them (§1.4)."""
+    """Every string's UTF-8 bytes as code points U+0000..U+00FF, as Meta writes them (docs/formats/facebook.md)."""
     if isinstance(value, str):
         return value.encode("utf-8").decode("latin-1")
     if isinstance(value, dict):

@@ -1,4 +1,4 @@
-"""A small DAG-CBOR decoder and CAR v1 reader, for Bluesky repository exports (formats.md §5).
+"""A small DAG-CBOR decoder and CAR v1 reader, for Bluesky repository exports (docs/formats/bluesky.md).
 
 Why not a library: ``libipld`` (the maintained Rust binding atproto's SDK uses) was evaluated.
 Its ``decode_car`` is all or nothing, so one damaged block or a download cut short loses the

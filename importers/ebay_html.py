@@ -1,4 +1,4 @@
-"""Saved (or freshly fetched) eBay feedback-profile pages: formats.md section 7.2.
+"""Saved (or freshly fetched) eBay feedback-profile pages: docs/formats/ebay.md, part 2.
 
 Two markups exist and both are read:
 

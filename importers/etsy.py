@@ -1,4 +1,4 @@
-"""Etsy reviews: formats.md section 8.
+"""Etsy reviews: docs/formats/etsy.md.
 
 Reads saved Open API v3 review responses (``getReviewsByShop`` / ``getReviewsByListing``):
 ``{"count": n, "results": [TransactionReview, ...]}``, saved as ``etsy_reviews_<shop>.json``; several

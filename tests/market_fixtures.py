@@ -13,11 +13,12 @@ import html
 import io
 import json
 import threading
-import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from builders import write_zip
 
 
 @dataclass
@@ -72,15 +73,12 @@ def csv_bytes(rows: list[Fb], left: bool = False, header: list[str] | None = Non
 
 def ebay_zip(path: Path, received: list[Fb], left: list[Fb] | None = None, wrapper: str | None = None,
              extra: dict[str, bytes] | None = None) -> Path:
-    prefix = f"{wrapper}/" if wrapper else ""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(f"{prefix}Feedback/Feedback_Received.csv", csv_bytes(received))
-        if left is not None:
-            zf.writestr(f"{prefix}Feedback/Feedback_Left.csv", csv_bytes(left, left=True))
-        zf.writestr(f"{prefix}Orders/Orders.csv", b"\xef\xbb\xbfOrder ID,Total\r\n1,2\r\n")
-        for name, data in (extra or {}).items():
-            zf.writestr(prefix + name, data)
-    return path
+    files = {"Feedback/Feedback_Received.csv": csv_bytes(received)}
+    if left is not None:
+        files["Feedback/Feedback_Left.csv"] = csv_bytes(left, left=True)
+    files["Orders/Orders.csv"] = b"\xef\xbb\xbfOrder ID,Total\r\n1,2\r\n"
+    files.update(extra or {})
+    return write_zip(path, files, wrapper)
 
 
 # --- saved feedback-profile pages -------------------------------------------------------------

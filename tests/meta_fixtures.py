@@ -1,19 +1,17 @@
 """Small synthetic Facebook and Instagram exports, built at test time.
 
 A fixture is a dict {path inside the export: bytes}.  JSON is written the way Meta writes it:
-every UTF-8 byte of every string as its own \\u00XX escape (the mojibake of formats.md §1.4).
+every UTF-8 byte of every string as its own \\u00XX escape (the mojibake of docs/formats/facebook.md).
 ``write_zip`` / ``write_dir`` put a fixture on disk, optionally under a wrapper folder.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from builders import jpeg, mp4, write_zip  # noqa: F401  (re-exported for the tests)
 
 # ---------------------------------------------------------------------------------------------
 # Encoding as Meta does
@@ -36,27 +34,9 @@ def meta_json(value: Any) -> bytes:
     return json.dumps(mojibake(value), indent=1).encode("ascii")
 
 
-def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (4, 3)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "JPEG")
-    return buf.getvalue()
-
-
-def mp4(seed: int) -> bytes:
-    return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes([seed]) * 64
-
-
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
-
-
-def write_zip(path: Path, files: dict[str, bytes], wrapper: str | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(f"{wrapper}/{name}" if wrapper else name, data)
-    return path
 
 
 def write_dir(path: Path, files: dict[str, bytes], wrapper: str | None = None) -> Path:

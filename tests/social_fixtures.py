@@ -16,34 +16,16 @@ import io
 import json
 import struct
 import tarfile
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from builders import jpeg, mp4, write_zip  # noqa: F401  (re-exported for the tests)
+from builders import png as _png
 
 CZECH = "Příliš žluťoučký kůň úpěl ďábelské ódy"
 SCRIPT = "<script>alert(1)</script>"
-
-
-def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (4, 3)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "JPEG")
-    return buf.getvalue()
-
-
-def mp4(seed: int) -> bytes:
-    return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes([seed]) * 64
-
-
-def write_zip(path: Path, files: dict[str, bytes], wrapper: str | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(f"{wrapper}/{name}" if wrapper else name, data)
-    return path
 
 
 def write_tar(path: Path, files: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
@@ -65,7 +47,7 @@ def write_tar(path: Path, files: dict[str, bytes], links: dict[str, str] | None 
 
 
 # =============================================================================================
-# X / Twitter (formats.md §3)
+# X / Twitter (docs/formats/x.md)
 # =============================================================================================
 
 X_USER = "jana_novakova"
@@ -223,7 +205,7 @@ def x_export_2020() -> dict[str, bytes]:
 
 
 # =============================================================================================
-# Mastodon (formats.md §4)
+# Mastodon (docs/formats/mastodon.md)
 # =============================================================================================
 
 M_ACTOR = "https://mastodon.social/users/jana"
@@ -322,13 +304,11 @@ def m_export(activities: list | None = None, media: dict[str, bytes] | None = No
 
 
 def png(color: tuple[int, int, int]) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (5, 2), color).save(buf, "PNG")
-    return buf.getvalue()
+    return _png(color, (5, 2))
 
 
 # =============================================================================================
-# LinkedIn (formats.md §6)
+# LinkedIn (docs/formats/linkedin.md)
 # =============================================================================================
 
 LI_SHARE = "https://www.linkedin.com/feed/update/urn%3Ali%3Ashare%3A70000000000000000{:02d}"
@@ -357,7 +337,7 @@ def li_export(name: str = "Shares.csv", csv_text: str = LI_SHARES_CSV) -> dict[s
 
 
 # =============================================================================================
-# Bluesky (formats.md §5): DAG-CBOR encoder, CIDs, MST and CAR writer
+# Bluesky (docs/formats/bluesky.md): DAG-CBOR encoder, CIDs, MST and CAR writer
 # =============================================================================================
 
 

@@ -14,6 +14,7 @@ from typing import Iterable, Literal
 
 import pytest
 
+from builders import Member, write_zip
 from vault.archive import (
     REASON_ABSOLUTE,
     REASON_BOMB,
@@ -39,19 +40,6 @@ MiB = 2**20
 # ---------------------------------------------------------------------------------------------
 # Fixture builders
 # ---------------------------------------------------------------------------------------------
-
-Member = tuple["str | zipfile.ZipInfo", bytes]
-
-
-def write_zip(path: Path, members: Iterable[Member], compression: int = zipfile.ZIP_DEFLATED) -> Path:
-    """A zip holding ``members``; a ZipInfo is written as is, so names can be hostile."""
-    with zipfile.ZipFile(path, "w", compression) as zf:
-        for name, data in members:
-            info = name if isinstance(name, zipfile.ZipInfo) else zipfile.ZipInfo(name, (2024, 5, 14, 12, 0, 0))
-            info.compress_type = compression
-            zf.writestr(info, data)
-    return path
-
 
 def tar_file(name: str, data: bytes, mtime: int = 1_700_000_000) -> tuple[tarfile.TarInfo, bytes]:
     info = tarfile.TarInfo(name)
@@ -272,7 +260,7 @@ def test_zip_name_with_nul_is_refused(tmp_path: Path) -> None:
     ids=["encrypted", "unknown-method"],
 )
 def test_zip_members_zipfile_cannot_read_are_refused(tmp_path: Path, offset: int, value: int, reason: str) -> None:
-    zpath = write_zip(tmp_path / "x.zip", [("ok.txt", b"ok"), ("secret.txt", b"s")], zipfile.ZIP_STORED)
+    zpath = write_zip(tmp_path / "x.zip", [("ok.txt", b"ok"), ("secret.txt", b"s")], compression=zipfile.ZIP_STORED)
     patch_central_directory(zpath, offset, value)  # the last record is secret.txt
     with ExportSource([zpath]) as src:
         assert paths(src) == ["ok.txt"] and reasons(src) == {"secret.txt": reason}
@@ -566,7 +554,7 @@ def _corrupt_member_data(zpath: Path, name: str) -> None:
 @pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED], ids=["deflated", "stored-crc"])
 def test_corrupt_member_data_raises_archive_member_error(tmp_path: Path, compression: int) -> None:
     text = b"".join(b'{"id": %d, "text": "post number %d"}\n' % (i, i * 7) for i in range(3000))
-    zpath = write_zip(tmp_path / "x.zip", [("posts/posts_1.json", text), ("ok.txt", b"ok")], compression)
+    zpath = write_zip(tmp_path / "x.zip", [("posts/posts_1.json", text), ("ok.txt", b"ok")], compression=compression)
     _corrupt_member_data(zpath, "posts/posts_1.json")
     with ExportSource([zpath]) as src:
         entry = src.get("posts/posts_1.json")

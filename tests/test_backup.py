@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_subprocess
-from media_fixtures import camera_roll, jpeg_bytes
+from builders import jpeg
+from media_fixtures import camera_roll
 from rclone_servers import S3_SECRET_KEY, free_port, requires_rclone, s3_server, sftp_server  # noqa: F401
 from vault.errors import ExitCode, RemoteError
 
@@ -65,7 +66,7 @@ def fill(vault_env, tmp_path: Path, n: int, prefix: str, big: int = 0) -> None:
     """Import ``n`` small photos and ``big`` 9 MiB videos, all distinct from earlier fills."""
     roll = camera_roll(tmp_path / f"roll-{prefix}", n=0, big=big, prefix=prefix)
     for i in range(n):
-        (roll / f"{prefix}_{i:04d}.jpg").write_bytes(jpeg_bytes(color=(i, 0, 0), comment=f"{prefix}-{i}-{uuid.uuid4()}"))
+        (roll / f"{prefix}_{i:04d}.jpg").write_bytes(jpeg(color=(i, 0, 0), description=f"{prefix}-{i}-{uuid.uuid4()}"))
     res = vault_env.run("import", roll)
     assert res.code == 0, res.err
 

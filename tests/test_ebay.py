@@ -1,5 +1,5 @@
 """The eBay importer end to end: data-request CSVs, saved pages in both markups, saved API
-responses, and how the three forms of one feedback merge (formats.md section 7)."""
+responses, and how the three forms of one feedback merge (docs/formats/ebay.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Etsy importer: saved Open API v3 review responses (formats.md section 8)."""
+"""The Etsy importer: saved Open API v3 review responses (docs/formats/etsy.md)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ import os
 import subprocess
 
 from conftest import requires_age
-from media_fixtures import camera_roll, jpeg_bytes, png_bytes
+from builders import jpeg, png
+from media_fixtures import camera_roll
 from vault.errors import ExitCode
 
 
@@ -18,8 +19,8 @@ def _objects(vault_dir):
 def test_import_folder_creates_media_records(vault_env, tmp_path):
     roll = tmp_path / "roll"
     roll.mkdir()
-    (roll / "beach.jpg").write_bytes(jpeg_bytes(taken="2023:07:14 18:30:00", offset="+02:00", size=(8, 6)))
-    (roll / "shot.png").write_bytes(png_bytes(size=(7, 5)))
+    (roll / "beach.jpg").write_bytes(jpeg(taken="2023:07:14 18:30:00", offset="+02:00", size=(8, 6)))
+    (roll / "shot.png").write_bytes(png(size=(7, 5)))
     (roll / "notes.txt").write_text("not media")
     res = vault_env.run("import", roll, "--json")
     assert res.code == 0, res.err
@@ -35,7 +36,7 @@ def test_import_folder_creates_media_records(vault_env, tmp_path):
     assert beach["taken_at"] == "2023-07-14T16:30:00Z"  # EXIF local time with its offset, to UTC
     assert beach["visibility"] == "private" and beach["tags"] == []
     assert beach["provenance"]["importer"] == "files" and beach["provenance"]["member"] == "beach.jpg"
-    assert recs["shot.png"]["mime"] == "image/png" and recs["shot.png"]["size"] == len(png_bytes(size=(7, 5)))
+    assert recs["shot.png"]["mime"] == "image/png" and recs["shot.png"]["size"] == len(png(size=(7, 5)))
 
 
 def test_reimport_is_idempotent_and_reads_nothing_new(vault_env, tmp_path):
@@ -53,7 +54,7 @@ def test_reimport_is_idempotent_and_reads_nothing_new(vault_env, tmp_path):
 def test_same_bytes_under_other_names_stored_once(vault_env, tmp_path):
     roll = tmp_path / "roll"
     roll.mkdir()
-    data = jpeg_bytes()
+    data = jpeg()
     (roll / "a.jpg").write_bytes(data)
     (roll / "copy of a.jpg").write_bytes(data)
     assert vault_env.run("import", roll).code == 0
@@ -101,8 +102,8 @@ def test_nothing_readable_leaks_to_disk(vault_env, tmp_path):
     roll = tmp_path / "roll"
     roll.mkdir()
     secrets_ = {
-        "Zanzibarquokka_holiday.jpg": jpeg_bytes(comment="Xylophonegiraffe secret caption", color=(1, 2, 250)),
-        "Quetzalmarmalade.png": png_bytes(color=(250, 2, 1)),
+        "Zanzibarquokka_holiday.jpg": jpeg(description="Xylophonegiraffe secret caption", color=(1, 2, 250)),
+        "Quetzalmarmalade.png": png(color=(250, 2, 1)),
     }
     for name, data in secrets_.items():
         (roll / name).write_bytes(data)
@@ -127,16 +128,16 @@ def test_nothing_readable_leaks_to_disk(vault_env, tmp_path):
 def test_get_to_stdout_and_export_takeout(vault_env, tmp_path):
     roll = tmp_path / "roll"
     roll.mkdir()
-    data = jpeg_bytes(color=(5, 5, 5))
+    data = jpeg(color=(5, 5, 5))
     (roll / "Grandma's garden.jpg").write_bytes(data)
     (roll / "sub").mkdir()
-    (roll / "sub" / "Grandma's garden.jpg").write_bytes(jpeg_bytes(color=(9, 9, 9)))
+    (roll / "sub" / "Grandma's garden.jpg").write_bytes(jpeg(color=(9, 9, 9)))
     assert vault_env.run("import", roll).code == 0
     recs = vault_env.records()
     from conftest import requires_age, run_subprocess
 
     proc = run_subprocess(["get", recs[0]["id"]])
-    assert proc.returncode == 0 and proc.stdout in {data, jpeg_bytes(color=(9, 9, 9))}
+    assert proc.returncode == 0 and proc.stdout in {data, jpeg(color=(9, 9, 9))}
     out = tmp_path / "takeout"
     res = vault_env.run("export", out, "--json")
     assert res.code == 0 and res.json()["media_files"] == 2
@@ -144,7 +145,7 @@ def test_get_to_stdout_and_export_takeout(vault_env, tmp_path):
     assert len(lines) == 2
     names = sorted(p.name for p in (out / "media").iterdir())
     assert names == ["Grandma's garden-1.jpg", "Grandma's garden.jpg"]
-    assert {(out / l["export_path"]).read_bytes() for l in lines} == {data, jpeg_bytes(color=(9, 9, 9))}
+    assert {(out / l["export_path"]).read_bytes() for l in lines} == {data, jpeg(color=(9, 9, 9))}
     assert vault_env.run("export", out).code == ExitCode.USAGE  # not empty
 
 
@@ -193,9 +194,9 @@ def test_unsafe_members_reported_and_partial_exit(vault_env, tmp_path):
 
     z = tmp_path / "roll.zip"
     with zipfile.ZipFile(z, "w") as zf:
-        zf.writestr("ok.jpg", jpeg_bytes())
-        zf.writestr("../evil.jpg", jpeg_bytes(color=(0, 0, 1)))
-        zf.writestr("/abs.jpg", jpeg_bytes(color=(0, 1, 0)))
+        zf.writestr("ok.jpg", jpeg())
+        zf.writestr("../evil.jpg", jpeg(color=(0, 0, 1)))
+        zf.writestr("/abs.jpg", jpeg(color=(0, 1, 0)))
     res = vault_env.run("import", z, "--json")
     assert res.code == ExitCode.PARTIAL
     rep = res.json()

@@ -12,10 +12,14 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from builders import jpeg
 from conftest import requires_age
 from post_fixtures import inject, post
 from vault.errors import ExitCode
 from vault.models import MediaItem
+
+PHOTO = (700, 500)  # large enough for every thumbnail width
+PHOTO_COLOR = (10, 120, 200)
 
 SETTINGS = """\
 publish:
@@ -33,17 +37,6 @@ def configure(env, extra: str = "", per_page: int = 20) -> None:
 def photo(ref: str, data: bytes, caption=None, alt=None, width=None, height=None) -> MediaItem:
     return MediaItem(ref=ref, open=lambda: io.BytesIO(data), size=len(data), filename=ref, caption=caption, alt=alt,
                      width=width, height=height)
-
-
-def jpeg(color=(10, 120, 200), size=(700, 500), comment: bytes | None = None, **extra) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    kwargs = dict(extra)
-    if comment:
-        kwargs["comment"] = comment
-    Image.new("RGB", size, color).save(buf, "JPEG", quality=90, **kwargs)
-    return buf.getvalue()
 
 
 def build(env, out: Path, *args) -> dict:
@@ -75,7 +68,7 @@ def rid_of(env, text: str) -> str:
 def test_premium_text_media_caption_and_alt_never_leak(vault_env, tmp_path):
     key = tmp_path / "subscriber.txt"
     recipient = subprocess.run(["age-keygen", "-o", str(key)], capture_output=True, text=True, check=True).stderr.split()[-1]
-    secret_photo = jpeg((200, 10, 10), comment=b"Photobytescanary")
+    secret_photo = jpeg((200, 10, 10), PHOTO, quality=90, comment=b"Photobytescanary")
     long_text = "Opening words for everyone to read. " * 12 + "Longpremiumcanary closes the story."
     inject(vault_env.path, [
         photo("secret.jpg", secret_photo, caption="Captioncanary sunset", alt="Altcanary description"),
@@ -134,10 +127,10 @@ def test_premium_hint_names_the_unset_passphrase_variable(vault_env, tmp_path, m
 
 def test_media_take_the_strictest_visibility_of_their_posts(vault_env, tmp_path):
     inject(vault_env.path, [
-        photo("fo.jpg", jpeg((1, 2, 3)), alt="Followersaltcanary"),
-        photo("dm.jpg", jpeg((4, 5, 6)), caption="Directcaptioncanary"),
-        photo("priv.jpg", jpeg((7, 8, 9)), alt="Privatephotocanary"),
-        photo("ok.jpg", jpeg((9, 9, 9)), alt="Publicphoto alt"),
+        photo("fo.jpg", jpeg((1, 2, 3), PHOTO, quality=90), alt="Followersaltcanary"),
+        photo("dm.jpg", jpeg((4, 5, 6), PHOTO, quality=90), caption="Directcaptioncanary"),
+        photo("priv.jpg", jpeg((7, 8, 9), PHOTO, quality=90), alt="Privatephotocanary"),
+        photo("ok.jpg", jpeg((9, 9, 9), PHOTO, quality=90), alt="Publicphoto alt"),
         post("f", 2, "Followerscanary post", media_refs=["fo.jpg"], source_visibility="private"),
         post("d", 3, "Directcanary post", media_refs=["dm.jpg"], source_visibility="direct"),
         post("p", 4, "A public post with two photos", media_refs=["ok.jpg", "priv.jpg"], source_visibility="public"),
@@ -283,7 +276,7 @@ def _metadata_fixtures() -> dict[str, bytes]:
     exif[0x8825] = {1: "N", 2: (50.0, 5.0, 0.0)}
     xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">Xmpcanary</x:xmpmeta>'
     out = {}
-    base = jpeg((30, 60, 90), size=(900, 600), comment=b"Comcanary", exif=exif.tobytes(), icc_profile=icc, xmp=xmp)
+    base = jpeg((30, 60, 90), quality=90, size=(900, 600), comment=b"Comcanary", exif=exif.tobytes(), icc_profile=icc, xmp=xmp)
     iptc = b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x0f\x1c\x02\x78\x00\x0bIptccanary!"
     app13 = b"\xff\xed" + (len(iptc) + 2).to_bytes(2, "big") + iptc
     out["meta.jpg"] = base[:2] + app13 + base[2:]
@@ -414,7 +407,7 @@ def test_interrupted_first_build_is_finished_by_the_next(vault_env, tmp_path):
 def test_dir_target_finishes_a_first_deploy_that_was_killed(vault_env, tmp_path):
     from exporters.dir_target import IN_PROGRESS
 
-    inject(vault_env.path, [photo("a.jpg", jpeg()), post("a", 2, "Deployed", media_refs=["a.jpg"])])
+    inject(vault_env.path, [photo("a.jpg", jpeg(PHOTO_COLOR, PHOTO, quality=90)), post("a", 2, "Deployed", media_refs=["a.jpg"])])
     configure(vault_env)
     assert vault_env.run("mark", "--all", "--public").code == 0
     built = tmp_path / "built"
@@ -442,7 +435,7 @@ def test_dir_target_finishes_a_first_deploy_that_was_killed(vault_env, tmp_path)
 def test_damaged_output_file_is_rebuilt(vault_env, tmp_path):
     from PIL import Image
 
-    inject(vault_env.path, [photo("a.jpg", jpeg(size=(900, 700))), post("a", 2, "A photo", media_refs=["a.jpg"])])
+    inject(vault_env.path, [photo("a.jpg", jpeg(PHOTO_COLOR, quality=90, size=(900, 700))), post("a", 2, "A photo", media_refs=["a.jpg"])])
     configure(vault_env)
     assert vault_env.run("mark", "--all", "--public").code == 0
     out = tmp_path / "site"
@@ -504,7 +497,7 @@ def test_pagination_shows_every_post_once_with_numbered_pages(vault_env, tmp_pat
 
 
 def test_rebuilds_are_byte_identical_with_the_real_image_size(vault_env, tmp_path):
-    inject(vault_env.path, [photo("a.jpg", jpeg(size=(1600, 1200)), width=4, height=3),
+    inject(vault_env.path, [photo("a.jpg", jpeg(PHOTO_COLOR, quality=90, size=(1600, 1200)), width=4, height=3),
                             post("a", 2, "Declared four by three", media_refs=["a.jpg"])])
     configure(vault_env)
     assert vault_env.run("mark", "--all", "--public").code == 0
@@ -540,7 +533,7 @@ ILLEGAL = "\x1b\x0c\x00\x7f\ufffe\uffff"
 
 def test_xml_illegal_characters_are_removed_everywhere(vault_env, tmp_path):
     inject(vault_env.path, [post("c", 2, f"Control{ILLEGAL}chars\x08 and tab\tkept", links=["https://ex.example/\x1bx"]),
-                            photo("c.jpg", jpeg(), caption="Cap\x1btion"), post("d", 3, "Photo", media_refs=["c.jpg"])])
+                            photo("c.jpg", jpeg(PHOTO_COLOR, PHOTO, quality=90), caption="Cap\x1btion"), post("d", 3, "Photo", media_refs=["c.jpg"])])
     configure(vault_env)
     assert vault_env.run("mark", "--all", "--public").code == 0
     out = tmp_path / "site"
@@ -568,7 +561,7 @@ def test_published_files_are_world_readable_and_the_vault_is_not(vault_env, tmp_
     import os
     import stat
 
-    inject(vault_env.path, [photo("a.jpg", jpeg()), post("a", 2, "Readable", media_refs=["a.jpg"])])
+    inject(vault_env.path, [photo("a.jpg", jpeg(PHOTO_COLOR, PHOTO, quality=90)), post("a", 2, "Readable", media_refs=["a.jpg"])])
     configure(vault_env)
     assert vault_env.run("mark", "--all", "--public").code == 0
     old = os.umask(0o077)
@@ -594,7 +587,7 @@ def test_rclone_copy_of_the_site_is_world_readable(vault_env, tmp_path):
     import os
     import stat
 
-    inject(vault_env.path, [photo("a.jpg", jpeg()), post("a", 2, "Readable over rclone", media_refs=["a.jpg"])])
+    inject(vault_env.path, [photo("a.jpg", jpeg(PHOTO_COLOR, PHOTO, quality=90)), post("a", 2, "Readable over rclone", media_refs=["a.jpg"])])
     configure(vault_env)
     assert vault_env.run("mark", "--all", "--public").code == 0
     dest = tmp_path / "rclone-site"

@@ -192,7 +192,7 @@ def test_snowflake_time_matches_created_at():
     from importers.x import snowflake_time
     from vault.models import iso
 
-    # The id of formats.md's example tweet encodes exactly its created_at.
+    # The id of a documented example tweet encodes exactly its created_at.
     assert iso(snowflake_time("1593902149044011015")) == "2022-11-19T09:41:00Z"
     assert snowflake_time("12345") is None
 

@@ -1,4 +1,4 @@
-"""Every failure the program reports, with its exit code (DESIGN.md section 6).
+"""Every failure the program reports, with its exit code (docs/architecture.md, errors and exit codes).
 
 Core code raises these; the command line turns them into ``vault: error: ...`` lines and exit
 codes in exactly one place (``vault.cli.main``).  Messages MUST NOT contain secrets.

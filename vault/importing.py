@@ -335,7 +335,7 @@ class _Run:
         source = self.importer.name
         text = nfc(item.text)
         if not (text and text.strip()) and not item.media_refs and not item.links and not item.url and not item.repost_of:
-            return  # DESIGN.md section 7: neither text nor media nor link is not a post
+            return  # docs/architecture.md, records: neither text nor media nor link is not a post
         rec = {
             "id": record_id(self.wk, "post", source, item.source_id),
             "kind": "post",

@@ -1,4 +1,4 @@
-"""Where the vault's identity comes from (DESIGN.md section 5), and the Secret type.
+"""Where the vault's identity comes from (docs/architecture.md, keys), and the Secret type.
 
 Lookup order: ``--identity-file`` / ``VAULT_IDENTITY_FILE``; the unlock agent (``vault unlock``,
 see ``vault.agent``); the OS keyring (service ``vault``, user = vault id); ``VAULT_PASSPHRASE_FILE`` or ``VAULT_PASSPHRASE_COMMAND`` to decrypt

@@ -1,4 +1,4 @@
-"""Records and the items importers yield (DESIGN.md section 7).
+"""Records and the items importers yield (docs/architecture.md, records).
 
 Importers build these and yield them; they never compute ids (ids are keyed with the writer key,
 which importers never see).  The pipeline turns items into stored records.
@@ -130,7 +130,7 @@ class Place:
 
 @dataclass
 class PostItem:
-    """A post the owner published.  ``source_id`` is the native id, or a content key (formats.md)."""
+    """A post the owner published.  ``source_id`` is the native id, or a content key (docs/formats/)."""
 
     source_id: str
     created_at: datetime

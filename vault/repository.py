@@ -1,4 +1,4 @@
-"""Opening, creating and unlocking a vault directory (DESIGN.md sections 4 and 5).
+"""Opening, creating and unlocking a vault directory (docs/on-disk-format.md; keys in docs/architecture.md).
 
 ``Vault`` knows the layout and hands out the stores; it never prints or prompts (prompting is
 done by ``keys`` only when stdin is a terminal).  Commands use ``open_vault`` as a context

@@ -1,7 +1,7 @@
 """`vault scrape`: capture a public marketplace feedback profile over HTTP, politely.
 
 For eBay the profile is ``BASE/fdbk/feedback_profile/USER?filter=feedback_page:All&page_id=N&limit=25``
-(formats.md section 7.2).  Pages are fetched one at a time:
+(docs/formats/ebay.md, saved feedback-profile pages).  Pages are fetched one at a time:
 
 * a clear User-Agent (``vault/<version> (+personal archive; feedback capture)``);
 * a pause between pages (``delay``, 2 s by default);

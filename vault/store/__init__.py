@@ -1,1 +1,1 @@
-"""Storage: the on-disk format of DESIGN.md section 4 (objects, checksums, catalog, lock)."""
+"""Storage: the on-disk format of docs/on-disk-format.md (objects, checksums, catalog, lock)."""

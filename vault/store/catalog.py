@@ -1,6 +1,6 @@
 """The catalog: every record, as an append-only journal of encrypted segments plus snapshots.
 
-On disk (DESIGN.md section 4):
+On disk (docs/on-disk-format.md):
 
 * ``catalog/journal/<ts_ns>-<rand>.jsonl.age``: one segment per commit; JSON lines of operations,
   the last line ``{"mac": ...}`` = HMAC(writer key, "segment" + name + body), so a segment that was
