@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from media_fixtures import jpeg_bytes
+from builders import jpeg as jpeg_bytes
 
 OLD_MTIME = datetime(2001, 2, 3, 4, 5, 6, tzinfo=timezone.utc).timestamp()
 # An editor's XMP packet: when the file was created and modified in the editor, not when the
