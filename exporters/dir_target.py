@@ -50,6 +50,8 @@ class DirTarget:
     def _current(self) -> dict[str, str]:
         if not self.root.exists():
             return {}
+        if not self.root.is_dir():
+            raise UsageError(f"{self.root} is not a folder", hint="name a folder (new or made by vault publish) after dir:")
         if any(self.root.iterdir()) and not (self.root / "manifest.json").exists() and not (self.root / IN_PROGRESS).exists():
             raise UsageError(f"{self.root} is not empty and holds no published bundle", hint="publish into a new folder, or one vault publish made")
         return {p.relative_to(self.root).as_posix(): sha256_file(p) for p in self.root.rglob("*")

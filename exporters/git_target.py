@@ -83,7 +83,10 @@ class GitTarget:
             self._git("reset", "-q", "--hard", "FETCH_HEAD")
             self._git("clean", "-q", "-fdx")
         else:
-            self._git("checkout", "-q", "--orphan", self.branch, check=False)
+            # Start the branch afresh: a commit left by a push that failed earlier is dropped here
+            # (and made again from the bundle), never mistaken for what the remote already has.
+            self._git("symbolic-ref", "HEAD", f"refs/heads/{self.branch}")
+            self._git("update-ref", "-d", f"refs/heads/{self.branch}", check=False)
             self._git("rm", "-q", "-rf", "--ignore-unmatch", ".", check=False)
             self._git("clean", "-q", "-fdx")
 

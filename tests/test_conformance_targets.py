@@ -168,13 +168,7 @@ TARGETS = sorted(plugins.BUILTIN_EXPORTERS)
 
 
 # Real bugs found by this suite: (test, target) -> why; the case is xfail(strict=True) until fixed.
-KNOWN_BUGS = {
-    ("test_failed_first_deploy_is_retried_in_full", "dir"):
-        "dir target: when the target path is a regular file, plan() lets NotADirectoryError escape (exit 1, "
-        "'unexpected error') instead of raising a VaultError with a clear message",
-    ("test_failed_first_deploy_is_retried_in_full", "git"):
-        "git target: when the first push fails, the local work tree keeps the unpushed commit; the next run "
-        "finds no remote branch, rebuilds the same tree, sees no staged change and reports success without pushing",
+KNOWN_BUGS: dict[tuple[str, str], str] = {
 }
 
 
