@@ -101,6 +101,10 @@ def _check_data(vault: Vault, result: CheckResult, progress: Callable[[int], Non
     except VaultError as exc:
         result.problems.append({"path": "catalog", "problem": exc.message})
         return
+    if not loaded.matches_disk():
+        # Derived state that says something the journal does not: rebuilt from the journal.
+        loaded.rebuild("check")
+        result.problems.append({"path": "index/catalog.db", "problem": "the index disagreed with the journal; rebuilt from it"})
     for oid in sorted(loaded.referenced_objects()):
         if not vault.objects.exists(oid):
             result.problems.append({"path": vault.objects.relpath(oid), "problem": "referenced by a record but missing"})
