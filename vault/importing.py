@@ -153,6 +153,7 @@ class _Run:
         self._captures: dict[str, str] = {}
         self._export_sha: dict[str, str | None] = {}
         self._seen_ids: set[str] = set()
+        self._prov_by_member: dict[str | None, dict] = {}
         from .store.objects import BackgroundWriter
 
         self.writer = BackgroundWriter(vault.objects)
@@ -175,6 +176,15 @@ class _Run:
         return sha
 
     def provenance(self, member: str | None, extra: dict | None = None) -> dict:
+        cached = self._prov_by_member.get(member)
+        if cached is None:
+            cached = self._prov_by_member[member] = self._provenance(member)
+        prov = dict(cached)
+        if extra:
+            prov.update({k: v for k, v in extra.items() if v is not None})
+        return prov
+
+    def _provenance(self, member: str | None) -> dict:
         entry = self.src.get(member) if (member and self.src is not None) else None
         part = entry.part if entry is not None else (self.src.parts[0] if self.src is not None and self.src.parts else None)
         prov = Provenance(
@@ -185,8 +195,6 @@ class _Run:
             member=member,
         ).to_json()
         prov["captured_at"] = self._captured_iso
-        if extra:
-            prov.update({k: v for k, v in extra.items() if v is not None})
         return prov
 
     # staging ----------------------------------------------------------------------------------

@@ -150,6 +150,7 @@ class Catalog:
         self._hints: dict[str, str] = {}
         self._provs: dict[str, str] = {}
         self._prov_cache: dict[str, dict] = {}
+        self._last: tuple | None = None     # the last record looked up: (id, row)
 
     # --- loading -------------------------------------------------------------------------------
 
@@ -245,6 +246,7 @@ class Catalog:
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
         self._prov_cache.clear()
+        self._last = None
         self._next_n = 1
 
     def _save_state(self, built: bool = False) -> None:
@@ -327,6 +329,7 @@ class Catalog:
 
     def _begin(self) -> None:
         if not self._in_tx:
+            self._last = None
             self.db.execute("BEGIN IMMEDIATE")
             self._in_tx = True
             row = self.db.execute("SELECT max(n) FROM records").fetchone()
@@ -334,11 +337,13 @@ class Catalog:
 
     def _commit_tx(self) -> None:
         self._flush_batch()
+        self._last = None
         if self._in_tx:
             self.db.execute("COMMIT")
             self._in_tx = False
 
     def _rollback(self) -> None:
+        self._last = None
         self._puts.clear(); self._refs.clear(); self._hints.clear(); self._provs.clear()
         self._prov_cache.clear()
         if self._in_tx:
@@ -483,6 +488,7 @@ class Catalog:
             self._prov_cache[op["k"]] = json.loads(blob)
         elif kind == "curate":
             self._flush_batch()
+            self._last = None
             self._apply_curate(op)
         elif kind == "ref":
             self._refs[(op["source"], op["ref"])] = op["media"]
@@ -499,14 +505,15 @@ class Catalog:
             n, new = known[0], known[1]
             tags = known[10]
         else:
-            row = self.db.execute("SELECT n FROM records WHERE id=?", (rid,)).fetchone()
+            row = self._row(rid)
             new = row is None
             if new:
                 n = self._next_n
                 self._next_n += 1
             else:
-                n = row[0]
+                n = row[3]
             tags = rec.get("tags") if new else None
+        self._last = None
         self._puts[rid] = (n, new, rec["kind"], rec["source"], rec.get("source_id"), rec.get("created_at"),
                            rec.get("visibility") or "private", digest, data, _search_text(rec), tags)
         if len(self._puts) >= BATCH:
@@ -596,15 +603,20 @@ class Catalog:
     # --- reading -------------------------------------------------------------------------------
 
     def _row(self, rid: str) -> tuple | None:
-        """(visibility, digest, data) of a record, staged or stored."""
+        """(visibility, digest, data, n) of a record, staged or stored."""
         p = self._puts.get(rid)
         if p is not None:
             vis = p[6]
             if not p[1]:
                 row = self.db.execute("SELECT visibility FROM records WHERE n=?", (p[0],)).fetchone()
                 vis = row[0] if row else vis
-            return vis, p[7], p[8]
-        return self.db.execute("SELECT visibility, digest, data FROM records WHERE id=?", (rid,)).fetchone()
+            return vis, p[7], p[8], p[0]
+        # An import asks for the digest, then the record, then stages it: one query for the three.
+        if self._last is not None and self._last[0] == rid:
+            return self._last[1]
+        row = self.db.execute("SELECT visibility, digest, data, n FROM records WHERE id=?", (rid,)).fetchone()
+        self._last = (rid, row)
+        return row
 
     def get_raw(self, rid: str) -> dict | None:
         """The stored record (source fields only, without visibility/tags), or None."""

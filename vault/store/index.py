@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -145,18 +146,11 @@ _UNSPACED = (
 )
 
 
-def is_unspaced(ch: str) -> bool:
-    cp = ord(ch)
-    if cp < 0x0E00:
-        return False
-    for lo, hi in _UNSPACED:
-        if lo <= cp <= hi:
-            return True
-    return False
+_UNSPACED_RE = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _UNSPACED) + "]")
 
 
 def has_unspaced(text: str) -> bool:
-    return any(ord(ch) >= 0x0E00 and is_unspaced(ch) for ch in text)
+    return _UNSPACED_RE.search(text) is not None
 
 
 def match_clauses(text: str) -> list[tuple[str, str]]:
