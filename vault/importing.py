@@ -89,6 +89,9 @@ class Event:
     label: str | None = None
 
 
+# Posts and ratings looked up in the catalog together (memory: this many items at most).
+READ_AHEAD = 256
+
 # Part of the unchanged-export key: raise it when the pipeline starts to read exports differently.
 EXPORT_SKIP_VERSION = "1"
 
@@ -230,6 +233,32 @@ class _Run:
         (self.report.updated if old is not None else self.report.added)[kind] += 1
 
     # items ------------------------------------------------------------------------------------
+
+    def handle_all(self, items: Iterator[Item]) -> None:
+        """Handle every item in order.  Posts and ratings are taken a few hundred at a time so
+        that the catalog looks their records up in one query; anything else (media, whose
+        readers may need to stream in archive order) is handled as soon as it comes."""
+        batch: list[Item] = []
+        source = self.importer.name
+
+        def drain() -> None:
+            self.cat.prefetch(record_id(self.wk, "post" if isinstance(i, PostItem) else "rating", source, i.source_id)
+                              for i in batch)
+            for queued in batch:
+                self.handle(queued)
+            batch.clear()
+
+        for item in items:
+            if isinstance(item, (PostItem, RatingItem)):
+                batch.append(item)
+                if len(batch) >= READ_AHEAD:
+                    drain()
+                continue
+            if batch:
+                drain()
+            self.handle(item)
+        if batch:
+            drain()
 
     def handle(self, item: Item) -> None:
         if isinstance(item, MediaItem):
@@ -535,8 +564,7 @@ def run_import(
             run.emit(Event("start", total=total, label=importer.name))
             # On failure nothing of the import becomes visible; objects already stored are
             # reused by the next run (or removed by `vault gc`).
-            for item in importer.read(src):
-                run.handle(item)
+            run.handle_all(importer.read(src))
             if run.report.total == 0 and not run.report.skipped:
                 raise UnsupportedInputError(
                     f"{src.display_name}: recognised as {importer.name}, but nothing in it could be imported",
@@ -563,8 +591,7 @@ def run_items(
     """
     run = _Run(vault, None, importer, dry_run, on_event, label=label)
     try:
-        for item in items:
-            run.handle(item)
+        run.handle_all(items)
         run.finish()
     finally:
         run.writer.close()

@@ -42,12 +42,13 @@ import secrets
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
 from .. import crypto
-from ..errors import IntegrityError
+from ..errors import IntegrityError, StorageError
 from .files import atomic_writer, ensure_dir, fsync_dir, open_private, storage_error, temp_name
 from .index import PLAIN_TABLES, IndexUnusable, has_unspaced, index_key, match_clauses, open_db, remove_files
 
@@ -151,11 +152,17 @@ class Catalog:
         self._provs: dict[str, str] = {}
         self._prov_cache: dict[str, dict] = {}
         self._last: tuple | None = None     # the last record looked up: (id, row)
+        self._prov_keys: dict[tuple, str] = {}
+        self._known: dict[str, tuple | None] = {}  # rows fetched ahead by prefetch()
 
     # --- loading -------------------------------------------------------------------------------
 
     def load(self) -> "Catalog":
         """Open the index and make it agree with the journal and snapshots on disk."""
+        with _index_errors(self.index_path):
+            return self._load()
+
+    def _load(self) -> "Catalog":
         key = index_key(self._wk)
         try:
             self.db = open_db(self.index_path, key, self._busy_ms)
@@ -247,6 +254,7 @@ class Catalog:
         self.db.execute("INSERT INTO fts(fts) VALUES ('delete-all')")
         self._prov_cache.clear()
         self._last = None
+        self._known.clear()
         self._next_n = 1
 
     def _save_state(self, built: bool = False) -> None:
@@ -330,6 +338,7 @@ class Catalog:
     def _begin(self) -> None:
         if not self._in_tx:
             self._last = None
+            self._known.clear()
             self.db.execute("BEGIN IMMEDIATE")
             self._in_tx = True
             row = self.db.execute("SELECT max(n) FROM records").fetchone()
@@ -338,12 +347,14 @@ class Catalog:
     def _commit_tx(self) -> None:
         self._flush_batch()
         self._last = None
+        self._known.clear()
         if self._in_tx:
             self.db.execute("COMMIT")
             self._in_tx = False
 
     def _rollback(self) -> None:
         self._last = None
+        self._known.clear()
         self._puts.clear(); self._refs.clear(); self._hints.clear(); self._provs.clear()
         self._prov_cache.clear()
         if self._in_tx:
@@ -361,11 +372,16 @@ class Catalog:
             self.stage_put(encode_record(op["r"]))
             return
         self._stage_line(op)
-        self._begin()
-        self._apply(op)
+        with _index_errors(self.index_path):
+            self._begin()
+            self._apply(op)
 
     def stage_put(self, enc: Encoded) -> None:
         """Stage a put of a record encoded by ``encode_record`` (its JSON is not encoded again)."""
+        with _index_errors(self.index_path):
+            self._stage_put(enc)
+
+    def _stage_put(self, enc: Encoded) -> None:
         self._begin()
         prov = self._compact_prov(enc.provenance)
         prov_json = _dumpb(prov) if prov is not None else None
@@ -406,18 +422,29 @@ class Catalog:
         the index naming it.  Returns (relative path, ciphertext sha256), or None."""
         if self._writer is None:
             return None
+        import apsw
+
         writer, self._writer = self._writer, None
-        self._flush_batch()
         try:
+            with _index_errors(self.index_path):
+                self._flush_batch()
             sha = writer.finish()
         except BaseException:
+            if writer._thread.is_alive():
+                writer.abort()
             self._rollback()
             raise
         self._pending = 0
         name = writer.final.name
         self.segments.append(name)
-        self._save_state()
-        self._commit_tx()
+        try:
+            self._save_state()
+            self._commit_tx()
+        except apsw.Error:
+            # The segment is durable: the import is done.  The index stays one segment behind
+            # and the next command catches it up from the journal.
+            self._rollback()
+            self.segments.remove(name)
         return f"catalog/journal/{name}", sha
 
     def _write_encrypted(self, final: Path, plain: IO[bytes], what: str) -> str:
@@ -489,6 +516,7 @@ class Catalog:
         elif kind == "curate":
             self._flush_batch()
             self._last = None
+            self._known.clear()
             self._apply_curate(op)
         elif kind == "ref":
             self._refs[(op["source"], op["ref"])] = op["media"]
@@ -573,7 +601,15 @@ class Catalog:
         shared = {k: prov[k] for k in PROV_SHARED if k in prov}
         if len(shared) < 2:
             return prov
-        key = hashlib.sha256(_dumpb(shared)).hexdigest()[:20]
+        memo = tuple(shared.items())
+        try:
+            key = self._prov_keys.get(memo)
+        except TypeError:  # an unhashable value: computed each time
+            key, memo = None, None
+        if key is None:
+            key = hashlib.sha256(_dumpb(shared)).hexdigest()[:20]
+            if memo is not None:
+                self._prov_keys[memo] = key
         if self._shared_prov(key) is None:
             self._prov_cache[key] = shared
             if stage:
@@ -614,9 +650,25 @@ class Catalog:
         # An import asks for the digest, then the record, then stages it: one query for the three.
         if self._last is not None and self._last[0] == rid:
             return self._last[1]
+        if rid in self._known:
+            row = self._known.pop(rid)
+            self._last = (rid, row)
+            return row
         row = self.db.execute("SELECT visibility, digest, data, n FROM records WHERE id=?", (rid,)).fetchone()
         self._last = (rid, row)
         return row
+
+    def prefetch(self, ids: Iterable[str]) -> None:
+        """Look up many records in one query, ahead of ``digest``/``get_raw`` asking for them one
+        by one (an import asks about every record it reads)."""
+        want = [rid for rid in dict.fromkeys(ids) if rid not in self._puts]
+        self._known.clear()
+        for start in range(0, len(want), 500):
+            chunk = want[start:start + 500]
+            found = {row[0]: row[1:] for row in self.db.execute(
+                f"SELECT id, visibility, digest, data, n FROM records WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+            for rid in chunk:
+                self._known[rid] = found.get(rid)
 
     def get_raw(self, rid: str) -> dict | None:
         """The stored record (source fields only, without visibility/tags), or None."""
@@ -827,6 +879,26 @@ class Catalog:
             self._rollback()
             self.db.close()
             self.db = None
+
+
+@contextmanager
+def _index_errors(path: Path) -> Iterator[None]:
+    """SQLite failures of the index as VaultErrors (disk full, damaged file)."""
+    import apsw
+
+    try:
+        yield
+    except apsw.FullError as exc:
+        raise StorageError("disk full while writing index/catalog.db",
+                           hint="free some space and run the command again; nothing half-written is visible") from exc
+    except (apsw.CorruptError, apsw.NotADBError) as exc:
+        # Derived state: drop it, the next command rebuilds it from the journal.
+        remove_files(path)
+        raise IntegrityError("index/catalog.db is damaged; it was removed and is rebuilt from the journal",
+                             hint="run the command again") from exc
+    except apsw.Error as exc:
+        raise StorageError(f"the catalog index failed: {exc}",
+                           hint="index/ is rebuilt from the journal when deleted") from exc
 
 
 def _join_json(head: bytes | None, body: bytes) -> bytes:

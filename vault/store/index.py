@@ -100,6 +100,8 @@ def open_db(path: Path, key: bytes, busy_ms: int = 60_000) -> Any:
         conn.pragma("kdf_iter", 1)
         conn.pragma("hexkey", key.hex())
         conn.execute("PRAGMA temp_store=MEMORY")
+        # Records of one to a few KB pack better in 16 KiB pages (set before the file has any).
+        conn.execute("PRAGMA page_size=16384")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # fails here on a wrong key
         conn.execute("PRAGMA journal_mode=WAL").fetchall()
         conn.execute("PRAGMA synchronous=NORMAL")
