@@ -225,8 +225,7 @@ class Catalog:
     def _bring_up_to_date(self, how: str, detail: list[str]) -> None:
         if how == "catch-up":
             for name in detail:
-                for op in self.read_segment(name):
-                    self._apply(op)
+                self._replay_segment(name)
                 self.segments.append(name)
                 self.ops_since_snapshot += 1
             self._save_state()
@@ -242,8 +241,7 @@ class Catalog:
         for name in sorted(self._disk_segments()):
             if name in superseded:
                 continue
-            for op in self.read_segment(name):
-                self._apply(op)
+            self._replay_segment(name)
             self.segments.append(name)
         self._save_state(built=True)
 
@@ -288,6 +286,15 @@ class Catalog:
             if line.strip():
                 ops.append(_loads(line))
         return ops
+
+    def _replay_segment(self, name: str) -> None:
+        """Apply a segment's operations to the index while it is decrypted, a chunk at a time
+        (memory does not grow with the segment).  The MAC is checked at the end; the caller
+        rolls the transaction back when it fails, so nothing of a forged segment stays."""
+        sink = _ReplaySink(self._segment_mac_start(name), self._apply)
+        with open(self.journal_dir / name, "rb") as fh:
+            crypto.decrypt_stream(fh, sink, self._identity, what=f"catalog/journal/{name}")
+        sink.finish(name)
 
     def _segment_mac(self, name: str, body: bytes) -> str:
         return hmac.new(self._wk, b"segment\0" + name.encode() + b"\0" + body, hashlib.sha256).hexdigest()
@@ -906,6 +913,66 @@ def _join_json(head: bytes | None, body: bytes) -> bytes:
     if head is None:
         return body
     return b"{" + head + (b"," + body[1:] if body != b"{}" else b"}")
+
+
+class _ReplaySink:
+    """The write side of a segment's decryption: complete lines are MAC'd and applied, holding
+    back the last non-empty one, which at the end must be the MAC line."""
+
+    def __init__(self, mac, apply) -> None:
+        self._mac = mac
+        self._apply = apply
+        self._buf = bytearray()
+        self._held: list[bytes] = []    # the last non-empty line and the empty ones after it
+        self.error: BaseException | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.error is None:
+            try:
+                self._buf += data
+                start = 0
+                while (end := self._buf.find(b"\n", start)) >= 0:
+                    self._line(bytes(self._buf[start:end]))
+                    start = end + 1
+                del self._buf[:start]
+            except BaseException as exc:  # re-raised by finish(), not through the decryptor
+                self.error = exc
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def _line(self, line: bytes) -> None:
+        if not line.strip():
+            if self._held:
+                self._held.append(line)
+            else:
+                self._mac.update(line + b"\n")
+            return
+        for held in self._held:
+            self._mac.update(held + b"\n")
+            if held.strip():
+                self._apply(_loads(held))
+        self._held = [line]
+
+    def finish(self, name: str) -> None:
+        if self.error is None and self._buf:
+            try:
+                self._line(bytes(self._buf))
+            except BaseException as exc:
+                self.error = exc
+        if self.error is not None:
+            if isinstance(self.error, (ValueError, AttributeError, TypeError, KeyError)):
+                raise IntegrityError(f"catalog/journal/{name} holds an operation that cannot be read") from self.error
+            raise self.error
+        try:
+            mac = json.loads(self._held[0])["mac"] if self._held else None
+        except (ValueError, KeyError, TypeError):
+            mac = None
+        if mac is None:
+            raise IntegrityError(f"catalog/journal/{name} has no MAC line")
+        if not hmac.compare_digest(str(mac), self._mac.hexdigest()):
+            raise IntegrityError(f"catalog/journal/{name} fails its MAC (tampered, renamed or not written by this vault)")
 
 
 class _QueueReader:
