@@ -6,7 +6,7 @@ records which of them it holds (``meta``), so a missing, stale or corrupt index 
 them (see ``Catalog.load``).  It is never backed up.
 
 Encryption: SQLite3 Multiple Ciphers (``apsw-sqlite3mc``), cipher ChaCha20-Poly1305 (every page
-and every WAL frame encrypted and authenticated).  The 32-byte page key comes from the writer key
+and every page of its rollback journal encrypted and authenticated).  The 32-byte page key comes from the writer key
 by HKDF-SHA256 with its own label, so the index needs no secret of its own; being a random key
 already, it goes through one KDF round only.  Temporary tables and sorts stay in memory
 (``temp_store``), so no plaintext temp file is ever written.
@@ -87,7 +87,7 @@ def open_db(path: Path, key: bytes, busy_ms: int = 60_000) -> Any:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     if not path.exists():
-        # SQLite gives its -wal and -shm files the mode of the database file.
+        # SQLite gives its journal file the mode of the database file.
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     os.chmod(path, 0o600)
     try:
@@ -103,10 +103,11 @@ def open_db(path: Path, key: bytes, busy_ms: int = 60_000) -> Any:
         # Records of one to a few KB pack better in 16 KiB pages (set before the file has any).
         conn.execute("PRAGMA page_size=16384")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchall()  # fails here on a wrong key
-        conn.execute("PRAGMA journal_mode=WAL").fetchall()
+        # A rollback journal, not WAL: an import is one large transaction, and WAL would write
+        # every page twice (log, then checkpoint).  Journal pages are encrypted like the rest.
+        conn.execute("PRAGMA journal_mode=DELETE").fetchall()
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA cache_size=-16000")
-        conn.execute("PRAGMA journal_size_limit=8388608")
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone():
             row = conn.execute("SELECT v FROM meta WHERE k='format'").fetchone()
             if row is None or row[0] != INDEX_FORMAT:
@@ -121,7 +122,7 @@ def open_db(path: Path, key: bytes, busy_ms: int = 60_000) -> Any:
 
 
 def remove_files(path: Path) -> None:
-    """Delete an index database and its WAL files (the index is derived; nothing is lost)."""
+    """Delete an index database and its journal files (the index is derived; nothing is lost)."""
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:
             os.unlink(f"{path}{suffix}")
