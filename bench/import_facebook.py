@@ -393,7 +393,7 @@ def object_files(objects: Path) -> set[str]:
 def _ref(r: dict, name: str) -> str:
     if r.get(f"{name}_s") is None:
         return f"{name} not installed"
-    return f"{r[name + '_s']:.2f} s  peak RSS {r[name + '_peak_rss_mb']:.1f} MB"
+    return f"{r[name + '_s']:.2f} s  cpu {r[name + '_cpu_s']:.2f} s  peak RSS {r[name + '_peak_rss_mb']:.1f} MB"
 
 
 def _ratio(x: float | None) -> str:
@@ -408,14 +408,15 @@ def run_references(zips: list[Path], recipient: str, work: Path, logs: Path) -> 
     kib = 1024 / MB
     age = shutil.which("age")
     if age:
-        walls, rss = 0.0, 0
+        walls, cpus, rss = 0.0, 0.0, 0
         for i, z in enumerate(zips):
             common.settle()
             run = common.run_child([age, "-r", recipient, "-o", str(work / f"ref-{i}.age"), str(z)], {}, logs, f"age-{i}")
             walls += run.wall
+            cpus += run.cpu
             rss = max(rss, run.maxrss_kib)
             (work / f"ref-{i}.age").unlink()
-        out.update(age_s=walls, age_peak_rss_mb=rss * kib)
+        out.update(age_s=walls, age_cpu_s=cpus, age_peak_rss_mb=rss * kib)
         common.log(f"age -r: {walls:.2f} s")
     restic = shutil.which("restic")
     if restic:
@@ -425,7 +426,7 @@ def run_references(zips: list[Path], recipient: str, work: Path, logs: Path) -> 
         common.run_child([restic, "init", "--quiet"], renv, logs, "restic-init")
         common.settle()
         run = common.run_child([restic, "backup", "--quiet", *map(str, zips)], renv, logs, "restic-backup")
-        out.update(restic_s=run.wall, restic_peak_rss_mb=run.maxrss_kib * kib)
+        out.update(restic_s=run.wall, restic_cpu_s=run.cpu, restic_peak_rss_mb=run.maxrss_kib * kib)
         common.log(f"restic backup: {run.wall:.2f} s")
         shutil.rmtree(repo, ignore_errors=True)
     return out
@@ -588,8 +589,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         # re-import time no importer change can remove.
         "startup_s": shown.wall, "startup_peak_rss_mb": shown.maxrss_kib * kib_to_mb,
         "rss_floor_mb": floor.maxrss_kib * kib_to_mb,
-        "age_s": refs.get("age_s"), "age_peak_rss_mb": refs.get("age_peak_rss_mb"),
-        "restic_s": refs.get("restic_s"), "restic_peak_rss_mb": refs.get("restic_peak_rss_mb"),
+        **{f"{tool}_{x}": refs.get(f"{tool}_{x}") for tool in ("age", "restic") for x in ("s", "cpu_s", "peak_rss_mb")},
     }
     r["import_over_age"] = first.wall / r["age_s"] if r["age_s"] else None
     r["import_over_restic"] = first.wall / r["restic_s"] if r["restic_s"] else None
