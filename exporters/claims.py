@@ -6,20 +6,38 @@
 * One W3C VC 2.0 credential per marketplace, secured with an ``eddsa-jcs-2022`` proof, valid from
   the build's as-of time for ``credential_validity_days``.
 * ``manifest.json``: every other file's SHA-256, secured the same way.  `vault verify` checks it.
+* ``contexts/vault-v1.json``: the JSON-LD context that defines every term of the credentials and
+  the manifest that the W3C credentials context does not (``@protected``, absolute IRIs).  The
+  vocabulary lives on the issuer's own site (``<site>/contexts/vault-v1.json#<term>``), so a
+  verifier can read what each term means from the same origin that vouches for the key.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from vault import signing
-from vault.store.files import sha256_file
+from vault.store.files import sha256_file  # noqa: F401  (the targets hash files with it from here)
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 MANIFEST = "manifest.json"
+CONTEXT_PATH = "contexts/vault-v1.json"
+
+
+def context_url(site_url: str) -> str:
+    return f"{site_url}{CONTEXT_PATH}"
+
+
+def context_document(site_url: str) -> dict:
+    """The bundle's JSON-LD context, its vocabulary anchored at ``context_url(site_url)`` (the
+    packaged file's ``vault`` prefix is a placeholder for that address)."""
+    from importlib.resources import files
+
+    doc = json.loads(files("exporters").joinpath("static", "vault-context-v1.json").read_text(encoding="utf-8"))
+    doc["@context"]["vault"] = context_url(site_url) + "#"
+    return doc
 
 
 def did_document_path(base_url: str) -> str:
@@ -52,10 +70,11 @@ def credential(did: str, market: dict, as_of: datetime, validity_days: int, priv
         "starsMean": market.get("stars_mean"),
         "firstRating": market.get("first"),
         "lastRating": market.get("last"),
-        "evidence": market.get("evidence", []),
     }
+    evidence = [{k: v for k, v in {"type": "RatingPageCapture", "sha256": e.get("value"), "url": e.get("url")}.items() if v}
+                for e in market.get("evidence") or [] if e.get("value")]
     doc = {
-        "@context": [VC_CONTEXT],
+        "@context": [VC_CONTEXT, context_url(site_url)],
         "id": f"{site_url}credentials/{market['source']}.json",
         "type": ["VerifiableCredential", "MarketplaceReputationCredential"],
         "issuer": did,
@@ -63,13 +82,21 @@ def credential(did: str, market: dict, as_of: datetime, validity_days: int, priv
         "validUntil": valid_until,
         "credentialSubject": {k: v for k, v in subject.items() if v is not None},
     }
+    if evidence:
+        # VC 2.0 evidence: the captured feedback pages the figures were computed from.
+        doc["evidence"] = evidence
     return signing.sign(doc, private_key, f"{did}#key-1", valid_from)
 
 
-def manifest(did: str, files: dict[str, str], as_of: datetime, private_key) -> dict:
+def credential_index(did: str, paths: list[str], site_url: str) -> dict:
+    """``credentials/index.json``: the bundle paths of the credentials (JSON-LD, like the rest)."""
+    return {"@context": [VC_CONTEXT, context_url(site_url)], "type": "CredentialIndex", "issuer": did, "credentials": paths}
+
+
+def manifest(did: str, files: dict[str, str], as_of: datetime, private_key, site_url: str) -> dict:
     created = as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
     doc = {
-        "@context": [VC_CONTEXT],
+        "@context": [VC_CONTEXT, context_url(site_url)],
         "type": "SignedBundleManifest",
         "issuer": did,
         "created": created,

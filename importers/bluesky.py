@@ -1,4 +1,4 @@
-"""Bluesky repository exports (``repo.car``), formats.md section 5.
+"""Bluesky repository exports (``repo.car``).
 
 Detection is by content: a member whose bytes start with a CAR v1 header (a varint length and
 the DAG-CBOR map ``{roots, version: 1}``), whatever its name.
@@ -26,7 +26,8 @@ What becomes what: ``app.bsky.feed.post`` records -> ``PostItem``:
 * image and video blobs are not in the CAR, so they give no media; ``extra["images"]`` /
   ``extra["video"]`` keep their alt text, MIME type and blob CID for a later fetch.
 
-Likes, reposts, follows, profile and other collections are not posts.  A CAR that is cut short
+Likes, reposts, follows, profile and other collections are not posts; they are counted
+(``Held``) so the report says what the repository held.  A CAR that is cut short
 or damaged yields every post whose blocks precede the damage, plus a ``Skipped`` saying so.
 """
 
@@ -37,7 +38,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
 from vault.archive import ArchiveMemberError
-from vault.models import Item, PostItem, Skipped, Warning_, parse_iso
+from vault.models import Held, Item, PostItem, Skipped, Warning_, parse_iso
 
 from .dagcbor import CID, DagCborError, decode, read_car, read_header
 from .probing import probe_candidates
@@ -50,6 +51,19 @@ CAR_LIMIT = 4 * 2**30
 _HEAD = 4096
 POST_COLLECTION = "app.bsky.feed.post"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+# How the report names the other collections' records (others by their NSID).
+_HELD_NAMES = {
+    "app.bsky.graph.follow": "follow records",
+    "app.bsky.feed.like": "like records",
+    "app.bsky.feed.repost": "repost records",
+    "app.bsky.actor.profile": "profile records",
+    "app.bsky.graph.block": "block records",
+    "app.bsky.graph.list": "list records",
+    "app.bsky.graph.listitem": "list item records",
+    "app.bsky.feed.threadgate": "threadgate records",
+    "app.bsky.feed.postgate": "postgate records",
+    "chat.bsky.actor.declaration": "chat declaration records",
+}
 
 
 class BlueskyImporter:
@@ -124,12 +138,15 @@ def _read_repo(entry: "Entry") -> Iterator[Item]:
         yield Skipped(entry.rel, "the repository's commit names no DID")
         return
 
+    held: dict[str, int] = {}
     for key, value in walk_mst(blocks, commit["data"], entry.rel):
         if isinstance(key, Skipped):
             yield key
             continue
         collection, _, rkey = key.partition("/")
         if collection != POST_COLLECTION or not rkey:
+            what = _HELD_NAMES.get(collection, f"{collection} records")
+            held[what] = held.get(what, 0) + 1
             continue
         record = _node(blocks, value)
         if record is None:
@@ -139,6 +156,8 @@ def _read_repo(entry: "Entry") -> Iterator[Item]:
             yield Warning_(f"{key} is not a post record; ignored", path=entry.rel)
             continue
         yield _post(record, did, rkey, entry.rel)
+    for what, count in held.items():
+        yield Held(what, count)
 
 
 def _node(blocks: dict[bytes, Any], cid: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Facebook "Download Your Information" exports, JSON format (formats.md section 1).
+"""Facebook "Download Your Information" exports, JSON format.
 
 Every layout era is read: 2018 (``posts/your_posts.json`` = ``{"status_updates": [...]}``),
 2020-22 (``posts/your_posts_N.json``), 2022-23 (``your_activity_across_facebook/posts/...``) and
@@ -132,6 +132,7 @@ class FacebookImporter:
                 yield skipped
             if root is None:
                 continue
+            not_posts: dict[str, list[str]] = {}  # why -> titles of the entries
             for index, post in enumerate(_posts(root)):
                 try:
                     item = _post_item(post, entry.rel, checkins)
@@ -139,6 +140,9 @@ class FacebookImporter:
                     yield Skipped(entry.rel, f"post #{index + 1} could not be read: {exc}")
                     continue
                 if item is None:
+                    why = _why_not_a_post(post)
+                    if why:
+                        not_posts.setdefault(why, []).append(text_of(fix_mojibake(post.get("title"))) or "")
                     continue
                 if isinstance(item, Skipped):
                     yield item
@@ -147,10 +151,15 @@ class FacebookImporter:
                     continue  # the same post repeated in another part file or zip
                 seen.add(item.source_id)
                 yield item
+            for why, titles in not_posts.items():
+                example = next((title for title in titles if title), None)
+                count = f"{len(titles)} entries" if len(titles) != 1 else "1 entry"
+                yield Warning_(f"{count} not imported as posts: {why}"
+                               + (f", e.g. {example!r}" if example else ""), path=entry.rel)
 
 
 # ---------------------------------------------------------------------------------------------
-# Record shapes (formats.md §1.5)
+# Record shapes
 # ---------------------------------------------------------------------------------------------
 
 
@@ -167,11 +176,69 @@ def _attachment_data(post: dict) -> Iterator[dict]:
                 yield item
 
 
+# Attachment kinds read for what they are; media nested in any other kind (a note's ``media[]``,
+# ...) is found by its ``uri``.
+_READ_KINDS = frozenset({"media", "external_context", "place", "note"})
+_NESTED_DEPTH = 4
+
+
 def _media_of_post(post: dict) -> Iterator[dict]:
     for item in _attachment_data(post):
-        media = item.get("media")
-        if isinstance(media, dict):
-            yield media
+        yield from _media_in(item)
+
+
+def _media_in(item: dict) -> Iterator[dict]:
+    """The media objects of one attachment item, in order: its ``media``, then media objects
+    (dicts with a local ``uri``) nested up to a few levels inside its other kinds, e.g.
+    ``{"note": {"media": [{"uri": ...}]}}`` (2020-22 photo posts written as notes)."""
+    media = item.get("media")
+    if isinstance(media, dict):
+        yield media
+    for key, value in item.items():
+        if key in ("media", "external_context", "place"):
+            continue
+        yield from _nested_media(value, _NESTED_DEPTH)
+
+
+def _nested_media(value: Any, depth: int) -> Iterator[dict]:
+    if depth <= 0:
+        return
+    if isinstance(value, list):
+        for element in value:
+            yield from _nested_media(element, depth - 1)
+    elif isinstance(value, dict):
+        uri = clean_uri(value.get("uri"))
+        if uri and not is_url(uri) and is_media_name(uri):
+            yield value
+            return
+        for key, element in value.items():
+            if key != "thumbnail":
+                yield from _nested_media(element, depth - 1)
+
+
+def _note_texts(post: dict) -> list[str]:
+    """The bodies of notes attached to ``post`` (the owner's words).  ``{"text": ...}`` items
+    are not used: real exports fill them with Facebook's own words ("12 Years Ago")."""
+    out: list[str] = []
+    for item in _attachment_data(post):
+        text = text_of(dig(item, "note", "text"))
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def _why_not_a_post(post: dict) -> str | None:
+    """Why an entry with attachments gave no post (for a warning), or None for an entry with
+    none: title-only entries (profile updates...) hold nothing but Facebook's own words."""
+    items = list(_attachment_data(post))
+    if not items:
+        return None
+    kinds = list(dict.fromkeys(key for item in items for key in item if key not in _READ_KINDS))
+    if kinds:
+        return f"attachments this importer does not read ({', '.join(kinds)})"
+    if any(isinstance(item.get("place"), dict) for item in items):
+        return "check-ins with a place but neither text, media nor a link"
+    return "attachments with neither text, media nor a link"
 
 
 def _note_media(catalog: MediaCatalog, media: dict, member: str) -> None:
@@ -224,24 +291,40 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
 
     links: list[str] = []
     refs: list[str] = []
+    direct = 0  # media attached as {"media": ...} items (the content key counts only these)
     place: Place | None = None
     for item in _attachment_data(post):
-        media = item.get("media")
-        if isinstance(media, dict):
+        for media in _media_in(item):
             uri = clean_uri(media.get("uri"))
             if uri and is_url(uri):
                 if is_web_url(uri) and uri not in links:
                     links.append(uri)
             elif uri and uri not in refs:
                 refs.append(uri)
+                direct += media is item.get("media")
         url = dig(item, "external_context", "url")
         if isinstance(url, str) and url.strip() and url.strip() not in links:
             links.append(url.strip())
         if place is None:
             place = _place(item.get("place"))
 
+    # The key is taken before a note's body stands in for a missing status text, over what
+    # earlier versions keyed on, so posts already in a vault keep their ids.
+    key_text = text
+    extra: dict[str, Any] = {}
+    texts = _note_texts(post)
+    if texts:
+        if text is None:
+            text = "\n\n".join(texts)
+        else:
+            extra["note_text"] = texts
+    for item in _attachment_data(post):
+        if text_of(dig(item, "note", "title")):
+            extra["note_title"] = text_of(dig(item, "note", "title"))
+            break
+
     if not (text or refs or links):
-        return None  # profile-picture updates, life events...: not posts (DESIGN.md §7)
+        return None  # profile-picture updates, life events...: not posts (no text, media or link)
 
     timestamp = post.get("timestamp")
     created = from_epoch(timestamp)
@@ -252,8 +335,8 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
         return Skipped(member, f"post without a valid timestamp: {json.dumps(post.get('timestamp'))[:40]}")
 
     source_id = content_key(
-        "fb:", timestamp, text or "", json.dumps(sorted(links), ensure_ascii=False),
-        place.name if place and place.name else "", len(refs),
+        "fb:", timestamp, key_text or "", json.dumps(sorted(links), ensure_ascii=False),
+        place.name if place and place.name else "", direct,
     )
 
     enrich = checkins.get(timestamp)
@@ -282,6 +365,7 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
         media_refs=refs,
         tagged=tagged,
         member=member,
+        extra=extra,
         raw=post,
     )
 

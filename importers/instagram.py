@@ -1,27 +1,42 @@
-"""Instagram "Download your information" exports, JSON format (formats.md section 2).
+"""Instagram "Download your information" exports, JSON format.
 
-Layouts: 2025+ (``your_instagram_activity/media/posts_N.json``) and 2021-24 (``content/posts_N.json``),
-from a zip, several zips (parts of one export) or an unpacked folder.  Media ``uri``s are relative
-to the archive root (``media/posts/YYYYMM/<id>.jpg``).
+Layouts, from a zip, several zips (parts of one export) or an unpacked folder:
+
+* 2025+ ``your_instagram_activity/media/`` and 2021-24 ``content/`` (or
+  ``your_instagram_activity/content/``): ``posts_N.json`` (a bare array of posts; 2024+ also
+  ``posts.json``, whose posts are ``{timestamp, label_values: [Caption, Media...]}``), ``reels.json``
+  (``{"ig_reels_media": [post...]}``), ``archived_posts.json`` (``{"ig_archived_post_media":
+  [post...]}``) and ``igtv_videos.json`` (``{"ig_igtv_media": [post...]}``).  Media ``uri``s are
+  relative to the archive root (``media/posts/YYYYMM/<id>.jpg``, ``media/reels/...``).
+* up to 2020, ``media.json``: ``{"photos": [...], "videos": [...], "stories": [...], ...}``, one
+  item per file, ``{"path", "caption", "taken_at", "location"}``; ``taken_at`` is ISO 8601 and,
+  without a zone, is taken as UTC (the original string stays in ``raw``).  Files of one carousel
+  are separate items with the same ``taken_at`` and caption: they make one post.
 
 What becomes what:
 
-* every file a post names, plus media files under ``media/posts/`` that nothing names -> ``MediaItem``
-  (yielded first, once per uri);
-* every post (single photo/video or carousel) -> ``PostItem``.  Single-media posts keep their
-  caption and time on ``media[0]``; carousels keep them at the top level (formats.md §2).
-* stories, reels, profile pictures, messages and comments are not read (stories are never posts).
+* every file a post names, plus media files under ``media/posts/`` (2020: ``photos/``,
+  ``videos/``) that nothing names -> ``MediaItem`` (yielded first, once per uri);
+* every post, reel, archived post and IGTV video -> ``PostItem``.  Single-media posts keep their
+  caption and time on ``media[0]``; carousels keep them at the top level.  Reels,
+  archived posts and IGTV videos say so in ``extra["instagram"]`` (``"reel"``, ``"archived"``,
+  ``"igtv"``); an archived post is one the owner hid from the profile.
+* stories, profile pictures, messages and comments are not read (stories are never posts).
 
-Instagram gives posts no id, so ``source_id`` is a content key: time + caption + number of media.
+Instagram gives posts no id, so ``source_id`` is a content key: time + caption + number of media
+(the same post in ``posts_1.json`` and ``archived_posts.json`` is one post).
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from vault.models import Item, PostItem, Skipped, Warning_, from_epoch
+from vault.archive import ArchiveMemberError
+from vault.models import Item, Place, PostItem, Skipped, Warning_, from_epoch
 
 from .meta import (
     is_html_export,
@@ -30,9 +45,15 @@ from .meta import (
 )
 
 _POSTS_HOME = r"(?:your_instagram_activity/(?:media|content)/|content/)"
-POSTS_JSON = re.compile(rf"^{_POSTS_HOME}posts(?:_\d+)?\.json$")
+POSTS_JSON = re.compile(rf"^{_POSTS_HOME}(?:posts(?:_\d+)?|reels|archived_posts|igtv_videos)\.json$")
 POSTS_HTML = re.compile(rf"^{_POSTS_HOME}posts(?:_\d+)?\.html?$")
-MEDIA_FOLDERS = re.compile(r"^media/posts/")
+LEGACY_JSON = re.compile(r"^media\.json$")
+MEDIA_FOLDERS = re.compile(r"^(?:media/posts/|photos/\d{6}/|videos/\d{6}/)")
+# File name (without .json) -> (key holding the posts, what extra["instagram"] says).
+_KINDS = {"reels": ("ig_reels_media", "reel"), "archived_posts": ("ig_archived_post_media", "archived"),
+          "igtv_videos": ("ig_igtv_media", "igtv")}
+# media.json lists that hold the owner's published posts (stories, direct, profile do not).
+_LEGACY_POSTS = ("photos", "videos")
 
 _IG_JSON = re.compile(
     r"^your_instagram_activity/.+\.json$"
@@ -49,7 +70,8 @@ class InstagramImporter:
     version = "1"
     description = "Instagram \"Download your information\" export (JSON format): posts, photos, videos"
     reads = ("zip(s) or folder with your_instagram_activity/media/posts_N.json (2025+) or "
-             "content/posts_N.json (2021-24) and media/posts/...; several zips = one export")
+             "content/posts_N.json (2021-24), reels.json, archived_posts.json, igtv_videos.json and "
+             "media/...; media.json with photos/ and videos/ (up to 2020); several zips = one export")
 
     # -- detection ------------------------------------------------------------------------------
 
@@ -57,6 +79,8 @@ class InstagramImporter:
         tree = Tree(src)
         if tree.any(POSTS_JSON):
             return 95
+        if _legacy_files(tree):
+            return 90
         if self._is_html(tree):
             raise html_error("Instagram", "an Instagram export")
         if tree.any(_IG_JSON):
@@ -76,16 +100,17 @@ class InstagramImporter:
         if self._is_html(tree):
             raise html_error("Instagram", "an Instagram export")
         files = JsonFiles()
-        posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
+        posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: (_order(pe[0]), natural_key(pe[0])))
+        posts_files += _legacy_files(tree)
         catalog = MediaCatalog()
 
         # Pass 1: what the posts say about their media.
-        for _, entry in posts_files:
+        for path, entry in posts_files:
             root, skipped = files.load(entry)
             if skipped is not None:
                 yield skipped
                 continue
-            posts = _posts(root)
+            posts = _posts(root, path)
             if not posts and root not in ([], {}):
                 yield Warning_("no posts found: the file's structure is not one this importer knows", path=entry.rel)
             for post in posts:
@@ -106,19 +131,22 @@ class InstagramImporter:
 
         # Pass 2: posts.
         seen: set[str] = set()
-        for _, entry in posts_files:
+        for path, entry in posts_files:
             root, skipped = files.load(entry)
             if skipped is not None:
                 yield skipped
             if root is None:
                 continue
-            for index, post in enumerate(_posts(root)):
+            kind = _kind(path)
+            empty = 0
+            for index, post in enumerate(_posts(root, path)):
                 try:
-                    item = _post_item(post, entry.rel)
+                    item = _post_item(post, entry.rel, kind)
                 except (TypeError, ValueError, AttributeError, KeyError) as exc:
                     yield Skipped(entry.rel, f"post #{index + 1} could not be read: {exc}")
                     continue
                 if item is None:
+                    empty += 1
                     continue
                 if isinstance(item, Skipped):
                     yield item
@@ -127,15 +155,117 @@ class InstagramImporter:
                     continue  # the same post repeated in another part file or zip
                 seen.add(item.source_id)
                 yield item
+            if empty:
+                yield Warning_(f"{empty} {'entry' if empty == 1 else 'entries'} with neither caption nor media "
+                               "not imported as posts", path=entry.rel)
 
 
 # ---------------------------------------------------------------------------------------------
-# Record shapes (formats.md §2)
+# Record shapes
 # ---------------------------------------------------------------------------------------------
 
 
-def _posts(root: Any) -> list[dict]:
-    return as_records(root, "ig_posts", "posts", record_keys=("media", "creation_timestamp"))
+def _order(path: str) -> int:
+    """posts_N.json first, then reels, archived posts and IGTV (a post found twice keeps the
+    first file's record)."""
+    name = posixpath.basename(path)[: -len(".json")]
+    return list(_KINDS).index(name) + 1 if name in _KINDS else 0
+
+
+def _kind(path: str) -> str | None:
+    if LEGACY_JSON.search(path):
+        return None
+    name = posixpath.basename(path)[: -len(".json")]
+    return _KINDS[name][1] if name in _KINDS else None
+
+
+def _posts(root: Any, path: str) -> list[dict]:
+    if LEGACY_JSON.search(path):
+        return _legacy_posts(root)
+    name = posixpath.basename(path)[: -len(".json")]
+    if name in _KINDS:
+        records = as_records(root, _KINDS[name][0], record_keys=("media", "label_values"))
+    else:
+        records = as_records(root, "ig_posts", "posts", record_keys=("media", "creation_timestamp", "label_values"))
+    return [_from_label_values(r) if "label_values" in r and "media" not in r else r for r in records]
+
+
+def _from_label_values(record: dict) -> dict:
+    """A post of the 2024+ ``posts.json`` shape, ``{timestamp, label_values: [{label: "Caption",
+    value}, {label: "Media", media: [...]}, ...]}``, in the usual ``{media, title,
+    creation_timestamp}`` shape (so the same post in ``posts_1.json`` gets the same key)."""
+    caption, media = None, []
+    for item in as_list(record.get("label_values")):
+        if not isinstance(item, dict):
+            continue
+        if item.get("label") == "Caption" and isinstance(item.get("value"), str):
+            caption = item["value"]
+        elif item.get("label") == "Media" and isinstance(item.get("media"), list):
+            media = item["media"]
+    out = {"media": media, "creation_timestamp": record.get("timestamp")}
+    if caption is not None:
+        out["title"] = caption
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Up to 2020: media.json
+# ---------------------------------------------------------------------------------------------
+
+
+def _legacy_files(tree: Tree) -> list[tuple[str, Any]]:
+    """``media.json`` members that have the old layout's shape (a ``photos`` or ``videos`` list
+    of ``{path, taken_at}`` items): the name alone is far too common to go by."""
+    out = []
+    for path, entry in tree.match(LEGACY_JSON):
+        try:
+            with entry.open() as stream:
+                head = stream.read(4096)
+        except (ArchiveMemberError, OSError):
+            continue
+        if _LEGACY_HEAD.search(head) and b'"taken_at"' in head and b'"path"' in head:
+            out.append((path, entry))
+    return out
+
+
+_LEGACY_HEAD = re.compile(rb'^\s*\{\s*"(?:photos|videos|stories|profile|direct)"\s*:\s*\[')
+
+
+def legacy_time(value: Any) -> int | None:
+    """``taken_at`` of media.json (``2018-12-31T08:05:13``, with or without a zone; no zone is
+    UTC) -> epoch seconds, or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+def _legacy_posts(root: Any) -> list[dict]:
+    """The old layout's photos and videos as posts in the current shape: items with the same
+    ``taken_at`` and caption (a carousel's files) are one post, in file order."""
+    if not isinstance(root, dict):
+        return []
+    posts: dict[tuple, dict] = {}
+    for section in _LEGACY_POSTS:
+        for item in as_list(root.get(section)):
+            if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+                continue
+            caption = item.get("caption") if isinstance(item.get("caption"), str) else ""
+            when = legacy_time(item.get("taken_at"))
+            key = (item.get("taken_at"), caption) if when is not None else (id(item),)
+            post = posts.get(key)
+            if post is None:
+                post = posts[key] = {"media": [], "title": caption, "creation_timestamp": when,
+                                     "taken_at": item.get("taken_at")}
+                if isinstance(item.get("location"), str) and item["location"].strip():
+                    post["location"] = item["location"]
+            post["media"].append({"uri": item["path"], "creation_timestamp": when, "title": ""})
+    return list(posts.values())
 
 
 def _media(post: dict) -> list[dict]:
@@ -151,7 +281,7 @@ def _post_time(post: dict, media: list[dict]) -> Any:
     return None
 
 
-def _post_item(post: dict, member: str) -> PostItem | Skipped | None:
+def _post_item(post: dict, member: str, kind: str | None = None) -> PostItem | Skipped | None:
     post = fix_mojibake(post)
     media = _media(post)
     # Caption: the top-level title (carousels), else the first media's title (single posts).
@@ -177,12 +307,15 @@ def _post_item(post: dict, member: str) -> PostItem | Skipped | None:
     if created is None:
         return Skipped(member, f"post without a valid timestamp: {json.dumps(post.get('creation_timestamp'))[:40]}")
 
+    location = text_of(post.get("location"))
     return PostItem(
         source_id=content_key("ig:", timestamp, text or "", len(refs)),
         created_at=created,
         text=text,
         links=links,
+        place=Place(name=location) if location else None,
         media_refs=refs,
         member=member,
+        extra={"instagram": kind} if kind else {},
         raw=post,
     )

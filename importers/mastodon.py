@@ -1,4 +1,4 @@
-"""Mastodon account archives ("Request your archive"), formats.md section 4.
+"""Mastodon account archives ("Request your archive").
 
 Containers: ``.tar.gz`` (Mastodon <= 4.1) and ``.zip`` (4.2+), or an unpacked folder; the archive
 layer reads them all and refuses hostile members (links, ``..``, absolute paths) before this
@@ -20,7 +20,8 @@ What becomes what:
 * attachments -> ``MediaItem``: ``url`` with its leading ``/`` stripped is a path *inside the
   archive* (never the file system), which is also the ref; ``name`` is the alt text.  A file the
   archive lacks gives a ``Warning_`` and the post keeps the ref.
-* ``Announce`` (boosts), likes and bookmarks are not posts and are not read.
+* ``Announce`` (boosts), likes and bookmarks are not posts and are not read (boosts are counted
+  as ``Held`` so the report says what the archive held).
 
 Media are yielded after all posts, in archive order, because a tar can only be read forwards
 cheaply (Mastodon writes the media before ``outbox.json``).
@@ -34,7 +35,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator
 
 from vault.archive import ArchiveMemberError
-from vault.models import Item, MediaItem, PostItem, Skipped, Warning_, parse_iso
+from vault.models import Held, Item, MediaItem, PostItem, Skipped, Warning_, parse_iso
 from .members import load_json
 
 if TYPE_CHECKING:
@@ -97,9 +98,12 @@ class MastodonImporter:
             return
 
         media: dict[str, tuple["Entry", dict, Any]] = {}  # ref -> (entry, attachment, published)
+        boosts = 0
         for index, activity in enumerate(items):
             if not isinstance(activity, dict) or _type(activity) != "Create":
-                continue  # Announce (boosts) and anything else: not the owner's posts
+                # Announce (boosts) and anything else: not the owner's posts; boosts are counted.
+                boosts += isinstance(activity, dict) and _type(activity) == "Announce"
+                continue
             status = activity.get("object")
             if not isinstance(status, dict) or _type(status) not in _STATUS_TYPES:
                 continue
@@ -110,6 +114,8 @@ class MastodonImporter:
             for ref, (entry, attachment) in refs_found.items():
                 media.setdefault(ref, (entry, attachment, post.created_at))
             yield post
+        if boosts:
+            yield Held("boosts", boosts)
 
         order = {id(entry): i for i, entry in enumerate(src.entries)}
         for ref, (entry, attachment, published) in sorted(media.items(), key=lambda kv: order.get(id(kv[1][0]), 0)):
@@ -196,7 +202,7 @@ def _post(status: dict, activity: dict, followers: str | None, src: "ExportSourc
 
 
 def visibility(status: dict, followers: str | None) -> str:
-    """Mastodon's visibility from a status's addressing (formats.md §4).
+    """Mastodon's visibility from a status's addressing.
 
     Public in ``to`` -> "public"; Public in ``cc`` -> "unlisted"; the author's followers
     collection (``followers`` from actor.json; without it, any ``.../followers`` collection)

@@ -1,6 +1,6 @@
-"""Helpers shared by the Meta importers (Facebook and Instagram), formats.md sections 1 and 2.
+"""Helpers shared by the Meta importers (Facebook and Instagram).
 
-* :func:`fix_mojibake` undoes Meta's "every UTF-8 byte escaped as its own code point" bug (§1.4).
+* :func:`fix_mojibake` undoes Meta's "every UTF-8 byte escaped as its own code point" bug.
 * :func:`load_json` reads one member whole (with a size limit) and turns a damaged or invalid
   member into a :class:`~vault.models.Skipped` value instead of an exception.
 * :func:`as_records` / :func:`as_list` normalise the root shapes Meta uses interchangeably: a bare
@@ -57,7 +57,7 @@ KNOWN_ROOTS = frozenset({
 
 
 def fix_text(text: str) -> str:
-    """Undo Meta's mojibake in one string (formats.md §1.4).
+    """Undo Meta's mojibake in one string.
 
     The code points are re-encoded as latin-1 bytes and decoded as UTF-8.  A string with a code
     point above U+00FF, or whose bytes are not valid UTF-8, is returned unchanged; so correct text

@@ -1,4 +1,4 @@
-"""X (Twitter) "Download an archive of your data" exports (formats.md section 3).
+"""X (Twitter) "Download an archive of your data" exports.
 
 Detection is by content: ``data/manifest.js`` starting with ``window.__THAR_CONFIG =`` (certain),
 else any ``.js`` member starting with ``window.YTD.tweets.partN =`` or ``window.YTD.tweet.partN =``
@@ -22,9 +22,11 @@ What becomes what:
   ``data/tweet_media/``) -> ``MediaItem`` with ref ``x:media/<tweet id>-<basename>``.  A video's
   basename is that of its highest-bitrate variant without the query string.  A file missing from
   the export gives a ``Warning_``; the tweet still imports and keeps the ref (``missing_media``).
-  Media a tweet shows from another status (a retweet's, or ``source_status_id_str``) is not in the
-  archive: its page URL becomes a link instead, without a warning.  Files in the tweets' media
-  folder that no tweet names are imported as media too (DESIGN.md: media = files in the export).
+  Media a tweet shows from another status (a retweet's, or ``source_status_id_str``) is attached
+  the same way when the archive holds its file (named after the retweet's own id, or else the
+  original's); when it does not, its page URL becomes a link instead, without a warning.  Files
+  in the tweets' media folder that no tweet names are imported as media too (media are the files in
+  the export).
 * likes, DMs, deleted tweets, note tweets and community tweets are other files, never read.
 
 A part that is truncated or not valid JSON gives ``Skipped(<member>, "invalid JSON: ...")`` and
@@ -289,23 +291,26 @@ class _State:
             if isinstance(media.get("url"), str):
                 media_tco.add(media["url"])
             source_status = _str_id(media.get("source_status_id_str")) or _str_id(media.get("source_status_id"))
-            if retweet or (source_status and source_status != tid):
-                # Another status's media: the archive never holds those files.
-                if isinstance(media.get("expanded_url"), str):
+            borrowed = bool(retweet or (source_status and source_status != tid))
+            basename = media_basename(media)
+            # Archives name a file after the status that shows it (a retweet's own id); the
+            # original's id is tried too.
+            names = [f"{status}-{basename}" for status in dict.fromkeys((tid, source_status or tid))] if basename else []
+            found = next(((name, entry) for name in names if (entry := self._media_entry(name)) is not None), None)
+            if found is None and (borrowed or not names):
+                # Another status's media the archive does not hold: its page is a link.
+                if borrowed and isinstance(media.get("expanded_url"), str):
                     _add(links, media["expanded_url"])
                 continue
-            basename = media_basename(media)
-            if basename is None:
-                continue
-            name = f"{tid}-{basename}"
+            name = found[0] if found else names[0]
             ref = f"x:media/{name}"
             if ref in media_refs:
                 continue
             media_refs.append(ref)
-            entry = self._media_entry(name)
-            if entry is None:
+            if found is None:
                 yield Warning_(f"media file missing from the export: {name} (tweet {tid})", path=rel)
                 continue
+            entry = found[1]
             if entry.rel not in self.seen_media:
                 self.seen_media.add(entry.rel)
                 yield MediaItem(

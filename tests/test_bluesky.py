@@ -200,3 +200,24 @@ def test_tid_time():
 
     assert iso(tid_time(b_rkey(5))) == "2024-02-05T10:00:00Z"
     assert tid_time("self") is None
+
+
+def test_repository_of_follows_only_is_an_empty_export_not_an_unknown_one(vault_env, tmp_path):
+    # A real account that only followed people: a recognised export with nothing to import
+    # succeeds (exit 0), adds nothing and says what it held.
+    from social_fixtures import tid
+    from datetime import datetime, timezone
+
+    follows = {f"app.bsky.graph.follow/{tid(datetime(2023, 8, day, tzinfo=timezone.utc))}":
+               {"$type": "app.bsky.graph.follow", "subject": f"did:plc:friend{day:02d}", "createdAt": f"2023-08-{day:02d}T08:25:39.961Z"}
+               for day in range(1, 13)}
+    follows["app.bsky.actor.profile/self"] = {"$type": "app.bsky.actor.profile", "displayName": "Jana"}
+    car = write_car(tmp_path, build_repo(follows).car)
+    rep = import_json(vault_env, car)
+    assert rep["source"] == "bluesky"
+    assert rep["added"] == {"post": 0, "media": 0, "rating": 0} and rep["skipped"] == []
+    assert rep["held"] == {"profile records": 1, "follow records": 12}       # in the repository's key order
+    assert rep["notes"] == ["nothing to import: 0 posts, 0 media, 0 ratings; it held 1 profile record, 12 follow records"]
+    text = vault_env.run("import", car)
+    assert text.code == 0 and "12 follow records" in text.out and "nothing to import" in text.out
+    assert vault_env.records("--kind", "post") == []

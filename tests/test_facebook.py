@@ -14,6 +14,7 @@ import zipfile
 
 import pytest
 
+from meta_fixtures import OWNER as OWNER_NAME
 from meta_fixtures import (
     FB_ERAS, LINK_URL, MEDIA_FILES, MOJI_TEXT, REMOTE_MEDIA, SCRIPT_TEXT, T_PHOTOS, T_TEXT, TRIP_TEXT,
     fb_export, fb_html_export, fb_posts, fb_uri, jpeg, meta_json, split, write_dir, write_zip,
@@ -297,10 +298,11 @@ def test_checkins_never_create_posts(vault_env, tmp_path):
 
 
 def test_checkins_single_object_alone_is_no_post(vault_env, tmp_path):
-    # An export whose only posts-folder JSON is a single-object check-ins file: nothing to import.
+    # An export whose only posts-folder JSON is a single-object check-ins file: a Facebook export
+    # with nothing to import, which succeeds and says so (an empty export is not an unknown one).
     files = {k: v for k, v in fb_export("2024").items() if "check-ins" in k or "profile_information" in k}
     res = vault_env.run("import", write_zip(tmp_path / "fb.zip", files))
-    assert res.code == 20 and "nothing in it could be imported" in res.err
+    assert res.code == 0 and "nothing to import: 0 posts" in res.out
     assert posts_of(vault_env) == []
 
 
@@ -411,3 +413,45 @@ def test_local_video_thumbnail_is_not_media_and_odd_roots_warn(vault_env, tmp_pa
     assert rep["warnings"] == ["your_facebook_activity/posts/your_posts_9.json: "
                                "no posts found: the file's structure is not one this importer knows"]
     assert "353101234_1_7777777777_n.jpg" not in {m["filename"] for m in media_of(vault_env)}
+
+
+def test_photo_inside_a_note_attachment_is_a_post(vault_env, tmp_path):
+    # 2020-22 your_posts_1.json: the photo sits in attachments[].data[].note.media[], not in a
+    # {"media": ...} item; the post must keep it, and entries it cannot read are named.
+    note_photo = "posts/media/Notes_Xy12/note_photo_1.jpg"
+    posts = [
+        {"timestamp": 1600000000,
+         "attachments": [{"data": [{"note": {"title": "Léto", "text": "Poznámka o létě", "tags": [],
+                                             "created_timestamp": 1600000000,
+                                             "media": [{"uri": note_photo, "creation_timestamp": 1600000000}]}}]}],
+         "data": [{"post": "Fotka z léta"}], "title": f"{OWNER_NAME} added a new photo."},
+        {"timestamp": 1600000100,
+         "attachments": [{"data": [{"note": {"text": "Jen poznámka", "media": []}}]}],
+         "title": f"{OWNER_NAME} wrote a note."},
+        {"timestamp": 1600000200,
+         "attachments": [{"data": [{"life_event": {"title": "Started New Job"}}]}],
+         "data": [], "title": f"{OWNER_NAME} added a life event."},
+        {"timestamp": 1600000300,
+         "attachments": [{"data": [{"name": "Recepty"}]}], "title": f"{OWNER_NAME} shared a group."},
+        {"timestamp": 1600000400, "title": f"{OWNER_NAME} updated her cover photo."},
+    ]
+    files = {
+        "posts/your_posts_1.json": meta_json(posts),
+        note_photo: jpeg((9, 99, 199)),
+        "profile_information/profile_information.json": meta_json({"profile_v2": {"name": {"full_name": OWNER_NAME}}}),
+    }
+    rep = import_json(vault_env, write_zip(tmp_path / "facebook-2021.zip", files))
+    assert rep["added"] == {"post": 2, "media": 1, "rating": 0}
+    assert rep["warnings"] == [
+        "posts/your_posts_1.json: 1 entry not imported as posts: attachments this importer does not read "
+        "(life_event), e.g. 'Jana Nováková added a life event.'",
+        "posts/your_posts_1.json: 1 entry not imported as posts: attachments this importer does not read "
+        "(name), e.g. 'Jana Nováková shared a group.'",
+    ]
+    got = by_text(posts_of(vault_env))
+    photo = got["Fotka z léta"]
+    (media,) = media_of(vault_env)
+    assert photo["media"] == [media["id"]] and photo["media_refs"] == [note_photo]
+    assert media["filename"] == "note_photo_1.jpg"
+    assert photo["extra"]["note_text"] == ["Poznámka o létě"] and photo["extra"]["note_title"] == "Léto"
+    assert got["Jen poznámka"]["media"] == []        # a note without a status text: its body is the text

@@ -7,6 +7,8 @@ media files (one referenced by nothing) and a story file.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from meta_fixtures import (
@@ -171,3 +173,110 @@ def test_recognize(tmp_path):
             assert ig.recognize(src) == ig_score, name
             assert fb.recognize(src) == fb_score, name
     assert IG_T_SINGLE < IG_T_CAROUSEL < IG_T_VIDEO
+
+
+def test_reels_and_archived_posts_2022_layout(vault_env, tmp_path):
+    # content/reels.json = {"ig_reels_media": [post]}, content/archived_posts.json =
+    # {"ig_archived_post_media": [post]}; an archived post also listed in posts_1.json is one post.
+    reel = ("media/reels/202203/17911111111111111.mp4", b"\x00\x00\x00\x18ftypmp42" + b"R" * 40)
+    archived = ("media/archived_posts/202201/17922222222222222.jpg", jpeg((1, 2, 3)))
+    files = ig_export("2022")
+    files["content/reels.json"] = meta_json({"ig_reels_media": [
+        {"media": [{"uri": reel[0], "creation_timestamp": 1647000000, "title": "Reel z Prahy 🎬",
+                    "media_metadata": {"video_metadata": {"exif_data": [{}]}}, "cross_post_source": {"source_app": "FB"}}]}]})
+    files["content/archived_posts.json"] = meta_json({"ig_archived_post_media": [
+        {"media": [{"uri": archived[0], "creation_timestamp": 1642000000, "title": ""}],
+         "title": "Skrytý příspěvek", "creation_timestamp": 1642000000},
+        ig_posts()[2],   # the single photo, archived after it was exported in posts_1.json
+    ]})
+    files[reel[0]], files[archived[0]] = reel[1], archived[1]
+    rep = import_json(vault_env, write_zip(tmp_path / "instagram-jana-2022.zip", files))
+    assert rep["added"] == {"post": N_POSTS + 2, "media": N_MEDIA + 2, "rating": 0}
+    posts = {p["text"]: p for p in posts_of(vault_env)}
+    assert posts["Reel z Prahy 🎬"]["extra"] == {"instagram": "reel"}
+    assert posts["Reel z Prahy 🎬"]["created_at"] == "2022-03-11T12:00:00Z"
+    assert posts["Skrytý příspěvek"]["extra"] == {"instagram": "archived"}
+    assert posts["Skrytý příspěvek"]["created_at"] == "2022-01-12T15:06:40Z"
+    assert "extra" not in posts[IG_SINGLE_CAPTION]      # first seen in posts_1.json: a post like any other
+    names = {m["filename"] for m in media_of(vault_env)}
+    assert {"17911111111111111.mp4", "17922222222222222.jpg"} <= names
+    for text in ("Reel z Prahy 🎬", "Skrytý příspěvek"):
+        assert len(posts[text]["media"]) == 1
+
+
+def test_media_json_layout_up_to_2020(vault_env, tmp_path):
+    # The old layout: media.json lists one item per file; a carousel's files share taken_at and
+    # caption; taken_at has no zone (taken as UTC); stories and direct media are not posts.
+    legacy = {
+        "photos": [
+            {"caption": "Víkend na horách ⛰️", "taken_at": "2018-12-31T08:05:13", "location": "Sněžka",
+             "path": "photos/201812/a1b2c3.jpg"},
+            {"caption": "Víkend na horách ⛰️", "taken_at": "2018-12-31T08:05:13", "path": "photos/201812/d4e5f6.jpg"},
+            {"caption": "More basketball on TV today", "taken_at": "2017-04-16T12:08:35",
+             "path": "photos/201704/8674986dfc70767c44dc92d50e81b897.jpg"},
+            {"caption": "", "taken_at": "2017-05-01T09:00:00", "path": "photos/201705/nocaption.jpg"},
+        ],
+        "videos": [{"caption": "Koncert 🎸 &amp; <b>", "taken_at": "2019-02-03T20:30:00", "path": "videos/201902/v1.mp4"}],
+        "stories": [{"caption": "", "taken_at": "2019-03-01T10:00:00", "path": "stories/201903/s1.jpg"}],
+        "direct": [{"taken_at": "2019-03-02T10:00:00", "path": "direct/201903/d1.jpg"}],
+    }
+    files = {
+        "media.json": json.dumps(legacy, ensure_ascii=False, indent=2).encode(),
+        "profile.json": b'{"username": "jana"}',
+        "photos/201812/a1b2c3.jpg": jpeg((10, 20, 30)),
+        "photos/201812/d4e5f6.jpg": jpeg((40, 50, 60)),
+        "photos/201704/8674986dfc70767c44dc92d50e81b897.jpg": jpeg((70, 80, 90)),
+        "photos/201705/nocaption.jpg": jpeg((15, 25, 35)),
+        "videos/201902/v1.mp4": b"\x00\x00\x00\x18ftypmp42" + b"V" * 40,
+        "stories/201903/s1.jpg": jpeg((100, 0, 0)),
+        "direct/201903/d1.jpg": jpeg((0, 100, 0)),
+    }
+    rep = import_json(vault_env, write_zip(tmp_path / "jana_20191025.zip", files, wrapper="jana_20191025"))
+    assert rep["source"] == "instagram"
+    assert rep["added"] == {"post": 4, "media": 5, "rating": 0}
+    posts = {p["text"]: p for p in posts_of(vault_env)}
+    assert set(posts) == {"Víkend na horách ⛰️", "More basketball on TV today", None, "Koncert 🎸 &amp; <b>"}
+    carousel = posts["Víkend na horách ⛰️"]
+    assert carousel["created_at"] == "2018-12-31T08:05:13Z" and len(carousel["media"]) == 2
+    assert carousel["media_refs"] == ["photos/201812/a1b2c3.jpg", "photos/201812/d4e5f6.jpg"]
+    assert carousel["place"]["name"] == "Sněžka"
+    assert posts["More basketball on TV today"]["created_at"] == "2017-04-16T12:08:35Z"
+    assert posts[None]["media_refs"] == ["photos/201705/nocaption.jpg"]
+    names = {m["filename"] for m in media_of(vault_env)}
+    assert "s1.jpg" not in names and "d1.jpg" not in names
+
+    # The same export again: nothing new.
+    again = import_json(vault_env, write_zip(tmp_path / "again.zip", files))
+    assert again["added"] == {"post": 0, "media": 0, "rating": 0} and again["unchanged"]["post"] == 4
+
+
+def test_media_json_of_another_kind_is_not_instagram(vault_env, tmp_path):
+    path = tmp_path / "site.zip"
+    write_zip(path, {"media.json": b'{"images": [{"src": "a.jpg"}], "taken_at": "x", "path": "y"}'})
+    assert vault_env.run("import", path, "--json").code == 20
+
+
+def test_posts_json_label_values_2024(vault_env, tmp_path):
+    # 2024+ exports add your_instagram_activity/media/posts.json in a label_values shape; its
+    # posts also appear in posts_1.json: each post is imported once.
+    files = ig_export("2025")
+    single = ig_posts()[2]["media"][0]
+    files["your_instagram_activity/media/posts.json"] = meta_json([
+        {"timestamp": IG_T_SINGLE, "label_values": [
+            {"label": "Caption", "value": IG_SINGLE_CAPTION},
+            {"label": "Media", "media": [single]},
+            {"label": "Publish mode", "value": "Published"}]},
+        {"timestamp": 1697000000, "label_values": [
+            {"label": "Caption", "value": "Jen v posts.json 🆕"},
+            {"label": "Media", "media": [{"uri": "media/posts/202310/17933333333333333.jpg",
+                                          "creation_timestamp": 1697000000, "title": ""}]}]},
+        {"timestamp": 1697000100, "label_values": [{"label": "Publish mode", "value": "Draft"}]},
+    ])
+    files["media/posts/202310/17933333333333333.jpg"] = jpeg((5, 6, 7))
+    rep = import_json(vault_env, write_zip(tmp_path / "instagram-2025.zip", files))
+    assert rep["added"] == {"post": N_POSTS + 1, "media": N_MEDIA + 1, "rating": 0}
+    assert rep["warnings"] == ["your_instagram_activity/media/posts.json: 1 entry with neither caption nor media "
+                               "not imported as posts"]
+    posts = {p["text"]: p for p in posts_of(vault_env)}
+    assert posts["Jen v posts.json 🆕"]["created_at"] == "2023-10-11T04:53:20Z"
+    assert len(posts["Jen v posts.json 🆕"]["media"]) == 1

@@ -121,3 +121,70 @@ def test_connections_only_share_never_published_by_rules():
 
     rec = {"kind": "post", "source": "linkedin", "created_at": "2024-01-01T00:00:00Z", "source_visibility": "CONNECTIONS"}
     assert not PublicRules(sources=["linkedin"]).matches(rec)
+
+
+# Exports since about 2024 wrap each line of a multi-line commentary in its own quotes inside the
+# CSV field: after CSV decoding the lines are joined by `"` newline `"` (seen in real 2025 exports,
+# e.g. `...program."` newline `""` newline `"WHAT? ...`).
+LI_WRAPPED_CSV = (
+    "Date,ShareLink,ShareCommentary,SharedUrl,MediaUrl,Visibility\n"
+    f"2025-07-01 14:33:22,{LI_SHARE.format(21)},\"Jedu na desetidenní meditaci.\"\"\n\"\"\"\"\n"
+    "\"\"𝗖𝗢? Tichý pobyt. https://example.cz/\"\"\n\"\"𝗞𝗗𝗬? Od dneška\"\"\n"
+    "\"\"Řekl: \"\"ahoj\"\"\",\"\",\"\",MEMBER_NETWORK\n"
+    f"2025-06-30 10:00:00,{LI_SHARE.format(22)},\"Konec s prázdným řádkem\"\"\n\"\"\",\"\",\"\",MEMBER_NETWORK\n"
+    f"2025-06-29 09:00:00,{LI_SHARE.format(23)},\"Řekl \"\"ano\"\"\nA pak odešel\",\"\",\"\",MEMBER_NETWORK\n"
+    f"2025-06-28 08:00:00,{LI_SHARE.format(24)},\"Jeden řádek s \"\"uvozovkami\"\" na konci \"\"\"\"\",\"\",\"\",PUBLIC\n"
+)
+
+
+def test_per_line_quoting_of_2025_exports_is_removed(vault_env, tmp_path):
+    rep = import_json(vault_env, write_zip(tmp_path / "Basic_LinkedInDataExport_07-02-2025.zip",
+                                           li_export(csv_text=LI_WRAPPED_CSV)))
+    assert rep["added"]["post"] == 4 and rep["skipped"] == []
+    got = posts(vault_env)
+    assert got[LI_SHARE.format(21)]["text"] == (
+        "Jedu na desetidenní meditaci.\n\n𝗖𝗢? Tichý pobyt. https://example.cz/\n𝗞𝗗𝗬? Od dneška\nŘekl: \"ahoj\"")
+    assert got[LI_SHARE.format(22)]["text"] == "Konec s prázdným řádkem\n"      # the last line was empty
+    # A line break that is not quoted on both sides: the text is left exactly as decoded.
+    assert got[LI_SHARE.format(23)]["text"] == "Řekl \"ano\"\nA pak odešel"
+    assert got[LI_SHARE.format(24)]["text"] == "Jeden řádek s \"uvozovkami\" na konci \"\""
+
+
+def li_2018_csv(rows: list[list[str]]) -> bytes:
+    """A 2018 Shares.csv: UTF-16 with a BOM, tab-separated, every field quoted."""
+    header = ["Date", "Share Title", "Share Description", "Share Link", "Share Commentary",
+              "Shared URL", "Media URL", "Type", "Visibility"]
+    lines = ["\t".join('"' + cell.replace('"', '""') + '"' for cell in row) for row in [header, *rows]]
+    return "\ufeff".encode("utf-16-le") + ("\n".join(lines) + "\n").encode("utf-16-le")
+
+
+def test_2018_export_utf16_tab_separated(vault_env, tmp_path):
+    act = "https://www.linkedin.com/feed/update/urn%3Ali%3Aactivity%3A61746317054465761{:02d}"
+    shares = li_2018_csv([
+        ["2017/06/08 08:15:44 UTC", "", "", act.format(1), "", "", "", "Homepage", "Connections"],   # bare repost
+        ["2016/08/25 17:41:57 UTC", "", "", act.format(2), "Ahoj 👋 \"světe\"\nDruhý řádek", "", "", "Homepage", "Public"],
+        ["2015/10/04 16:00:15 UTC", "ICC WORLD CUP", "DUMMY SITE FOR WEB SKILLS", act.format(3), "",
+         "http://iccworldcup.hostoi.com", "", "Homepage", "Public"],
+    ])
+    files = {"Shares.csv": shares,
+             "Connections.csv": b"First Name,Last Name,Email Address,Company,Position,Connected On\n"}
+    rep = import_json(vault_env, write_zip(tmp_path / "Complete_LinkedInDataExport_11-04-2018.zip", files))
+    assert rep["source"] == "linkedin" and rep["added"]["post"] == 2 and rep["skipped"] == []
+    got = posts(vault_env)
+    text = got[act.format(2)]
+    assert text["text"] == "Ahoj 👋 \"světe\"\nDruhý řádek"
+    assert text["created_at"] == "2016-08-25T17:41:57Z" and text["source_visibility"] == "Public"
+    link = got[act.format(3)]
+    assert link["text"] is None and link["links"] == ["http://iccworldcup.hostoi.com"]
+    assert link["extra"] == {"share_title": "ICC WORLD CUP", "share_description": "DUMMY SITE FOR WEB SKILLS"}
+    assert link["created_at"] == "2015-10-04T16:00:15Z"
+
+
+def test_named_source_that_finds_nothing_says_so(vault_env, tmp_path):
+    # --source linkedin on an export with no Shares file: not "recognised", but what it reads.
+    files = li_export()
+    del files["Shares.csv"]
+    res = vault_env.run("import", write_zip(tmp_path / "li.zip", files), "--source", "linkedin")
+    assert res.code == 20
+    assert "nothing in it is what the linkedin importer reads" in res.err
+    assert "recognised" not in res.err and "Shares" in res.err

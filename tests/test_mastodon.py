@@ -191,3 +191,18 @@ def test_visibility(to, cc, expected):
     from importers.mastodon import visibility
 
     assert visibility({"to": to, "cc": cc}, f"{M_ACTOR}/followers") == expected
+
+
+def test_archive_of_boosts_only_is_empty_not_unknown(vault_env, tmp_path):
+    from social_fixtures import M_FOLLOWERS, PUBLIC_IRI
+
+    # Someone who only boosted: the archive is recognised, nothing is imported, and it says so.
+    boosts = [{"id": f"{M_ACTOR}/statuses/{n}/activity", "type": "Announce", "actor": M_ACTOR,
+               "published": "2024-01-0{}T10:00:00Z".format(n), "to": [PUBLIC_IRI], "cc": [M_FOLLOWERS],
+               "object": f"https://example.social/users/other/statuses/{n}"} for n in range(1, 4)]
+    files = m_export(activities=boosts, media={})
+    files.pop("avatar.png", None)
+    rep = import_json(vault_env, write_zip(tmp_path / "archive-20240105.zip", files))
+    assert rep["source"] == "mastodon" and rep["added"] == {"post": 0, "media": 0, "rating": 0}
+    assert rep["held"] == {"boosts": 3}
+    assert rep["notes"] == ["nothing to import: 0 posts, 0 media, 0 ratings; it held 3 boosts"]

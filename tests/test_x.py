@@ -204,3 +204,35 @@ def test_tco_expansion_is_token_exact():
     assert expand_tco("x https://t.co/abcd y https://t.co/abc https://t.co/M1", expand, {"https://t.co/M1"}) == \
         "x https://b.example/ y https://a.example/"
     assert unescape("&amp;lt; &copy &amp; &#128512; &bogus;") == "&lt; &copy & 😀 &bogus;"
+
+
+def test_media_of_retweets_and_other_statuses_attach_to_their_posts(vault_env, tmp_path):
+    # Real 2022 archives hold the files of retweets' media too, named after the retweet's own id
+    # (60 of 154 files in one real archive), and sometimes after the original status's id.
+    from datetime import datetime, timezone
+
+    from social_fixtures import jpeg, x_photo, x_tweet, ytd
+
+    files = x_export(media={**X_FILES, f"{X_RT_ID}-NaSa01.jpg": jpeg((1, 2, 250))})
+    shown = x_tweet("1600000000000000006", datetime(2022, 12, 6, 7, 0, 0, tzinfo=timezone.utc),
+                    "Podívejte https://t.co/ShOwN00001",
+                    media=[x_photo("1600000000000000006", "ShOwN1", "https://t.co/ShOwN00001", 1,
+                                   source_status="1400000000000000000")])
+    files["data/tweets-part2.js"] = ytd("YTD.tweets.part2", [{"tweet": shown}])
+    files["data/tweets_media/1400000000000000000-ShOwN1.jpg"] = jpeg((3, 250, 2))
+    rep = import_json(vault_env, write_zip(tmp_path / "twitter.zip", files))
+    assert rep["added"] == {"post": N_POSTS + 1, "media": N_MEDIA + 2, "rating": 0}
+    got = posts(vault_env)
+    media = {m["id"]: m for m in vault_env.records("--kind", "media")}
+
+    retweet = got[X_RT_ID]
+    assert retweet["repost_of"] == "@nasa" and retweet["links"] == []
+    assert retweet["media_refs"] == [f"x:media/{X_RT_ID}-NaSa01.jpg"]
+    (mid,) = retweet["media"]
+    assert media[mid]["filename"] == f"{X_RT_ID}-NaSa01.jpg"
+
+    other = got["1600000000000000006"]
+    assert other["media_refs"] == ["x:media/1400000000000000000-ShOwN1.jpg"] and other["text"] == "Podívejte"
+    # No media is left without its post.
+    attached = {m for p in got.values() for m in p["media"]}
+    assert set(media) == attached

@@ -31,7 +31,7 @@ from .rating_dates import keep_best_date
 from .store.catalog import encode_record
 from .store.files import sha256_file
 from .models import (
-    CaptureItem, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso, nfc,
+    CaptureItem, Held, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, counted, iso, nfc,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +60,9 @@ class ImportReport:
     unchanged: dict[str, int] = field(default_factory=lambda: {"post": 0, "media": 0, "rating": 0})
     skipped: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What the export held that is not imported ({"follow records": 12}), and notes for people.
+    held: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     bytes_stored: int = 0
 
     @property
@@ -76,6 +79,8 @@ class ImportReport:
             "unchanged": dict(self.unchanged),
             "skipped": list(self.skipped),
             "warnings": list(self.warnings),
+            "held": dict(self.held),
+            "notes": list(self.notes),
         }
 
 
@@ -273,6 +278,8 @@ class _Run:
             self.report.skipped.append({"path": item.path, "reason": item.reason})
         elif isinstance(item, Warning_):
             self.report.warnings.append(f"{item.path}: {item.message}" if item.path else item.message)
+        elif isinstance(item, Held):
+            self.report.held[item.what] = self.report.held.get(item.what, 0) + item.count
         self.emit(Event("item"))
 
     def media(self, item: MediaItem) -> None:
@@ -495,6 +502,8 @@ class _Run:
             totals = {k: int(earlier["totals"].get(k, 0)) for k in ("post", "media", "rating")}
             skipped = [{"path": str(x["path"]), "reason": str(x["reason"])} for x in earlier.get("skipped", [])]
             warnings = [str(w) for w in earlier.get("warnings", [])]
+            held = {str(k): int(n) for k, n in earlier.get("held", {}).items()}
+            notes = [str(n) for n in earlier.get("notes", [])]
         except (ValueError, KeyError, TypeError, AttributeError):
             return False
         if not all(self.vault.objects.exists(oid) for oid in self.cat.source_objects(self.importer.name)):
@@ -502,6 +511,8 @@ class _Run:
         self.report.unchanged = totals
         self.report.skipped = skipped
         self.report.warnings = warnings
+        self.report.held = held
+        self.report.notes = notes
         self._replayed = True
         return True
 
@@ -514,7 +525,8 @@ class _Run:
             return  # an item could not be read: it may read next time (a file made readable)
         totals = {k: r.added[k] + r.updated[k] + r.unchanged[k] for k in r.added}
         self._stage({"op": "hint", "k": key, "v": json.dumps(
-            {"totals": totals, "skipped": r.skipped, "warnings": r.warnings}, ensure_ascii=False, sort_keys=True)})
+            {"totals": totals, "skipped": r.skipped, "warnings": r.warnings, "held": r.held, "notes": r.notes},
+            ensure_ascii=False, sort_keys=True)})
 
     def finish(self) -> None:
         self.flush_objects()
@@ -566,14 +578,26 @@ def run_import(
             # reused by the next run (or removed by `vault gc`).
             run.handle_all(importer.read(src))
             if run.report.total == 0 and not run.report.skipped:
-                raise UnsupportedInputError(
-                    f"{src.display_name}: recognised as {importer.name}, but nothing in it could be imported",
-                    hint="check that this is the complete export (all parts) in a supported format",
-                )
+                _nothing_imported(src, importer, source, run.report)
             run.finish()
         finally:
             run.writer.close()
         return run.report
+
+
+def _nothing_imported(src: "ExportSource", importer: Importer, named: str | None, report: ImportReport) -> None:
+    """An export that gave no record at all: fine when it is this source's export with nothing
+    to import (a note says what it held), an error when it is not this source's export at all
+    (``--source`` named a source that does not recognise it)."""
+    if named and not importer.recognize(src):
+        reads = getattr(importer, "reads", "")
+        raise UnsupportedInputError(
+            f"{src.display_name}: nothing in it is what the {importer.name} importer reads",
+            hint=(f"the {importer.name} importer reads: {reads}; " if reads else "")
+            + "run `vault sources` to see what can be imported, or leave out --source to detect the source",
+        )
+    held = ", ".join(counted(what, count) for what, count in report.held.items())
+    report.notes.append("nothing to import: 0 posts, 0 media, 0 ratings" + (f"; it held {held}" if held else ""))
 
 
 def run_items(

@@ -1,7 +1,7 @@
 """Where the vault's identity comes from (DESIGN.md section 5), and the Secret type.
 
-Lookup order: ``--identity-file`` / ``VAULT_IDENTITY_FILE``; the OS keyring (service ``vault``,
-user = vault id); ``VAULT_PASSPHRASE_FILE`` or ``VAULT_PASSPHRASE_COMMAND`` to decrypt
+Lookup order: ``--identity-file`` / ``VAULT_IDENTITY_FILE``; the unlock agent (``vault unlock``,
+see ``vault.agent``); the OS keyring (service ``vault``, user = vault id); ``VAULT_PASSPHRASE_FILE`` or ``VAULT_PASSPHRASE_COMMAND`` to decrypt
 ``keys/identity.age``; an interactive prompt when stdin is a terminal.  Otherwise
 ``KeyUnavailableError`` (exit 12) at once, never a hang.
 
@@ -201,6 +201,12 @@ def find_identity(
     if path is not None:
         return read_identity_file(path), KeySource("identity-file", str(path))
 
+    from . import agent
+
+    from_agent = agent.fetch_identity(vault_id)
+    if from_agent is not None:
+        return from_agent, KeySource("agent")
+
     from_keyring = keyring_get(vault_id)
     if from_keyring is not None:
         return from_keyring, KeySource("keyring")
@@ -225,6 +231,10 @@ def available_sources(vault_id: str) -> list[str]:
     found = []
     if os.environ.get("VAULT_IDENTITY_FILE"):
         found.append("identity-file")
+    from . import agent
+
+    if agent.status(vault_id) is not None:
+        found.append("agent")
     if keyring_get(vault_id) is not None:
         found.append("keyring")
     if os.environ.get("VAULT_PASSPHRASE_FILE"):

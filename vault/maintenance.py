@@ -46,10 +46,13 @@ def stored_files(vault: Vault) -> list[str]:
     return out
 
 
-def check(vault: Vault, read_data: bool = False, progress: Callable[[int], None] | None = None) -> CheckResult:
+def check(vault: Vault, read_data: bool = False, progress: Callable[..., None] | None = None) -> CheckResult:
+    """``progress(n, total=None)`` is told of each file checked, and of the total once known."""
     result = CheckResult()
     sums = read_all(vault.path / "checksums")
     present = set(stored_files(vault))
+    if progress:
+        progress(0, total=sum(1 for rel in sums if rel in present))
     for rel, expected in sorted(sums.items()):
         path = vault.path / rel
         if rel not in present:
@@ -71,12 +74,15 @@ def check(vault: Vault, read_data: bool = False, progress: Callable[[int], None]
     return result
 
 
-def _check_data(vault: Vault, result: CheckResult, progress: Callable[[int], None] | None) -> None:
+def _check_data(vault: Vault, result: CheckResult, progress: Callable[..., None] | None) -> None:
     from .store.catalog import Catalog
 
     keys = vault.keys or vault.unlock()
     bad = {p["path"] for p in result.problems}
-    for oid in vault.objects.iter_ids():
+    ids = list(vault.objects.iter_ids())
+    if progress:
+        progress(0, total=result.checked_files + len(ids))
+    for oid in ids:
         rel = vault.objects.relpath(oid)
         try:
             vault.objects.read_verified(oid, keys.identity, keys.writer_key, None)

@@ -227,7 +227,22 @@ class Warning_:
     path: str | None = None
 
 
-Item = PostItem | MediaItem | RatingItem | CaptureItem | Skipped | Warning_
+@dataclass
+class Held:
+    """Records the export holds that are not imported (e.g. 12 follow records of a Bluesky
+    repository), counted so a report can say what an export held, above all one with nothing
+    to import.  ``what`` is a plural noun phrase ("follow records")."""
+
+    what: str
+    count: int = 1
+
+
+def counted(what: str, count: int) -> str:
+    """``"12 follow records"``, ``"1 follow record"`` for a plural noun phrase ``what``."""
+    return f"{count} {what[:-1] if count == 1 and what.endswith('s') else what}"
+
+
+Item = PostItem | MediaItem | RatingItem | CaptureItem | Skipped | Warning_ | Held
 
 
 def polarity_from_stars(stars: int | None) -> str | None:

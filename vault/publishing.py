@@ -95,7 +95,7 @@ def _state_path(out: Path) -> Path:
     return platformdirs.user_cache_path("vault") / "build-state" / f"{key}.json"
 
 
-def _render_media(vault: Vault, records: list[dict], out: Path, progress: Callable[[int], None] | None) -> dict[str, Any]:
+def _render_media(vault: Vault, records: list[dict], out: Path, progress: Callable[..., None] | None) -> dict[str, Any]:
     """Published forms of media records, made in parallel: Pillow and age release the GIL, and
     each output file is named by its media id, so the result does not depend on the order."""
     from concurrent.futures import ThreadPoolExecutor
@@ -117,6 +117,8 @@ def _render_media(vault: Vault, records: list[dict], out: Path, progress: Callab
         return media_mod.render(rec, out, read_plain, write_video)
 
     results: dict[str, Any] = {}
+    if progress:
+        progress(0, total=len(records))
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
         for rec, pm in zip(records, pool.map(one, records)):
             results[rec["id"]] = pm
@@ -209,17 +211,18 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
     # Verifiable claims.
     key = signing.load_or_create_key(vault)
     w.write(claims.did_document_path(conf.site_url), claims.dumps(claims.did_document(did, signing.public_bytes(key))))
+    w.write(claims.CONTEXT_PATH, claims.dumps(claims.context_document(conf.site_url)))
     cred_index = []
     for m in markets:
         cred = claims.credential(did, m, as_of, conf.credential_validity_days, key, conf.site_url)
         w.write(f"credentials/{m['source']}.json", claims.dumps(cred))
         cred_index.append(f"credentials/{m['source']}.json")
     if markets:
-        w.write("credentials/index.json", claims.dumps({"issuer": did, "credentials": cred_index}))
+        w.write("credentials/index.json", claims.dumps(claims.credential_index(did, cred_index, conf.site_url)))
 
     # The manifest last: it covers every other file.
     files = {rel: sha for rel, sha in w.hashes().items() if rel != BUNDLE_MARKER}
-    w.write(BUNDLE_MARKER, claims.dumps(claims.manifest(did, files, as_of, key)))
+    w.write(BUNDLE_MARKER, claims.dumps(claims.manifest(did, files, as_of, key, conf.site_url)))
     result.removed = w.prune()
     w.save()
     result.files = w.hashes()

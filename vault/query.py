@@ -45,14 +45,29 @@ def build_filters(*, kind=None, source=None, since=None, until=None, tag=None, v
     }
 
 
+class AmbiguousIdError(UsageError):
+    """An id prefix that matches several records; ``candidates`` lists (some of) them."""
+
+    def __init__(self, given: str, candidates: list[str], more: bool) -> None:
+        shown = ", ".join(candidates) + (", ..." if more else "")
+        super().__init__(f"id prefix {given!r} matches several records: {shown}", hint="give more characters of the id")
+        self.candidates = candidates
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "candidates": self.candidates}
+
+
 def resolve_id(catalog, given: str) -> str:
+    """The full id of the one record whose id is ``given`` or starts with it; NotFoundError or
+    AmbiguousIdError (listing the candidates, exit 2) otherwise."""
     if catalog.get_raw(given) is not None:
         return given
-    matches = catalog.find_prefix(given) if len(given) >= 4 else []
+    matches = catalog.find_prefix(given) if len(given) >= 2 else []
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise UsageError(f"id prefix {given!r} is ambiguous", hint="give more characters")
+        # find_prefix returns a few matches, not all of them: say so when it may have stopped short.
+        raise AmbiguousIdError(given, matches, more=len(matches) >= 3)
     raise NotFoundError(f"no record with id {given!r}", hint="find ids with `vault list` or `vault search`")
 
 

@@ -1,8 +1,15 @@
 """`vault verify`: check a published bundle, from a folder or over HTTP(S).
 
+Trust is anchored where did:web puts it: the issuer's key comes from the DID document served at the
+DID's own origin (``did:web:host%3Aport:a:b`` -> ``https://host:port/a/b/did.json``, a bare host ->
+``https://host/.well-known/did.json``; plain HTTP for the loopback hosts a site may be published on
+for testing), never from the copy under test, which anyone can serve with a key of their own.  ``resolve`` maps a DID host to another base URL (a mirror, a test server on
+loopback).  A folder is checked against its own ``did.json`` unless its host is in ``resolve``: the
+report then says that the key was not checked against the domain.
+
 Checks, and reports every failure (exit 13 when any):
-* the DID document resolves as did:web says (``.well-known/did.json`` or ``<path>/did.json``);
-* ``manifest.json`` carries a valid eddsa-jcs-2022 proof by the DID's key;
+* the DID document names the DID and lists the signing key under ``assertionMethod``;
+* ``manifest.json`` carries a valid eddsa-jcs-2022 proof by that key;
 * every file the manifest lists exists with that SHA-256, and (for a folder) no file is unlisted;
 * every credential under ``credentials/`` verifies, names the same issuer and has not expired.
 """
@@ -11,15 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from . import signing
 from .errors import IntegrityError, UsageError, VaultError
 from .models import parse_iso
+
+MAX_DID_DOCUMENT = 1 << 20
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
 
 
 @dataclass
@@ -29,6 +40,10 @@ class VerifyReport:
     files_checked: int = 0
     credentials: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    did_document: str | None = None      # where the key was read from (URL, or the folder's file)
+    key_checked: bool = False            # True when that was the DID's own origin (or --resolve)
+    warnings: list[str] = field(default_factory=list)
+    hint: str | None = None              # what to do about the problems, when something specific helps
 
     @property
     def ok(self) -> bool:
@@ -36,7 +51,51 @@ class VerifyReport:
 
     def to_json(self) -> dict:
         return {"location": self.location, "ok": self.ok, "did": self.did, "files_checked": self.files_checked,
-                "credentials": self.credentials, "problems": self.problems}
+                "credentials": self.credentials, "problems": self.problems, "did_document": self.did_document,
+                "key_checked": self.key_checked, "warnings": self.warnings}
+
+
+@dataclass(frozen=True)
+class DidWeb:
+    """A parsed ``did:web`` identifier."""
+
+    did: str
+    host: str                 # lower-cased, with ``:port`` when the DID names one
+    path: tuple[str, ...]
+
+    def document_path(self) -> str:
+        """The DID document's path relative to the site root."""
+        return "/".join([*self.path, "did.json"]) if self.path else ".well-known/did.json"
+
+    def document_url(self, base: str | None = None) -> str:
+        scheme = "http" if self.host.rsplit(":", 1)[0] in signing.LOCAL_HTTP_HOSTS else "https"
+        base = base or f"{scheme}://{self.host}/"
+        return (base if base.endswith("/") else base + "/") + self.document_path()
+
+
+def parse_did_web(did: str) -> DidWeb:
+    """Parse ``did`` as the did:web method defines it; raise UsageError when it is not one."""
+    parts = did.split(":")
+    if len(parts) < 3 or parts[:2] != ["did", "web"] or not parts[2]:
+        raise UsageError(f"{did!r} is not a did:web identifier")
+    host = unquote(parts[2]).lower()
+    path = tuple(unquote(p) for p in parts[3:])
+    if not _HOST.fullmatch(host) or any(not p or p in (".", "..") or set(p) & set("/?#\\") for p in path):
+        raise UsageError(f"{did!r} is not a well-formed did:web identifier")
+    return DidWeb(did, host, path)
+
+
+def parse_resolve(values: list[str]) -> dict[str, str]:
+    """``HOST=URL`` pairs (as `--resolve` takes them) -> {host: base URL}."""
+    out: dict[str, str] = {}
+    for value in values:
+        host, sep, url = value.partition("=")
+        host = host.strip().lower()
+        if not sep or not _HOST.fullmatch(host) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise UsageError(f"--resolve wants HOST=URL, not {value!r}",
+                             hint="e.g. --resolve jana.example.org=http://127.0.0.1:8080/ (the DID's host, with :PORT if it has one)")
+        out[host] = url if url.endswith("/") else url + "/"
+    return out
 
 
 class _Reader:
@@ -46,10 +105,6 @@ class _Reader:
         self.location = location
         self.is_url = location.startswith(("http://", "https://"))
         if self.is_url:
-            import requests
-
-            self.session = requests.Session()
-            self.session.headers["User-Agent"] = "vault-verify"
             self.base = location if location.endswith("/") else location + "/"
         else:
             self.root = Path(location)
@@ -58,13 +113,7 @@ class _Reader:
 
     def read(self, rel: str) -> bytes | None:
         if self.is_url:
-            import requests
-
-            try:
-                resp = self.session.get(self.base + rel, timeout=(10, 60))
-            except requests.RequestException as exc:
-                raise VaultError(f"cannot fetch {self.base + rel}: {exc}") from None
-            return resp.content if resp.status_code == 200 else None
+            return _http_get(self.base + rel)
         path = self.root / rel
         return path.read_bytes() if path.is_file() else None
 
@@ -74,19 +123,86 @@ class _Reader:
         return {p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file() and ".git" not in p.relative_to(self.root).parts}
 
 
+_session = None
+
+
+def _http_get(url: str, limit: int | None = None) -> bytes | None:
+    """The body of a 200 answer, None for any other status; VaultError when the server cannot be reached."""
+    import requests
+
+    global _session
+    if _session is None:
+        _session = requests.Session()
+        _session.headers["User-Agent"] = "vault-verify"
+    try:
+        with _session.get(url, timeout=(10, 60), stream=limit is not None) as resp:
+            if resp.status_code != 200:
+                return None
+            if urlsplit(url).scheme == "https" and urlsplit(resp.url).scheme != "https":
+                return None  # a redirect away from TLS proves nothing about the domain
+            if limit is None:
+                return resp.content
+            body = resp.raw.read(limit + 1, decode_content=True)
+            return body if len(body) <= limit else None
+    except requests.RequestException as exc:
+        raise VaultError(f"cannot fetch {url}: {exc}", hint="check the address and the network, then run verify again") from None
+
+
 def _json(data: bytes | None, what: str, report: VerifyReport) -> dict | None:
     if data is None:
         report.problems.append(f"{what} is missing")
         return None
     try:
-        return json.loads(data)
+        doc = json.loads(data)
     except ValueError:
         report.problems.append(f"{what} is not valid JSON")
         return None
+    if not isinstance(doc, dict):
+        report.problems.append(f"{what} is not a JSON object")
+        return None
+    return doc
 
 
-def verify_bundle(location: str, now: datetime | None = None, progress: Callable[[int], None] | None = None) -> VerifyReport:
+def _assertion_keys(doc: dict, did: str) -> dict[str, bytes]:
+    """Ed25519 keys the DID document lets its controller sign assertions with, by method id."""
+    def absolute(ref: str) -> str:
+        return did + ref if ref.startswith("#") else ref
+
+    methods = {}
+    for vm in doc.get("verificationMethod") or []:
+        if not isinstance(vm, dict) or not isinstance(vm.get("id"), str):
+            continue
+        methods[absolute(vm["id"])] = vm
+    allowed = set()
+    for entry in doc.get("assertionMethod") or []:
+        if isinstance(entry, str):
+            allowed.add(absolute(entry))
+        elif isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            methods.setdefault(absolute(entry["id"]), entry)
+            allowed.add(absolute(entry["id"]))
+    keys = {}
+    for vm_id in sorted(allowed):
+        vm = methods.get(vm_id)
+        if vm is None or not vm_id.startswith(did + "#") or vm.get("controller") not in (None, did):
+            continue
+        try:
+            keys[vm_id] = signing.public_from_multikey(vm["publicKeyMultibase"])
+        except (KeyError, ValueError, TypeError):
+            continue
+    return keys
+
+
+def verify_bundle(location: str, now: datetime | None = None, progress: Callable[..., None] | None = None,
+                  resolve: dict[str, str] | None = None) -> VerifyReport:
+    """Verify the bundle at ``location`` (a folder or a URL).
+
+    MUST take the issuer's key from the DID's own origin (or the base URL ``resolve`` gives for its
+    host) for a URL, and for a folder when its host is in ``resolve``; MUST NOT trust the bundle's
+    own DID document then.  A DID document that cannot be fetched is a problem (fail closed);
+    VaultError only when the bundle's own server cannot be reached.
+    """
     now = now or datetime.now(timezone.utc)
+    resolve = resolve or {}
     reader = _Reader(location)
     report = VerifyReport(location)
     manifest = _json(reader.read("manifest.json"), "manifest.json", report)
@@ -94,38 +210,80 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
         return report
     did = str(manifest.get("issuer") or "")
     report.did = did
-    if not did.startswith("did:web:"):
-        report.problems.append("manifest.json names no did:web issuer")
-        return report
-    did_path = "did.json" if len(did.split(":")) > 3 else ".well-known/did.json"
-    doc = _json(reader.read(did_path), did_path, report)
-    if doc is None:
-        return report
-    keys = {}
-    for vm in doc.get("verificationMethod") or []:
-        try:
-            keys[vm["id"]] = signing.public_from_multikey(vm["publicKeyMultibase"])
-        except (KeyError, ValueError, TypeError):
-            continue
-    if doc.get("id") != did or not keys:
-        report.problems.append(f"{did_path} does not describe {did} with an Ed25519 key")
+    try:
+        parsed = parse_did_web(did)
+    except UsageError:
+        report.problems.append("manifest.json names no well-formed did:web issuer")
         return report
 
+    copy_path = parsed.document_path()
+    copy_raw = reader.read(copy_path)
+    for host in sorted(set(resolve) - {parsed.host}):
+        report.warnings.append(f"--resolve {host}=... is not used: the bundle's issuer is {did} (host {parsed.host})")
+    if reader.is_url or parsed.host in resolve:
+        source = parsed.document_url(resolve.get(parsed.host))
+        report.did_document = source
+        try:
+            raw = _http_get(source, MAX_DID_DOCUMENT)
+        except VaultError as exc:
+            # Fail closed: without the key its domain serves, nothing in the bundle is vouched for.
+            report.problems.append(f"the key of {did} could not be checked: {exc.message}")
+            report.hint = (f"the key of {did} is read from {source}; to read it from elsewhere "
+                           f"(a mirror, a test server), give --resolve {parsed.host}=URL")
+            return report
+        doc = _json(raw, f"the DID document of {did} at {source}", report)
+        report.key_checked = doc is not None
+    else:
+        source = copy_path
+        doc = _json(copy_raw, copy_path, report)
+        report.did_document = str(Path(location) / copy_path)
+        report.warnings.append(
+            f"the key was read from the folder's own {copy_path} and NOT checked against {parsed.host}: "
+            f"verify the site's URL, or give --resolve {parsed.host}=URL to fetch the DID document from where it is served")
+    if doc is None:
+        return report
+    keys = _assertion_keys(doc, did)
+    if doc.get("id") != did or not keys:
+        report.problems.append(f"{source} does not describe {did} with an Ed25519 assertion key")
+        return report
+    copy_keys: dict[str, bytes] = {}
+    if report.key_checked and copy_raw is not None:
+        try:
+            copy_doc = json.loads(copy_raw)
+            copy_keys = _assertion_keys(copy_doc, did) if isinstance(copy_doc, dict) else {}
+        except ValueError:
+            copy_keys = {}
+
     def check_proof(obj: dict, what: str) -> bool:
-        vm = (obj.get("proof") or {}).get("verificationMethod")
+        proof = obj.get("proof")
+        vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
         if vm not in keys:
-            report.problems.append(f"{what}: signed with a key the DID document does not list")
+            report.problems.append(f"{what}: signed with a key the DID document at {source} does not list ({vm})")
+            return False
+        if proof.get("proofPurpose") != "assertionMethod":
+            report.problems.append(f"{what}: the proof's purpose is {proof.get('proofPurpose')!r}, not assertionMethod")
             return False
         try:
             signing.verify(obj, keys[vm])
         except IntegrityError as exc:
+            if vm in copy_keys and copy_keys[vm] != keys[vm]:
+                try:
+                    signing.verify(obj, copy_keys[vm])
+                    report.problems.append(
+                        f"{what}: signed by another key than {did} publishes at {source}: the bundle carries its own "
+                        f"{copy_path} with a different key, so it was not issued by {parsed.host}")
+                    return False
+                except IntegrityError:
+                    pass
             report.problems.append(f"{what}: {exc.message}")
             return False
         return True
 
     if not check_proof(manifest, "manifest.json"):
         return report
-    files = manifest.get("files") or {}
+    files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    if progress:
+        progress(0, total=len(files))
     for rel, expected in sorted(files.items()):
         data = reader.read(rel)
         report.files_checked += 1
@@ -139,6 +297,8 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
     if listing is not None:
         for rel in sorted(listing - set(files) - {"manifest.json"}):
             report.problems.append(f"{rel}: not in the signed manifest")
+    if report.key_checked and copy_keys and copy_keys != keys:
+        report.problems.append(f"{copy_path}: lists other keys than the DID document {did} publishes at {source}")
     for rel in sorted(f for f in files if f.startswith("credentials/") and f != "credentials/index.json"):
         cred = _json(reader.read(rel), rel, report)
         if cred is None:

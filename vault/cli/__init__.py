@@ -14,14 +14,28 @@ from typing import Annotated, Optional
 import typer
 
 from . import context
+from .helptext import VaultGroup, use_vault_help
 
 app = typer.Typer(
     name="vault",
+    cls=VaultGroup,
     help=(
         "A personal data vault: import your social-network and marketplace exports into one "
         "age-encrypted folder, search and curate them, publish a site, and back it up.\n\n"
         "Global options (--vault, --json, --quiet, --verbose, --lock-wait, --identity-file) may "
         "also be given after the command."
+    ),
+    epilog=(
+        "Examples:\n\n"
+        "  vault init ~/vault\n\n"
+        "  vault import ~/Downloads/facebook-jana.zip\n\n"
+        "  vault search \"prague coffee\" --kind post\n\n"
+        "  vault unlock --for 30m\n\n"
+        "  vault publish --out ./site\n\n"
+        "Run `vault COMMAND --help` for a command's options and examples, `vault man | man -l -` "
+        "for the manual. Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 partial success, "
+        "10 no vault, 11 locked, 12 key unavailable, 13 integrity failure, 20 unsupported input, "
+        "130 interrupted."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -33,6 +47,15 @@ GLOBAL_FLAGS = {"--json", "--quiet", "-q", "--verbose", "-v"}
 GLOBAL_VALUE_OPTIONS = {"--vault", "--lock-wait", "--identity-file"}
 
 
+def _version_flag(value: bool) -> None:
+    # `main` turns a leading --version into the `version` command; this covers other callers.
+    if value:
+        from .cmd_version import print_version
+
+        print_version()
+        raise typer.Exit()
+
+
 @app.callback()
 def _globals(
     vault: Annotated[Optional[Path], typer.Option("--vault", help="The vault folder (else $VAULT_DIR, else the platform data folder).", show_default=False)] = None,
@@ -41,6 +64,7 @@ def _globals(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail, and tracebacks for unexpected errors.")] = False,
     lock_wait: Annotated[float, typer.Option("--lock-wait", metavar="SECONDS", help="How long to wait for another process's lock before exit 11.")] = 60.0,
     identity_file: Annotated[Optional[Path], typer.Option("--identity-file", help="An age identity file (else $VAULT_IDENTITY_FILE, keyring, passphrase).", show_default=False)] = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit (same as `vault version`).", is_eager=True, expose_value=False, callback=_version_flag)] = False,
 ) -> None:
     context.STATE.vault = vault
     context.STATE.json = json_out
@@ -52,7 +76,9 @@ def _globals(
 
 def _register() -> None:
     # Each module adds its commands to `app`; they import the core lazily inside the commands.
-    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance, cmd_demo, cmd_publish, cmd_reputation, cmd_backup  # noqa: F401
+    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance, cmd_demo, cmd_publish, cmd_reputation, cmd_backup, cmd_unlock, cmd_version, cmd_completion, cmd_man  # noqa: F401
+
+    use_vault_help(app)
 
 
 _register()
@@ -84,6 +110,21 @@ def hoist_global_options(argv: list[str]) -> list[str]:
             rest.append(tok)
         i += 1
     return front + rest
+
+
+def _version_requested(argv: list[str]) -> bool:
+    """True when ``--version`` comes before the command name (``vault --json --version``)."""
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--version":
+            return True
+        if tok == "--" or not tok.startswith("-"):
+            return False
+        if tok in GLOBAL_VALUE_OPTIONS:
+            i += 1
+        i += 1
+    return False
 
 
 def _interrupt(signum, frame):  # noqa: ANN001
@@ -118,7 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
-    verbose = "--verbose" in args or "-v" in args
+    globals_given = args[: args.index("--")] if "--" in args else args
+    verbose = "--verbose" in globals_given or "-v" in globals_given
+    # Known before typer parses anything, so that usage errors (an unknown command or option)
+    # are reported as JSON too; and nothing left over from an earlier in-process run.
+    context.STATE = context.Options(json="--json" in globals_given, verbose=verbose)
+    if _version_requested(args):
+        args = [a for a in args if a != "--version"]
+        args = [a for a in args if a.startswith("-")] + ["version"]
     try:
         result = app(args=args, prog_name="vault", standalone_mode=False)
         code = int(result) if isinstance(result, int) else 0
@@ -139,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         code = _report(VaultError("out of memory"), verbose)
     # The single boundary where anything else becomes "unexpected error" (exit 1).
     except Exception as exc:  # noqa: BLE001
-        if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # `vault` or `vault key` alone: the help, as gh and restic do.
+            sys.stdout.write(exc.format_message())
+            code = 0
+        elif hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
             # typer's own usage errors (missing argument, bad option value).
             usage = UsageError(exc.format_message(), hint="see `vault --help` or `vault COMMAND --help`")
             code = _report(usage, verbose)

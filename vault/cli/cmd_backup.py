@@ -42,9 +42,8 @@ def backup_cmd(
         for p in r["problems"]:
             fixed = " (copied again from the vault)" if p.get("repaired") else ""
             context.say(f"BAD  {p['path']}: {p['problem']}{fixed}")
-        mib = r["bytes_copied"] / 2**20
         context.info(
-            f"backed up to {r['destination']}: {r['files_copied']} file(s) copied ({mib:.1f} MiB), "
+            f"backed up to {r['destination']}: {r['files_copied']} file(s) copied ({context.human_bytes(r['bytes_copied'])}), "
             f"{r['files_skipped']} already there, {r['files_trashed']} moved to trash, in {r['duration_seconds']:.1f}s"
         )
         if r["trash_pruned"]:
@@ -83,8 +82,7 @@ def restore_cmd(
     def text(r: dict) -> None:
         for p in r["problems"]:
             context.say(f"BAD  {p['path']}: {p['problem']}")
-        mib = r["bytes_copied"] / 2**20
-        context.info(f"restored {r['source']} to {r['path']}: {r['files_copied']} file(s) ({mib:.1f} MiB), {r['verified_files']} checked")
+        context.info(f"restored {r['source']} to {r['path']}: {r['files_copied']} file(s) ({context.human_bytes(r['bytes_copied'])}), {r['verified_files']} checked")
         context.info(f"next: vault --vault {r['path']} check --read-data")
 
     context.render(out, text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,7 +18,7 @@ from . import app, context
         "  vault import facebook-jana-2024-05-14-abc.zip\n\n"
         "  vault import part1.zip part2.zip            # the parts of one export\n\n"
         "  vault import ~/Pictures/2024 --source files --dry-run\n\n"
-        "Exit codes: 0 imported, 3 some items were skipped (listed), 20 not a supported export."
+        "Exit codes: 0 imported (or nothing to import in a recognised export), 3 some items were skipped (listed), 20 not a supported export."
     ),
 )
 def import_cmd(
@@ -29,6 +30,7 @@ def import_cmd(
     from ..importing import Event, run_import
     from ..repository import open_vault
 
+    _check_import_args(paths, source)
     o = context.opts()
     with open_vault(o.vault_path(), exclusive=not dry_run, wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
@@ -54,6 +56,19 @@ def import_cmd(
     context.exit_with(3 if report.skipped else 0)
 
 
+def _check_import_args(paths: list[Path], source: str | None) -> None:
+    """Mistakes in the arguments are reported before any key is asked for."""
+    from .. import plugins
+    from ..errors import UsageError
+
+    for path in paths:
+        if not os.path.exists(path):
+            raise UsageError(f"no such file or folder: {path}")
+    if source is not None and source not in plugins.importers.specs():
+        known = ", ".join(sorted(plugins.importers.specs()))
+        raise UsageError(f"unknown source {source!r}", hint=f"known sources: {known}")
+
+
 def render_import_report(rep: dict) -> None:
     """The import report (also used by `vault scrape`): text for people, or the JSON object."""
     def text(r: dict) -> None:
@@ -69,11 +84,17 @@ def render_import_report(rep: dict) -> None:
             context.say(f"  skipped:   {s['path']}: {s['reason']}")
         for w in r["warnings"]:
             context.say(f"  warning:   {w}")
+        if r.get("held"):
+            from ..models import counted
+
+            context.say("  held:      " + ", ".join(counted(what, n) for what, n in r["held"].items()) + " (not imported)")
+        for note in r.get("notes", []):
+            context.say(f"  note:      {note}")
 
     context.render(rep, text)
 
 
-@app.command("sources", epilog="Example:\n\n  vault sources")
+@app.command("sources", epilog="Examples:\n\n  vault sources\n\n  vault sources --json | jq -r '.sources[].name'")
 def sources_cmd() -> None:
     """The importers and what each reads."""
     from .. import plugins

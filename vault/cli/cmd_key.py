@@ -9,11 +9,15 @@ import typer
 
 from . import app, context
 
-key_app = typer.Typer(help="Key management: recipients, paper backup of the identity, passphrase.", no_args_is_help=True)
+key_app = typer.Typer(
+    help="Key management: recipients, paper backup of the identity, passphrase.",
+    epilog="Examples:\n\n  vault key show\n\n  vault key export > identity.txt\n\n  vault key passwd",
+    no_args_is_help=True,
+)
 app.add_typer(key_app, name="key")
 
 
-@key_app.command("show", epilog="Example:\n\n  vault key show")
+@key_app.command("show", epilog="Examples:\n\n  vault key show\n\n  vault key show --json")
 def show_cmd() -> None:
     """Print the vault's recipients (public keys); needs no secret."""
     from ..repository import open_vault
@@ -24,7 +28,7 @@ def show_cmd() -> None:
     context.render(out, lambda d: [context.say(r) for r in d["recipients"]])
 
 
-@key_app.command("export", epilog="Example:\n\n  vault key export > identity.txt   # then: age -d -i identity.txt FILE")
+@key_app.command("export", epilog="Examples:\n\n  vault key export > identity.txt   # then: age -d -i identity.txt FILE\n\n  vault key export | lpr            # a paper copy")
 def export_cmd() -> None:
     """Print the identity in age's identity-file format (AGE-SECRET-KEY-1...), for a paper backup."""
     from ..repository import open_vault
@@ -44,7 +48,7 @@ def export_cmd() -> None:
         context.say(f"# vault {vid}\n# public key: {public}\n{secret}")
 
 
-@key_app.command("passwd", epilog="Example:\n\n  vault key passwd\n\n  vault key passwd --new-passphrase-file new.txt")
+@key_app.command("passwd", epilog="Examples:\n\n  vault key passwd\n\n  vault key passwd --new-passphrase-file new.txt")
 def passwd_cmd(
     new_passphrase_file: Annotated[Optional[Path], typer.Option(help="Read the new passphrase from this file instead of asking.", show_default=False)] = None,
 ) -> None:
@@ -54,9 +58,11 @@ def passwd_cmd(
     from ..repository import open_vault
 
     o = context.opts()
+    # A missing or empty new-passphrase file is reported before the old passphrase is asked for.
+    given = new_passphrase(new_passphrase_file) if new_passphrase_file is not None else None
     with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
-        if new_passphrase_file is None:
+        if given is None:
             # The old passphrase may have come from the environment; the new one must not be
             # silently the same variable, so ask (or take the file).
             from ..keys import prompt_passphrase
@@ -68,12 +74,12 @@ def passwd_cmd(
                 raise KeyUnavailableError("no terminal to ask for the new passphrase", hint="use --new-passphrase-file F")
             passphrase = asked
         else:
-            passphrase = new_passphrase(new_passphrase_file)
+            passphrase = given
         change_passphrase(vault, passphrase)
     context.render({"changed": True}, lambda d: context.info("Passphrase changed."))
 
 
-@key_app.command("add-recipient", epilog="Example:\n\n  vault key add-recipient age1qqq...   # e.g. an offline recovery key from age-keygen")
+@key_app.command("add-recipient", epilog="Examples:\n\n  vault key add-recipient age1qqq...   # e.g. an offline recovery key from age-keygen\n\n  vault key add-recipient \"$(age-keygen -y recovery.txt)\"")
 def add_recipient_cmd(
     recipient: Annotated[str, typer.Argument(help="An age X25519 public key (age1...).")],
 ) -> None:
@@ -81,6 +87,9 @@ def add_recipient_cmd(
     from ..keymgmt import add_recipient
     from ..repository import open_vault
 
+    from ..crypto import check_recipient
+
+    check_recipient(recipient)  # a mistyped key is reported before any passphrase is asked for
     o = context.opts()
     with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)

@@ -41,7 +41,7 @@ def check_cmd(read_data: Annotated[bool, typer.Option("--read-data", help="Decry
         raise IntegrityError(f"{len(result.problems)} problem(s) found, first: {first}", hint="restore the named files from a backup (`vault restore`)")
 
 
-@app.command("compact", epilog="Example:\n\n  vault compact")
+@app.command("compact", epilog="Examples:\n\n  vault compact\n\n  vault compact --json")
 def compact_cmd() -> None:
     """Merge the catalog's journal segments into one snapshot and remove the merged segments."""
     from ..maintenance import compact
@@ -68,4 +68,4 @@ def gc_cmd(
         vault.unlock(o.identity_file)
         result = gc(vault, grace_hours=grace_hours, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
-    context.render(result, lambda r: context.info(f"{verb} {r['objects_removed']} unreferenced object(s), {r['bytes_freed']} bytes; {r['kept_within_grace']} kept within the grace period"))
+    context.render(result, lambda r: context.info(f"{verb} {r['objects_removed']} unreferenced object(s), {context.human_bytes(r['bytes_freed'])}; {r['kept_within_grace']} kept within the grace period"))

@@ -70,7 +70,7 @@ def search_cmd(query: Annotated[str, typer.Argument(help="Words to find (all mus
         _print_records(vault.catalog().query(text=query, limit=limit, **f))
 
 
-@app.command("show", epilog="Example:\n\n  vault show p_3f9a0c1d2e4b")
+@app.command("show", epilog="Examples:\n\n  vault show p_3f9a0c1d2e4b\n\n  vault show p_3f9a --json | jq .text\n\nA prefix that matches several records is refused with the candidates listed (exit 2).")
 def show_cmd(record_id: Annotated[str, typer.Argument(metavar="ID", help="A record id (a unique prefix is enough).")]) -> None:
     """Show one record in full.
 
@@ -106,12 +106,12 @@ def get_cmd(
     from ..takeout import get_media
 
     o = context.opts()
+    if output is None and sys.stdout.isatty() and not o.json:
+        from ..errors import UsageError
+
+        raise UsageError("refusing to write binary data to a terminal", hint="use -o FILE or redirect stdout")
     with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
-        if output is None and sys.stdout.isatty() and not o.json:
-            from ..errors import UsageError
-
-            raise UsageError("refusing to write binary data to a terminal", hint="use -o FILE or redirect stdout")
         result = get_media(vault, record_id, output, sys.stdout.buffer if output is None else None)
     if output is not None:
         context.render(result, lambda r: context.info(f"wrote {r['path']} ({r['size']} bytes)"))
@@ -154,15 +154,20 @@ def mark_cmd(
     context.render(result, lambda r: context.info(f"{r['changed']} record(s) changed, {r['matched'] - r['changed']} already so"))
 
 
-@app.command("export", epilog="Example:\n\n  vault export ~/takeout   # records.jsonl + media/ with original names")
+@app.command("export", epilog="Examples:\n\n  vault export ~/takeout   # records.jsonl + media/ with original names\n\n  vault export /media/usb/takeout --json")
 def export_cmd(directory: Annotated[Path, typer.Argument(metavar="DIR", help="An empty or new folder for the plaintext take-out.")]) -> None:
     """Plaintext take-out: records.jsonl plus every media file under its original name."""
     from ..repository import open_vault
     from ..takeout import export_all
 
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        from ..errors import UsageError
+
+        raise UsageError(f"{directory} is not an empty folder", hint="export into a new or empty folder")
     o = context.opts()
     with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
         vault.unlock(o.identity_file)
-        with context.progress_bar("exporting", None, unit_bytes=False) as advance:
+        total = sum(vault.catalog().counts().values())
+        with context.progress_bar("exporting", total, unit_bytes=False) as advance:
             result = export_all(vault, directory, progress=advance)
     context.render(result, lambda r: context.info(f"exported {r['records']} records and {r['media_files']} media files to {r['directory']}"))

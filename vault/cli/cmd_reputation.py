@@ -9,7 +9,11 @@ import typer
 from . import app, context
 from .cmd_import import render_import_report
 
-scrape_app = typer.Typer(help="Capture a public marketplace feedback profile over HTTP (politely).", no_args_is_help=True)
+scrape_app = typer.Typer(
+    help="Capture a public marketplace feedback profile over HTTP (politely).",
+    epilog="Examples:\n\n  vault scrape ebay jana_sells",
+    no_args_is_help=True,
+)
 app.add_typer(scrape_app, name="scrape")
 
 

@@ -75,29 +75,55 @@ def show_progress() -> bool:
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None, unit_bytes: bool = True) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n, description=None)``; draws a rich progress bar on stderr only when it
-    is a terminal (a new description replaces the label, e.g. with a running count of files)."""
+def progress_bar(description: str, total: int | None, unit_bytes: bool = True) -> Iterator[Callable[..., None]]:
+    """Yield ``advance(n, description=None, total=None)``; draws a rich progress bar on stderr only
+    when it is a terminal.  A new description replaces the label (e.g. with a running count of
+    files); ``total`` sets the bar's end once the caller knows it.  Sizes are in binary units
+    (KiB, MiB, GiB), as in every summary line."""
     if not show_progress():
-        yield lambda n, description=None: None
+        yield lambda n, description=None, total=None: None
         return
     from rich.console import Console
-    from rich.progress import (
-        BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn,
-    )
+    from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = [TextColumn("{task.description}"), BarColumn()]
-    columns += [DownloadColumn(), TransferSpeedColumn()] if unit_bytes else [MofNCompleteColumn()]
+    columns += [DownloadColumn(binary_units=True), _binary_speed_column()] if unit_bytes else [MofNCompleteColumn()]
     columns.append(TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as prog:
         task = prog.add_task(description, total=total or None)
 
-        def advance(n: int, description: str | None = None) -> None:
+        def advance(n: int, description: str | None = None, total: int | None = None) -> None:
             if description is not None:
                 prog.update(task, description=description)
+            if total is not None:
+                prog.update(task, total=total)
             prog.advance(task, n)
 
         yield advance
+
+
+def human_bytes(n: float) -> str:
+    """A byte count in binary units, as the progress bars show them: ``12.3 MiB``."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _binary_speed_column():
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class BinarySpeedColumn(ProgressColumn):
+        """Transfer speed in MiB/s (rich's own column counts in MB/s)."""
+
+        def render(self, task) -> Text:  # noqa: ANN001
+            speed = task.finished_speed or task.speed
+            return Text("?" if speed is None else f"{human_bytes(speed)}/s", style="progress.data.speed")
+
+    return BinarySpeedColumn()
 
 
 def exit_with(code: int) -> None:

@@ -1,0 +1,59 @@
+"""`vault unlock` and `vault lock`: keep the identity in a short-lived agent, or forget it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from . import app, context
+
+
+@app.command(
+    "unlock",
+    epilog=(
+        "Examples:\n\n"
+        "  vault unlock                      # asks for the passphrase once, for 15 minutes\n\n"
+        "  VAULT_PASSPHRASE_FILE=~/.vault-pass vault unlock --for 1h\n\n"
+        "  vault unlock --for 90s && vault list --kind post && vault lock\n\n"
+        "The identity stays in the memory of a background agent (like ssh-agent) that answers only "
+        "your own user on a private socket ($XDG_RUNTIME_DIR/vault, else $TMPDIR/vault-UID); it is "
+        "never written to disk. The agent is asked after --identity-file / VAULT_IDENTITY_FILE and "
+        "before the keyring and the passphrase. Set VAULT_NO_AGENT=1 to ignore it."
+    ),
+)
+def unlock_cmd(
+    duration: Annotated[str, typer.Option("--for", metavar="DURATION", help="How long to stay unlocked: 90s, 15m, 1h30m, 2d (at most 7d).")] = "15m",
+) -> None:
+    """Unlock the vault for a while, so later commands need no passphrase."""
+    from .. import agent
+    from ..repository import open_vault
+
+    seconds = agent.parse_duration(duration)
+    o = context.opts()
+    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
+        keys = vault.unlock(o.identity_file)
+        vault_id = vault.header.vault_id
+        identity = keys.identity
+        source = keys.source.name
+    # Started after the vault is closed, so the agent inherits no lock.
+    info = agent.start(vault_id, identity, seconds)
+    out = {"vault_id": vault_id, "unlocked": True, "source": source, **info}
+    context.render(out, lambda d: context.info(f"unlocked until {d['expires_at']} (agent pid {d['pid']}); `vault lock` forgets the key now"))
+
+
+@app.command(
+    "lock",
+    epilog="Examples:\n\n  vault lock\n\n  vault --vault ~/other-vault lock --json",
+)
+def lock_cmd() -> None:
+    """Forget the identity held by `vault unlock` at once (stops the agent)."""
+    from .. import agent
+    from ..repository import open_vault
+
+    o = context.opts()
+    with open_vault(o.vault_path(), wait=o.lock_wait, lock=False) as vault:
+        vault_id = vault.header.vault_id
+    was = agent.stop(vault_id)
+    out = {"vault_id": vault_id, "locked": True, "was_unlocked": was}
+    context.render(out, lambda d: context.info("locked: the agent forgot the identity" if d["was_unlocked"] else "was not unlocked"))
