@@ -46,6 +46,8 @@ def test_index_pages_and_wal_hold_no_plaintext(vault_env, tmp_path):
         files = index_files(vault_env.path) + sorted(p for p in (vault_env.path / "tmp").iterdir() if p.is_file())
         names = {p.name for p in files}
         assert "catalog.db" in names and "catalog.db-journal" in names, names
+        # The journal holds the original of at least one page of records (the words' page).
+        assert (vault_env.path / "index" / "catalog.db-journal").stat().st_size > 16384
         for path in files:
             data = path.read_bytes()
             for word in (*SECRET_WORDS, "Snowleopardtag", "visits the"):
