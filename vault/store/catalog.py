@@ -895,6 +895,9 @@ def _index_errors(path: Path) -> Iterator[None]:
 
     try:
         yield
+    except IndexUnusable as exc:
+        raise StorageError(f"cannot open index/catalog.db: {exc}",
+                           hint="check that the vault folder is writable; index/ is rebuilt from the journal when deleted") from exc
     except apsw.FullError as exc:
         raise StorageError("disk full while writing index/catalog.db",
                            hint="free some space and run the command again; nothing half-written is visible") from exc

@@ -84,12 +84,15 @@ def open_db(path: Path, key: bytes, busy_ms: int = 60_000) -> Any:
     exists but cannot be read with ``key``."""
     import apsw
 
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    if not path.exists():
-        # SQLite gives its journal file the mode of the database file.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    os.chmod(path, 0o600)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        if not path.exists():
+            # SQLite gives its journal file the mode of the database file.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise IndexUnusable(exc.strerror or str(exc)) from exc
     try:
         conn = apsw.Connection(str(path))
     except apsw.Error as exc:
@@ -126,7 +129,7 @@ def remove_files(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:
             os.unlink(f"{path}{suffix}")
-        except FileNotFoundError:
+        except OSError:  # absent, or not removable: opening it again says why
             pass
 
 
