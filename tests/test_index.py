@@ -13,6 +13,7 @@ import stat
 
 import pytest
 
+
 from post_fixtures import inject, post
 from social_fixtures import m_export, m_later_statuses, m_statuses, write_zip
 from vault.repository import open_vault
@@ -162,7 +163,7 @@ def test_a_version_1_vault_without_index_opens_and_searches(vault_env):
 def test_provenance_is_stored_once_per_import(vault_env):
     inject(vault_env.path, [post(f"p{i}", 1 + i, f"post number {i}") for i in range(5)])
     with open_vault(vault_env.path) as v:
-        k = v.unlock(vault_env.identity_file)
+        v.unlock(vault_env.identity_file)
         cat = v.catalog()
         ops = [op for seg in cat.segments for op in cat.read_segment(seg)]
         provs = [op for op in ops if op["op"] == "prov"]
@@ -227,3 +228,23 @@ def test_reimport_of_an_unchanged_export_reads_no_member(vault_env, tmp_path, mo
     with open_vault(vault_env.path) as v:
         assert v.objects.exists(oid)
     assert len(vault_env.records("--kind", "post")) == 7
+
+
+def test_a_segment_that_never_reaches_the_journal_leaves_nothing_in_the_index(vault_env, monkeypatch):
+    """The index commits just before the segment's rename (the commit point); when the rename
+    fails, the index is marked for a rebuild and shows nothing of that import."""
+    import errno
+
+    inject(vault_env.path, [post("kept", 1, "already here")])
+
+    def no_room(self):
+        self._discard()
+        raise catalog_mod.storage_error(OSError(errno.ENOSPC, "No space left on device"), "a catalog segment")
+
+    with monkeypatch.context() as m:
+        m.setattr(catalog_mod._SegmentWriter, "place", no_room)
+        with pytest.raises(Exception, match="disk full"):
+            inject(vault_env.path, [post("lost", 2, "never committed")])
+    assert [r["source_id"] for r in vault_env.records()] == ["kept"]
+    assert vault_env.run("check", "--read-data").code == 0
+    assert list((vault_env.path / "tmp").iterdir()) == []

@@ -139,8 +139,6 @@ class Catalog:
         self.superseded: list[str] = []     # segments named by the current snapshot
         self.snapshot_name: str | None = None
         self.snapshot_seq = 0
-        self.ops_since_snapshot = 0
-        self.rebuilt: str | None = None     # why load() rebuilt the index, if it did
         self._writer: _SegmentWriter | None = None
         self._pending = 0
         self._in_tx = False
@@ -169,7 +167,6 @@ class Catalog:
         except IndexUnusable:
             remove_files(self.index_path)
             self.db = open_db(self.index_path, key, self._busy_ms)
-            self.rebuilt = "unreadable"
         self._read_state()
         if self._plan() is not None:
             # Decide again under SQLite's write lock: another process may have just done it.
@@ -199,7 +196,6 @@ class Catalog:
         self.superseded = json.loads(meta.get("superseded") or "[]")
         applied = json.loads(meta.get("segments") or "{}")
         self.segments = sorted(applied)
-        self.ops_since_snapshot = int(meta.get("ops") or 0)
         return meta
 
     def _plan(self) -> tuple[str, list[str]] | None:
@@ -227,14 +223,11 @@ class Catalog:
             for name in detail:
                 self._replay_segment(name)
                 self.segments.append(name)
-                self.ops_since_snapshot += 1
             self._save_state()
             return
-        self.rebuilt = self.rebuilt or detail[0]
         self._clear()
         snaps = list_snapshot_files(self.root)
         self.snapshot_name, self.snapshot_seq, self.superseded, self.segments = None, 0, [], []
-        self.ops_since_snapshot = 0
         if snaps:
             self._load_snapshot(snaps[-1])
         superseded = set(self.superseded)
@@ -255,15 +248,15 @@ class Catalog:
         self._known.clear()
         self._next_n = 1
 
-    def _save_state(self, built: bool = False) -> None:
+    def _save_state(self, built: bool = False, sealed: dict[str, int] | None = None) -> None:
         self._flush_batch()
         sizes = self._disk_segments()
+        sizes.update(sealed or {})
         state = {
             "snapshot": self.snapshot_name or "",
             "seq": str(self.snapshot_seq),
             "superseded": json.dumps(sorted(self.superseded)),
             "segments": json.dumps({n: sizes.get(n, -1) for n in self.segments}, sort_keys=True),
-            "ops": str(self.ops_since_snapshot),
         }
         if built:
             state["built"] = "1"
@@ -402,13 +395,11 @@ class Catalog:
         line = b'{"op":"put","d":"' + enc.digest.encode() + b'","r":' + _join_json(head, enc.body) + b"}\n"
         self._writer_for().write(line)
         self._pending += 1
-        self.ops_since_snapshot += 1
         self._put_row(enc.rid, enc.rec, enc.digest, data.decode("utf-8"))
 
     def _stage_line(self, op: dict) -> None:
         self._writer_for().write(_dumpb(op) + b"\n")
         self._pending += 1
-        self.ops_since_snapshot += 1
 
     def _writer_for(self) -> "_SegmentWriter":
         if self._writer is None:
@@ -425,8 +416,14 @@ class Catalog:
         return self._pending
 
     def flush(self) -> tuple[str, str] | None:
-        """The commit point: write the staged operations as one durable segment, then commit
-        the index naming it.  Returns (relative path, ciphertext sha256), or None."""
+        """Write the staged operations as one segment and commit the index.  Returns (relative
+        path, ciphertext sha256), or None when nothing was staged.
+
+        Order: the segment is encrypted and synced under a temporary name, the index commits
+        naming it, then the rename into ``catalog/journal/`` is THE COMMIT POINT.  A crash before
+        the rename leaves an index naming a segment that is not there, which ``load`` rebuilds;
+        nothing after the rename can fail the import.
+        """
         if self._writer is None:
             return None
         import apsw
@@ -435,7 +432,7 @@ class Catalog:
         try:
             with _index_errors(self.index_path):
                 self._flush_batch()
-            sha = writer.finish()
+            sha, size = writer.seal()
         except BaseException:
             if writer._thread.is_alive():
                 writer.abort()
@@ -445,14 +442,32 @@ class Catalog:
         name = writer.final.name
         self.segments.append(name)
         try:
-            self._save_state()
+            self._save_state(sealed={name: size})
             self._commit_tx()
+            indexed = True
         except apsw.Error:
-            # The segment is durable: the import is done.  The index stays one segment behind
-            # and the next command catches it up from the journal.
+            # The index stays one segment behind; the next command catches it up.
             self._rollback()
             self.segments.remove(name)
+            indexed = False
+        try:
+            writer.place()
+        except BaseException:
+            if indexed:
+                self._forget()
+            raise
         return f"catalog/journal/{name}", sha
+
+    def _forget(self) -> None:
+        """The index names a segment that never reached the journal: have it rebuilt."""
+        import apsw
+
+        try:
+            self.db.execute("DELETE FROM meta WHERE k='built'")
+        except apsw.Error:
+            self.db.close()
+            self.db = None
+            remove_files(self.index_path)
 
     def _write_encrypted(self, final: Path, plain: IO[bytes], what: str) -> str:
         """Encrypt ``plain`` into ``final`` atomically; return the ciphertext's sha256."""
@@ -491,7 +506,6 @@ class Catalog:
         del db_bytes, plain
         self.snapshot_name, self.snapshot_seq = name, seq
         self.superseded, self.segments = supersedes, []
-        self.ops_since_snapshot = 0
         self._begin()
         self._save_state()
         self._commit_tx()
@@ -1049,7 +1063,9 @@ class _SegmentWriter:
         self._q.put(None)
         self._thread.join()
 
-    def finish(self) -> str:
+    def seal(self) -> tuple[str, int]:
+        """Append the MAC line, wait for the encryption and fsync the temporary file; return
+        the ciphertext's sha256 and size.  The segment is not in the journal yet."""
         self._buf += (_dumps({"mac": self._mac.hexdigest()}) + "\n").encode()
         try:
             self._end()
@@ -1057,17 +1073,25 @@ class _SegmentWriter:
                 raise self._error
             self._fh.flush()
             os.fsync(self._fh.fileno())
+            size = self._fh.tell()
             self._fh.close()
-            ensure_dir(self.final.parent)
-            os.replace(self._tmp, self.final)
-            fsync_dir(self.final.parent)
         except OSError as exc:
             self._discard()
             raise storage_error(exc, "a catalog segment") from exc
         except BaseException:
             self._discard()
             raise
-        return self._sink.sha.hexdigest()
+        return self._sink.sha.hexdigest(), size
+
+    def place(self) -> None:
+        """Move the sealed segment into the journal (rename, then fsync of the folder)."""
+        try:
+            ensure_dir(self.final.parent)
+            os.replace(self._tmp, self.final)
+            fsync_dir(self.final.parent)
+        except OSError as exc:
+            self._discard()
+            raise storage_error(exc, "a catalog segment") from exc
 
     def abort(self) -> None:
         self._buf.clear()
@@ -1124,12 +1148,6 @@ def _search_text(rec: dict) -> str:
         parts.append(str(place["name"]))
     parts.extend(str(link) for link in rec.get("links") or [])
     return "\n".join(parts)
-
-
-def fts_query(text: str) -> str:
-    """The word-index part of a search (every spaced-script word as a quoted prefix)."""
-    words = [expr for table, expr in match_clauses(text) if table == "fts"]
-    return " ".join(words) if words else '""'
 
 
 def list_segment_files(root: Path) -> list[Path]:
