@@ -26,9 +26,11 @@ Operations are idempotent upserts, so replaying a segment twice changes nothing:
   import  {"op":"import","at","source","export","summary"}
 
 Writing: ``stage`` applies an operation to the index inside one open transaction (records in
-batches) and streams its line into the segment being encrypted on a worker thread; ``flush`` is
-the commit point: the segment becomes durable (fsync, rename), then the index transaction commits
-naming it.  A crash in between leaves an index one segment behind, which ``load`` catches up.
+batches) and streams its line into the segment being encrypted on a worker thread; ``flush``
+seals the segment (fsync under a temporary name), commits the index naming it, then renames it
+into the journal: that rename is the commit point.  A crash before it leaves an index naming a
+segment that is not on disk, which ``load`` rebuilds; an index left behind (its commit failed)
+is caught up by replaying the newer segments.
 """
 
 from __future__ import annotations
