@@ -35,6 +35,7 @@ import import_files as common  # noqa: E402
 
 GOAL_REIMPORT_RATIO = common.GOAL_REIMPORT_RATIO   # re-import wall time <= 0.1 x first import
 GOAL_PEAK_RSS_MB = common.GOAL_PEAK_RSS_MB         # the camera roll's memory bound, applied here too
+GOAL_OVER_AGE = 4.0                                # import wall time <= 4 x `age -r` on the same zips
 MB = common.MB
 
 POSTS_PER_FILE = 2500          # Meta splits the posts array over numbered files
@@ -389,6 +390,48 @@ def object_files(objects: Path) -> set[str]:
 # --- report -----------------------------------------------------------------------------------
 
 
+def _ref(r: dict, name: str) -> str:
+    if r.get(f"{name}_s") is None:
+        return f"{name} not installed"
+    return f"{r[name + '_s']:.2f} s  cpu {r[name + '_cpu_s']:.2f} s  peak RSS {r[name + '_peak_rss_mb']:.1f} MB"
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f} x"
+
+
+def run_references(zips: list[Path], recipient: str, work: Path, logs: Path) -> dict:
+    """The same bytes through the stock tools: `age -r R -o OUT ZIP` for each zip (one after the
+    other, times added up, RSS the larger), and one `restic backup ZIP...` into a new local
+    repository (its `init` untimed).  A tool that is not installed gives no figure."""
+    out: dict = {}
+    kib = 1024 / MB
+    age = shutil.which("age")
+    if age:
+        walls, cpus, rss = 0.0, 0.0, 0
+        for i, z in enumerate(zips):
+            common.settle()
+            run = common.run_child([age, "-r", recipient, "-o", str(work / f"ref-{i}.age"), str(z)], {}, logs, f"age-{i}")
+            walls += run.wall
+            cpus += run.cpu
+            rss = max(rss, run.maxrss_kib)
+            (work / f"ref-{i}.age").unlink()
+        out.update(age_s=walls, age_cpu_s=cpus, age_peak_rss_mb=rss * kib)
+        common.log(f"age -r: {walls:.2f} s")
+    restic = shutil.which("restic")
+    if restic:
+        repo = work / "restic-repo"
+        renv = {"RESTIC_PASSWORD": "benchmark, not a secret", "RESTIC_REPOSITORY": str(repo),
+                "RESTIC_CACHE_DIR": str(work / "restic-cache"), "HOME": str(work)}
+        common.run_child([restic, "init", "--quiet"], renv, logs, "restic-init")
+        common.settle()
+        run = common.run_child([restic, "backup", "--quiet", *map(str, zips)], renv, logs, "restic-backup")
+        out.update(restic_s=run.wall, restic_cpu_s=run.cpu, restic_peak_rss_mb=run.maxrss_kib * kib)
+        common.log(f"restic backup: {run.wall:.2f} s")
+        shutil.rmtree(repo, ignore_errors=True)
+    return out
+
+
 def fmt_table(r: dict) -> str:
     g = r["goals"]
     met = lambda ok: "MET" if ok else "NOT MET"
@@ -403,6 +446,12 @@ def fmt_table(r: dict) -> str:
              f"generated in {r['gen_s']:.1f} s", "", ""),
         ("first import", f"{r['import_s']:.2f} s  {r['import_posts_s']:,.0f} posts/s  "
                          f"{r['import_mb_s']:.1f} MB/s  cpu {r['import_cpu_s']:.2f} s", "", ""),
+        ("  age -r (same zips)", _ref(r, "age"), "", ""),
+        ("  / age -r", _ratio(r["import_over_age"]), f"<= {GOAL_OVER_AGE:.0f} x",
+         met(g["within_4x_age"]) if "within_4x_age" in g else "age not installed"),
+        ("  restic backup (same zips)", _ref(r, "restic"), "", ""),
+        ("  / restic backup", _ratio(r["import_over_restic"]), "< 1 x",
+         met(g["faster_than_restic"]) if "faster_than_restic" in g else "restic not installed"),
         ("  report", f"added {counts(r['import_added'])}; skipped {r['import_skipped']}, "
                      f"warnings {r['import_warnings']}", "", ""),
         ("  objects written", f"{r['import_objects_written']:,}", "", ""),
@@ -495,6 +544,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     env = common.clean_env(dict(base_env, VAULT_IDENTITY_FILE=str(ident)))
     shown = common.run_child(common.vault_cmd("--vault", vdir, "--json", "key", "show"), env, logs, "key-show")
     floor = common.run_child([shutil.which("true") or "/bin/true"], env, logs, "rss-floor")
+    recipient = json.loads(shown.stdout)["recipients"][0]
+    refs = run_references(ex.zips, recipient, work, logs)
 
     # Both runs read the zips warm from the page cache (just written); the sync keeps the first
     # run from paying for the export's write-back and the second for the first's objects.
@@ -538,13 +589,20 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         # re-import time no importer change can remove.
         "startup_s": shown.wall, "startup_peak_rss_mb": shown.maxrss_kib * kib_to_mb,
         "rss_floor_mb": floor.maxrss_kib * kib_to_mb,
+        **{f"{tool}_{x}": refs.get(f"{tool}_{x}") for tool in ("age", "restic") for x in ("s", "cpu_s", "peak_rss_mb")},
     }
+    r["import_over_age"] = first.wall / r["age_s"] if r["age_s"] else None
+    r["import_over_restic"] = first.wall / r["restic_s"] if r["restic_s"] else None
     r["goals"] = {
         "reimport": r["reimport_ratio"] <= GOAL_REIMPORT_RATIO,
         "reimport_adds_nothing": not any(r["reimport_added"].values()) and not any(r["reimport_updated"].values()),
         "reimport_no_objects": r["reimport_objects_written"] == 0,
         "peak_rss": r["import_peak_rss_mb"] < GOAL_PEAK_RSS_MB,
     }
+    if r["import_over_age"] is not None:
+        r["goals"]["within_4x_age"] = r["import_over_age"] <= GOAL_OVER_AGE
+    if r["import_over_restic"] is not None:
+        r["goals"]["faster_than_restic"] = r["import_over_restic"] < 1.0
     r["goal_values"] = {"reimport_ratio_max": GOAL_REIMPORT_RATIO, "reimport_objects_written": 0,
                         "peak_rss_mb_max": GOAL_PEAK_RSS_MB}
     r["env"] = {"python": f"Python {platform.python_version()}", "cpus": os.cpu_count(),

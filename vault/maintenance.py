@@ -172,6 +172,16 @@ def _check_data(vault: Vault, result: CheckResult, progress: Callable[..., None]
             where = "catalog/head.json" if exc.message.startswith("catalog/head.json") else "catalog"
             result.problems.append({"path": where, "problem": exc.message})
         return
+    try:
+        agrees = loaded.matches_disk()
+    except VaultError:
+        # A journal file that cannot be read is reported above; the index cannot be compared.
+        agrees = True
+        result.notes.append("index/catalog.db not compared: the journal has unreadable files")
+    if not agrees:
+        # Derived state that says something the journal does not: rebuilt from the journal.
+        loaded.rebuild("check")
+        result.problems.append({"path": "index/catalog.db", "problem": "the index disagreed with the journal; rebuilt from it"})
     for oid in sorted(loaded.referenced_objects()):
         if not vault.objects.exists(oid):
             result.problems.append({"path": vault.objects.relpath(oid), "problem": "referenced by a record but missing"})

@@ -80,6 +80,7 @@ class Vault:
         self._lock = VaultLock(self.path / "lock")
         self.keys: Keys | None = None
         self._catalog = None
+        self.lock_wait = 60.0
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -141,6 +142,7 @@ class Vault:
         if not self.exists():
             self.header  # raises NoVaultError with the hint
         self._lock.acquire(exclusive, wait)
+        self.lock_wait = max(float(wait), 1.0)
         if exclusive:
             # Leftovers of a crashed run: nobody else can be writing now.
             clean_tmp(self.tmpdir)
@@ -186,7 +188,15 @@ class Vault:
             from .store.catalog import Catalog
 
             k = self.keys or self.unlock()
-            self._catalog = Catalog(self.path / "catalog", self.tmpdir, k.identity, k.writer_key, self.recipients).load()
+            # Opened in place: the index under index/ is brought up to date with the journal
+            # (and rebuilt from it when missing, stale or corrupt), nothing is loaded whole.
+            cat = Catalog(self.path / "catalog", self.tmpdir, k.identity, k.writer_key, self.recipients,
+                          index_path=self.path / "index" / "catalog.db", busy_ms=int(self.lock_wait * 1000))
+            try:
+                self._catalog = cat.load()
+            except BaseException:
+                cat.close()
+                raise
         return self._catalog
 
     def commit(self) -> None:
@@ -204,8 +214,9 @@ class Vault:
         from .store import catalog as catalog_mod
 
         cat = self._catalog
-        if cat is not None and (len(cat.segments) >= catalog_mod.AUTO_COMPACT_SEGMENTS
-                                or cat.ops_since_snapshot >= catalog_mod.AUTO_COMPACT_OPS):
+        # Commands read the index, not the journal, so only the number of segments (the cost of
+        # a rebuild and of listing them) calls for a compaction.
+        if cat is not None and len(cat.segments) >= catalog_mod.AUTO_COMPACT_SEGMENTS:
             self.checksums.add(*cat.write_snapshot())
             self.checksums.flush()
             return True

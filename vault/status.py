@@ -8,7 +8,7 @@ from pathlib import Path
 from .repository import Vault
 
 
-def tree_size(root: Path, skip: tuple[str, ...] = ("tmp", "lock")) -> tuple[int, int]:
+def tree_size(root: Path, skip: tuple[str, ...] = ("tmp", "lock", "index")) -> tuple[int, int]:
     """(total bytes, file count) under ``root``, without following links."""
     total = files = 0
     for dirpath, dirnames, filenames in os.walk(root):
@@ -28,6 +28,7 @@ def tree_size(root: Path, skip: tuple[str, ...] = ("tmp", "lock")) -> tuple[int,
 def key_free_status(vault: Vault) -> dict:
     header = vault.header
     size, _ = tree_size(vault.path)
+    index_size, _ = tree_size(vault.path / "index", skip=())
     return {
         "vault": str(vault.path),
         "vault_id": header.vault_id,
@@ -35,5 +36,6 @@ def key_free_status(vault: Vault) -> dict:
         "created": header.created,
         "recipients": header.recipients,
         "size_bytes": size,
+        "index_bytes": index_size,  # index/: local and derived, neither in size_bytes nor backed up
         "objects": sum(1 for _ in vault.objects.iter_ids()),
     }

@@ -15,10 +15,10 @@ INCOMING = ".incoming"
 PARTIAL_SUFFIX = ".partial"  # rclone's name for an upload in flight on local/SFTP-like backends
 RESTORE_MARKER = "restore-incomplete"  # in PATH/tmp/ while a restore runs (tmp/ is never backed up)
 
-# Local files that are never backed up.
-LOCAL_SKIP_TOP = {"lock", "tmp"}
+# Local files that are never backed up (index/ is derived from catalog/ and rebuilt on open).
+LOCAL_SKIP_TOP = {"lock", "tmp", "index"}
 # Top-level names reserved at a destination (never restored, never treated as vault files).
-DEST_RESERVED_TOP = {TRASH, INCOMING, "lock", "tmp"}
+DEST_RESERVED_TOP = {TRASH, INCOMING, "lock", "tmp", "index"}
 # Where stale files are looked for: a destination may hold other things, which are left alone.
 VAULT_AREAS = ("objects/", "catalog/", "checksums/", "keys/")
 VAULT_TOP_FILES = {"vault.json", "vault.yaml"}

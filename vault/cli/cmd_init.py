@@ -55,7 +55,7 @@ def status_cmd() -> None:
             out["counts"] = cat.counts()
             out["by_source"] = cat.by_source()
             out["last_imports"] = cat.imports()
-            out["visibility"] = dict(cat.db.execute("SELECT visibility, COUNT(*) FROM records GROUP BY visibility").fetchall())
+            out["visibility"] = cat.visibility_counts()
             out["catalog_segments"] = len(cat.segments)
         except KeyUnavailableError as exc:
             out["counts"] = None
