@@ -3,14 +3,13 @@ name, each row read as one feedback."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import TYPE_CHECKING, Iterator
 
 from vault.archive import ArchiveMemberError
 from vault.models import Item, RatingItem, Skipped
 
 from .ebay_record import _csv_row
+from .members import CsvFileError, csv_rows
 
 if TYPE_CHECKING:
     from .ebay import _ReadState
@@ -37,48 +36,59 @@ COLUMNS = {
 
 
 def read_csv(entry, direction: str, state: "_ReadState") -> Iterator[Item]:
-    """Items of a data-request CSV whose rows are feedback in ``direction``."""
+    """Items of a data-request CSV whose rows are feedback in ``direction``.
+
+    Rows are read one by one: a row with bytes that are not UTF-8 is skipped and named (row
+    number and byte offset), every other row is read.
+    """
     label = entry.rel
     try:
-        with entry.open() as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            reader = csv.reader(text)
+        raw = entry.open()
+    except (ArchiveMemberError, OSError) as exc:
+        yield Skipped(label, getattr(exc, "message", None) or f"cannot read: {exc}")
+        return
+    with raw:
+        rows = csv_rows(raw)
+        try:
+            first = next(rows, None)
+        except CsvFileError as exc:
+            yield Skipped(label, f"unreadable CSV header: {exc.reason}")
+            return
+        if first is None:
+            yield Skipped(label, "empty file")
+            return
+        if first.problem:
+            yield Skipped(label, f"unreadable CSV header: {first.problem}")
+            return
+        header = first.values
+        cols: dict[str, int] = {}
+        for i, name in enumerate(header):
+            key = " ".join(name.replace("\ufeff", "").split()).lower()
+            if key in COLUMNS and COLUMNS[key] not in cols:
+                cols[COLUMNS[key]] = i
+        if "rating" not in cols or "comment" not in cols:
+            shown = ", ".join(h.strip() for h in header[:12]) or "none"
+            yield Skipped(label, f"not an eBay feedback file: no Rating and Comment columns (columns: {shown})")
+            return
+        while True:
             try:
-                header = next(reader, None)
-            except csv.Error as exc:
-                yield Skipped(label, f"unreadable CSV header: {exc}")
+                row_read = next(rows, None)
+            except CsvFileError as exc:
+                yield Skipped(label, f"{exc.reason}; the rest of the file was not read")
                 return
-            if header is None:
-                yield Skipped(label, "empty file")
+            if row_read is None:
                 return
-            cols: dict[str, int] = {}
-            for i, name in enumerate(header):
-                key = " ".join(name.replace("\ufeff", "").split()).lower()
-                if key in COLUMNS and COLUMNS[key] not in cols:
-                    cols[COLUMNS[key]] = i
-            if "rating" not in cols or "comment" not in cols:
-                shown = ", ".join(h.strip() for h in header[:12]) or "none"
-                yield Skipped(label, f"not an eBay feedback file: no Rating and Comment columns (columns: {shown})")
-                return
-            row_no = 1
-            while True:
-                try:
-                    values = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    yield Skipped(f"{label}:row {row_no + 1}", f"unreadable CSV (line {reader.line_num}): {exc}; the rest of the file was not read")
-                    break
-                row_no += 1
-                if not any(v.strip() for v in values):
-                    continue
-                row = {f: (values[i] if i < len(values) else "") for f, i in cols.items()}
-                raw_row = {h.replace("\ufeff", "").strip(): v for h, v in zip(header, values)}
-                for item in _csv_row(row, raw_row, direction, f"{label}:row {row_no}", entry.rel):
-                    if isinstance(item, RatingItem):
-                        state.ratings += 1
-                    yield item
-    except ArchiveMemberError as exc:
-        yield Skipped(label, exc.message)
-    except UnicodeDecodeError as exc:
-        yield Skipped(label, f"not UTF-8 text ({exc.reason} at byte {exc.start}); rows before it were read")
+            where = f"{label}:row {row_read.number}"
+            if row_read.problem:
+                yield Skipped(where, f"{row_read.problem}; the row was not imported")
+                continue
+            values = row_read.values
+            if not any(v.strip() for v in values):
+                continue
+            row = {f: (values[i] if i < len(values) else "") for f, i in cols.items()}
+            raw_row = {h.replace("\ufeff", "").strip(): v for h, v in zip(header, values)}
+            for item in _csv_row(row, raw_row, direction, where, entry.rel):
+                if isinstance(item, RatingItem):
+                    state.ratings += 1
+                yield item
+

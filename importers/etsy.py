@@ -110,9 +110,12 @@ class EtsyImporter:
         except ArchiveMemberError as exc:
             yield Skipped(label, exc.message)
             return
+        # Bytes that are not UTF-8 spoil only the reviews holding them: they are decoded as lone
+        # surrogates, and those reviews are skipped below with the offset of their first bad byte.
+        bad_bytes = _undecodable_offsets(data)
         try:
-            doc = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as exc:
+            doc = json.loads(data.decode("utf-8-sig", "surrogateescape"))
+        except (ValueError, RecursionError) as exc:
             yield Skipped(label, f"not valid JSON: {exc}")
             return
         reviews = _reviews(doc)
@@ -124,6 +127,12 @@ class EtsyImporter:
             yield Warning_(f"holds {len(reviews)} of the shop's {count} reviews (the API returns at most 100 "
                            "per page; save every page with offset=100, 200, ... and import them together)", path=label)
         for i, review in enumerate(reviews, 1):
+            spoiled = _surrogates_in(review)
+            if spoiled:
+                first, bad_bytes = bad_bytes[:1], bad_bytes[spoiled:]
+                where = f" (byte {first[0]} of the file)" if first else ""
+                yield Skipped(f"{label}:review {i}", f"holds text that is not UTF-8{where}; the review was not imported")
+                continue
             yield self._review(review, f"{label}:review {i}", entry.rel)
 
     def _review(self, review: Any, where: str, member: str) -> Item:
@@ -170,6 +179,35 @@ class EtsyImporter:
             extra=extra,
             raw=review,
         )
+
+
+def _undecodable_offsets(data: bytes) -> list[int]:
+    """File offsets of the bytes that are not UTF-8, in order."""
+    offsets: list[int] = []
+    pos = 0
+    while True:
+        try:
+            data[pos:].decode("utf-8")
+            return offsets
+        except UnicodeDecodeError as exc:
+            offsets.extend(range(pos + exc.start, pos + exc.end))
+            pos += exc.end
+
+
+def _surrogates_in(value: Any) -> int:
+    """How many lone surrogates (undecodable bytes) the strings in ``value`` hold.  Iterative."""
+    count = 0
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            count += sum(1 for ch in node if "\ud800" <= ch <= "\udfff")
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
 
 
 def _candidate(path: str) -> bool:

@@ -28,9 +28,11 @@ from vault.models import Item, Place, PostItem, Skipped, Warning_, from_epoch
 
 from .meta import (
     is_html_export,
-    JsonFiles, MediaCatalog, Tree, as_list, as_records, clean_uri, content_key, dig, fix_mojibake,
-    html_error, is_media_name, is_url, is_web_url, load_json, media_items, natural_key, number, text_of,
+    MediaCatalog, Tree, as_list, as_records, clean_uri, content_key, dig, fix_mojibake,
+    html_error, is_media_name, is_url, is_web_url, load_json, media_items, natural_key, number, stream_records,
+    text_of,
 )
+from .members import RecordStream
 
 _ERA = r"(?:(?:your_facebook_activity|your_activity_across_facebook)/)?"
 _MEDIA_HOME = r"(?:posts|photos_and_videos)"
@@ -89,22 +91,17 @@ class FacebookImporter:
         tree = Tree(src)
         if self._is_html(tree):
             raise html_error("Facebook", "a Facebook export")
-        files = JsonFiles()
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
         catalog = MediaCatalog()
 
         # Pass 1: what the JSON says about media (posts first, so their metadata wins).
         for _, entry in posts_files:
-            root, skipped = files.load(entry)
-            if skipped is not None:
-                yield skipped
-                continue
-            posts = _posts(root)
-            if not posts and root not in ([], {}):
-                yield Warning_("no posts found: the file's structure is not one this importer knows", path=entry.rel)
-            for post in posts:
-                for media in _media_of_post(post):
-                    _note_media(catalog, media, entry.rel)
+            # Read as a stream (a posts file can be hundreds of MB); its problems are reported
+            # in pass 2, which reads it again.
+            for got in _posts_stream(entry):
+                if not isinstance(got, Skipped) and isinstance(got[1], dict):
+                    for media in _media_of_post(got[1]):
+                        _note_media(catalog, media, entry.rel)
         for pattern in (ALBUMS, UNCATEGORIZED, VIDEOS):
             for _, entry in sorted(tree.match(pattern), key=lambda pe: natural_key(pe[0])):
                 root, skipped = load_json(entry)  # read once: not cached for pass 2
@@ -127,17 +124,21 @@ class FacebookImporter:
         # Pass 2: posts.
         seen: set[str] = set()
         for _, entry in posts_files:
-            root, skipped = files.load(entry)
-            if skipped is not None:  # failed now, though it read fine in pass 1
-                yield skipped
-            if root is None:
-                continue
+            stream = _posts_stream(entry)
+            found = 0
             not_posts: dict[str, list[str]] = {}  # why -> titles of the entries
-            for index, post in enumerate(_posts(root)):
+            for got in stream:
+                if isinstance(got, Skipped):
+                    yield got
+                    continue
+                index, post = got
+                if not isinstance(post, dict):
+                    continue
+                found += 1
                 try:
                     item = _post_item(post, entry.rel, checkins)
-                except (TypeError, ValueError, AttributeError, KeyError) as exc:
-                    yield Skipped(entry.rel, f"post #{index + 1} could not be read: {exc}")
+                except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+                    yield Skipped(entry.rel, f"post #{index} could not be read: {exc}")
                     continue
                 if item is None:
                     why = _why_not_a_post(post)
@@ -156,6 +157,8 @@ class FacebookImporter:
                 count = f"{len(titles)} entries" if len(titles) != 1 else "1 entry"
                 yield Warning_(f"{count} not imported as posts: {why}"
                                + (f", e.g. {example!r}" if example else ""), path=entry.rel)
+            if not found and not stream.empty:
+                yield Warning_("no posts found: the file's structure is not one this importer knows", path=entry.rel)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,8 +166,12 @@ class FacebookImporter:
 # ---------------------------------------------------------------------------------------------
 
 
-def _posts(root: Any) -> list[dict]:
-    return as_records(root, "status_updates", record_keys=("timestamp", "attachments", "data"))
+# A root object with one of these keys is a single post.
+_POST_KEYS = ("timestamp", "attachments", "data")
+
+
+def _posts_stream(entry) -> RecordStream:
+    return stream_records(entry, "status_updates", record_keys=_POST_KEYS)
 
 
 def _attachment_data(post: dict) -> Iterator[dict]:

@@ -40,8 +40,8 @@ from vault.models import Item, Place, PostItem, Skipped, Warning_, from_epoch
 
 from .meta import (
     is_html_export,
-    JsonFiles, MediaCatalog, Tree, as_list, as_records, clean_uri, content_key, fix_mojibake,
-    html_error, is_media_name, is_url, is_web_url, media_items, natural_key, text_of,
+    MediaCatalog, Tree, as_list, clean_uri, content_key, fix_mojibake, html_error, is_media_name, is_url,
+    is_web_url, load_json, media_items, natural_key, stream_records, text_of,
 )
 
 _POSTS_HOME = r"(?:your_instagram_activity/(?:media|content)/|content/)"
@@ -99,21 +99,17 @@ class InstagramImporter:
         tree = Tree(src)
         if self._is_html(tree):
             raise html_error("Instagram", "an Instagram export")
-        files = JsonFiles()
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: (_order(pe[0]), natural_key(pe[0])))
         posts_files += _legacy_files(tree)
         catalog = MediaCatalog()
 
-        # Pass 1: what the posts say about their media.
+        # Pass 1: what the posts say about their media.  Posts files are read as streams; their
+        # problems are reported in pass 2, which reads them again.
         for path, entry in posts_files:
-            root, skipped = files.load(entry)
-            if skipped is not None:
-                yield skipped
-                continue
-            posts = _posts(root, path)
-            if not posts and root not in ([], {}):
-                yield Warning_("no posts found: the file's structure is not one this importer knows", path=entry.rel)
-            for post in posts:
+            for got in _PostsOf(path, entry):
+                if isinstance(got, Skipped) or not isinstance(got[1], dict):
+                    continue
+                post = got[1]
                 media = _media(post)
                 created = from_epoch(_post_time(post, media))
                 for one in media:
@@ -132,18 +128,21 @@ class InstagramImporter:
         # Pass 2: posts.
         seen: set[str] = set()
         for path, entry in posts_files:
-            root, skipped = files.load(entry)
-            if skipped is not None:
-                yield skipped
-            if root is None:
-                continue
             kind = _kind(path)
-            empty = 0
-            for index, post in enumerate(_posts(root, path)):
+            posts = _PostsOf(path, entry)
+            empty = found = 0
+            for got in posts:
+                if isinstance(got, Skipped):
+                    yield got
+                    continue
+                index, post = got
+                if not isinstance(post, dict):
+                    continue
+                found += 1
                 try:
                     item = _post_item(post, entry.rel, kind)
-                except (TypeError, ValueError, AttributeError, KeyError) as exc:
-                    yield Skipped(entry.rel, f"post #{index + 1} could not be read: {exc}")
+                except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+                    yield Skipped(entry.rel, f"post #{index} could not be read: {exc}")
                     continue
                 if item is None:
                     empty += 1
@@ -158,6 +157,8 @@ class InstagramImporter:
             if empty:
                 yield Warning_(f"{empty} {'entry' if empty == 1 else 'entries'} with neither caption nor media "
                                "not imported as posts", path=entry.rel)
+            if not found and not posts.empty:
+                yield Warning_("no posts found: the file's structure is not one this importer knows", path=entry.rel)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,15 +180,39 @@ def _kind(path: str) -> str | None:
     return _KINDS[name][1] if name in _KINDS else None
 
 
-def _posts(root: Any, path: str) -> list[dict]:
-    if LEGACY_JSON.search(path):
-        return _legacy_posts(root)
-    name = posixpath.basename(path)[: -len(".json")]
-    if name in _KINDS:
-        records = as_records(root, _KINDS[name][0], record_keys=("media", "label_values"))
-    else:
-        records = as_records(root, "ig_posts", "posts", record_keys=("media", "creation_timestamp", "label_values"))
-    return [_from_label_values(r) if "label_values" in r and "media" not in r else r for r in records]
+class _PostsOf:
+    """The posts of one posts file as ``(index, post)`` and ``Skipped`` values (see
+    :class:`~importers.members.RecordStream`); ``empty`` is True after iterating a root ``[]``
+    or ``{}``.  Current files are read as streams; the old ``media.json`` is read whole (its
+    carousels are grouped across the file) within the Meta whole-file limit."""
+
+    def __init__(self, path: str, entry: Any) -> None:
+        self.path = path
+        self.entry = entry
+        self.empty = False
+
+    def __iter__(self) -> Iterator[tuple[int, Any] | Skipped]:
+        if LEGACY_JSON.search(self.path):
+            root, skipped = load_json(self.entry)
+            if skipped is not None:
+                yield skipped
+                return
+            self.empty = root in ([], {})
+            yield from enumerate(_legacy_posts(root), 1)
+            return
+        name = posixpath.basename(self.path)[: -len(".json")]
+        if name in _KINDS:
+            stream = stream_records(self.entry, _KINDS[name][0], record_keys=("media", "label_values"))
+        else:
+            stream = stream_records(self.entry, "ig_posts", "posts",
+                                    record_keys=("media", "creation_timestamp", "label_values"))
+        for got in stream:
+            if not isinstance(got, Skipped):
+                index, record = got
+                if isinstance(record, dict) and "label_values" in record and "media" not in record:
+                    got = (index, _from_label_values(record))
+            yield got
+        self.empty = stream.empty
 
 
 def _from_label_values(record: dict) -> dict:

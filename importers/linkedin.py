@@ -36,14 +36,13 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
-import itertools
 import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator
 
 from vault.archive import ArchiveMemberError
 from vault.models import Item, PostItem, Skipped
+from .members import CsvFileError, csv_rows
 from .probing import probe_candidates
 
 if TYPE_CHECKING:
@@ -134,22 +133,23 @@ def _read_shares(entry: "Entry") -> Iterator[Item]:
     except (ArchiveMemberError, OSError) as exc:
         yield Skipped(entry.rel, getattr(exc, "message", None) or f"cannot read: {exc}")
         return
-    with io.TextIOWrapper(stream, encoding=_encoding(head), newline="") as text:
-        try:
-            first = text.readline()
-        except (UnicodeDecodeError, ArchiveMemberError, OSError) as exc:
-            yield Skipped(entry.rel, getattr(exc, "message", None) or f"cannot read: {exc}")
-            return
-        reader = csv.reader(itertools.chain([first], text), delimiter=_delimiter(first))
+    with stream:
+        # Rows are read one by one: a row with bytes that are not UTF-8 is skipped and named,
+        # every other row (after it too) is read.
+        rows = csv_rows(stream, encoding=_encoding(head), delimiter=_delimiter)
         while True:
             try:
-                row = next(reader, None)
-            except (csv.Error, UnicodeDecodeError, ArchiveMemberError, OSError) as exc:
-                reason = getattr(exc, "message", None) or str(exc)
-                yield Skipped(f"{entry.rel}:{reader.line_num}", f"cannot read the rest of the file: {reason}")
+                got = next(rows, None)
+            except CsvFileError as exc:
+                yield Skipped(f"{entry.rel}:{exc.line}", f"cannot read the rest of the file: {exc.reason}")
                 return
-            if row is None:
+            if got is None:
                 return
+            row = got.values
+            if got.problem:
+                if header is not None:
+                    yield Skipped(f"{entry.rel}:{got.line}", f"{got.problem}; the row was not imported")
+                continue
             if header is None:
                 names = [_normalise(cell) for cell in row]
                 if _REQUIRED <= set(names):
@@ -157,7 +157,7 @@ def _read_shares(entry: "Entry") -> Iterator[Item]:
                 continue
             if not any(cell.strip() for cell in row):
                 continue
-            item = _share(row, header, entry.rel, reader.line_num)
+            item = _share(row, header, entry.rel, got.line)
             if item is not None:
                 yield item
 

@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from vault.archive import ArchiveMemberError
 from vault.models import Held, Item, MediaItem, PostItem, Skipped, Warning_, parse_iso
-from .members import load_json
+from .members import RecordStream, load_json
 
 if TYPE_CHECKING:
     from vault.archive import Entry, ExportSource
 
-# outbox.json of a long-lived account can be hundreds of MB.
-JSON_LIMIT = 2 * 2**30
+# actor.json, read whole; outbox.json, which can be hundreds of MB, is streamed.
+JSON_LIMIT = 64 * 2**20
 # Enough of outbox.json to get past "@context" to "type" (Mastodon writes them first).
 _HEAD = 64 * 1024
 PUBLIC = frozenset({"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"})
@@ -88,18 +88,18 @@ class MastodonImporter:
         outbox_entry = src.get("outbox.json")
         if outbox_entry is None:
             return
-        outbox, problem = _load_json(outbox_entry)
-        if problem is not None:
-            yield problem
-            return
-        items = outbox.get("orderedItems") if isinstance(outbox, dict) else None
-        if not isinstance(items, list):
-            yield Skipped(outbox_entry.rel, "no orderedItems list in outbox.json")
-            return
-
+        # Read as a stream: an outbox can be hundreds of MB; memory follows its largest activity.
+        items = RecordStream(outbox_entry, ("orderedItems",))
         media: dict[str, tuple["Entry", dict, Any]] = {}  # ref -> (entry, attachment, published)
+        damaged = False
         boosts = 0
-        for index, activity in enumerate(items):
+        for got in items:
+            if isinstance(got, Skipped):
+                damaged = True
+                yield got
+                continue
+            number, activity = got
+            index = number - 1
             if not isinstance(activity, dict) or _type(activity) != "Create":
                 # Announce (boosts) and anything else: not the owner's posts; boosts are counted.
                 boosts += isinstance(activity, dict) and _type(activity) == "Announce"
@@ -114,6 +114,9 @@ class MastodonImporter:
             for ref, (entry, attachment) in refs_found.items():
                 media.setdefault(ref, (entry, attachment, post.created_at))
             yield post
+        if "orderedItems" not in items.arrays and not damaged:
+            yield Skipped(outbox_entry.rel, "no orderedItems list in outbox.json")
+            return
         if boosts:
             yield Held("boosts", boosts)
 

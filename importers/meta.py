@@ -2,7 +2,8 @@
 
 * :func:`fix_mojibake` undoes Meta's "every UTF-8 byte escaped as its own code point" bug.
 * :func:`load_json` reads one member whole (with a size limit) and turns a damaged or invalid
-  member into a :class:`~vault.models.Skipped` value instead of an exception.
+  member into a :class:`~vault.models.Skipped` value instead of an exception;
+  :func:`stream_records` reads a posts file element by element, in bounded memory.
 * :func:`as_records` / :func:`as_list` normalise the root shapes Meta uses interchangeably: a bare
   array, an object with one ``*_v2`` (or named) key, or a single object where an array was expected.
 * :class:`Tree` maps export members to their path relative to the *archive root*, the path that
@@ -24,8 +25,9 @@ from vault.models import Skipped
 
 from . import members
 
-# Posts files can be 100+ MB; refuse to hold anything much larger than that in memory at once.
-JSON_LIMIT = 1 * 2**30
+# Files read whole (albums, videos, check-ins); posts files, which can be 100+ MB, are streamed.
+# Parsed JSON takes several times its size in memory, so nothing much larger is held at once.
+JSON_LIMIT = 64 * 2**20
 
 MEDIA_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp",
@@ -188,6 +190,14 @@ def number(value: Any) -> float | None:
 def load_json(entry, limit: int = JSON_LIMIT) -> tuple[Any, Skipped | None]:
     """See :func:`importers.members.load_json` (Meta's default size limit)."""
     return members.load_json(entry, limit)
+
+
+def stream_records(entry, *keys: str, record_keys: Iterable[str] = ()) -> members.RecordStream:
+    """The records of a posts file, read as a stream: what :func:`as_records` finds, element by
+    element, so a file of any size costs the memory of its largest record.  The stream yields
+    ``(index, value)`` (values may be non-objects: callers skip them) and ``Skipped`` values."""
+    record_keys = tuple(record_keys)
+    return members.RecordStream(entry, keys, fallback=lambda root: as_records(root, *keys, record_keys=record_keys))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,36 +377,6 @@ def media_items(tree: Tree, catalog: MediaCatalog, folders: re.Pattern[str],
             member=entry.rel,
             fingerprint=entry.fingerprint,
         )
-
-
-class JsonFiles:
-    """Loads members for two passes (media first, posts second) without reading small ones twice.
-
-    Parsed roots are kept while their members' total size stays under ``budget``; bigger exports
-    are parsed again in the second pass instead of being held in memory.  A member that failed
-    once is reported once (the first :meth:`load` returns its Skipped, later ones return it as
-    ``None, None``).
-    """
-
-    def __init__(self, budget: int = 16 * 2**20) -> None:
-        self.budget = budget
-        self._cache: dict[int, Any] = {}
-        self._bad: set[int] = set()
-
-    def load(self, entry) -> tuple[Any, Skipped | None]:
-        key = id(entry)
-        if key in self._bad:
-            return None, None
-        if key in self._cache:
-            return self._cache[key], None
-        root, skipped = load_json(entry)
-        if skipped is not None:
-            self._bad.add(key)
-            return None, skipped
-        if (entry.size or 0) <= self.budget:
-            self.budget -= entry.size or 0
-            self._cache[key] = root
-        return root, None
 
 
 def natural_key(path: str) -> list:

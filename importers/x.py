@@ -29,8 +29,10 @@ What becomes what:
   the export).
 * likes, DMs, deleted tweets, note tweets and community tweets are other files, never read.
 
-A part that is truncated or not valid JSON gives ``Skipped(<member>, "invalid JSON: ...")`` and
-the other parts are imported.
+A tweets part is read as a stream: a part that is truncated or not valid JSON gives
+``Skipped(<member>, "invalid JSON after element #N: ...")`` after the tweets before the damage,
+a tweet over the stream's limits (a text over 8 MiB, nested over 100 levels) is skipped with its
+position, and the other parts are imported.
 """
 
 from __future__ import annotations
@@ -45,13 +47,15 @@ from urllib.parse import urlsplit
 
 from vault.archive import ArchiveMemberError
 from vault.models import Item, MediaItem, PostItem, Skipped, Warning_
+
+from .members import RecordStream
 from .probing import probe_candidates
 
 if TYPE_CHECKING:
     from vault.archive import Entry, ExportSource
 
-# tweets.js of a very active account runs to hundreds of MB; refuse anything far beyond that.
-JS_LIMIT = 2 * 2**30
+# data/manifest.js, read whole; tweets.js, which runs to hundreds of MB, is streamed.
+JS_LIMIT = 64 * 2**20
 # recognize() reads this much of a member; the JS prefix is within the first few bytes.
 _HEAD = 256
 
@@ -121,19 +125,22 @@ class XImporter:
             if part is None:
                 yield Skipped(rel, "listed in data/manifest.js but missing from the export")
                 continue
-            root, problem = _load_js(part)
-            if problem is not None:
-                yield problem
-                continue
-            records = root if isinstance(root, list) else [root]
-            if count is not None and count != len(records):
-                yield Warning_(f"data/manifest.js lists {count} tweets, the file holds {len(records)}", path=rel)
-            for index, element in enumerate(records):
+            # Read as a stream: a tweets part can be hundreds of MB.
+            records = RecordStream(part, fallback=lambda root: [root], after=b"=", strip_tail=True)
+            damaged = False
+            for got in records:
+                if isinstance(got, Skipped):
+                    damaged = True
+                    yield got
+                    continue
+                number, element = got
                 tweet = element.get("tweet", element) if isinstance(element, dict) else None
                 if not isinstance(tweet, dict):
-                    yield Skipped(rel, f"tweet #{index + 1} is not an object")
+                    yield Skipped(rel, f"tweet #{number} is not an object")
                     continue
-                yield from state.tweet(tweet, rel, index)
+                yield from state.tweet(tweet, rel, number - 1)
+            if count is not None and count != records.count and not damaged:
+                yield Warning_(f"data/manifest.js lists {count} tweets, the file holds {records.count}", path=rel)
         yield from state.unreferenced_media()
 
 

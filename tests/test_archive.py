@@ -18,6 +18,7 @@ from builders import Member, write_zip
 from vault.archive import (
     REASON_ABSOLUTE,
     REASON_BOMB,
+    REASON_BUDGET,
     REASON_DOTDOT,
     REASON_ENCRYPTED,
     REASON_HARDLINK,
@@ -451,8 +452,8 @@ def test_multipart_with_mixed_kinds(tmp_path: Path) -> None:
 
 def test_zip_bomb_refused_with_low_limits(tmp_path: Path) -> None:
     zpath = write_zip(tmp_path / "x.zip", [("bomb.bin", bytes(2 * MiB)), ("ok.txt", b"ok"),
-                                           ("small-zeros.bin", bytes(MiB // 2))])  # under the floor
-    with ExportSource([zpath], Limits(ratio_floor=MiB, max_ratio=50)) as src:
+                                           ("small-zeros.bin", bytes(MiB // 2))])  # within the allowance
+    with ExportSource([zpath], Limits(ratio_allowance=MiB, max_ratio=50)) as src:
         assert paths(src) == ["ok.txt", "small-zeros.bin"]
         assert reasons(src) == {"bomb.bin": REASON_BOMB}
 
@@ -471,23 +472,25 @@ def test_member_too_large_is_refused(tmp_path: Path) -> None:
         assert paths(src) == ["ok.txt"] and reasons(src) == {"big.bin": REASON_TOO_LARGE}
 
 
-def test_total_size_limit_raises(tmp_path: Path) -> None:
-    zpath = write_zip(tmp_path / "x.zip", [("a.bin", b"a" * 600), ("b.bin", b"b" * 600)])
-    with pytest.raises(UnsupportedInputError, match="expands to more than .*possible zip bomb"):
-        ExportSource([zpath], Limits(max_total_size=1000))
+def test_total_size_limit_refuses_the_members_over_it(tmp_path: Path) -> None:
+    zpath = write_zip(tmp_path / "x.zip", [("a.bin", b"a" * 600), ("b.bin", b"b" * 600), ("c.bin", b"c" * 300)])
+    with ExportSource([zpath], Limits(max_total_size=1000)) as src:
+        assert paths(src) == ["a.bin", "c.bin"] and reasons(src) == {"b.bin": REASON_BUDGET}
 
 
 def test_total_size_limit_spans_parts(tmp_path: Path) -> None:
     one = write_zip(tmp_path / "1.zip", [("a.bin", b"a" * 600)])
     two = write_tar(tmp_path / "2.tgz", [tar_file("b.bin", b"b" * 600)])
-    with pytest.raises(UnsupportedInputError):
-        ExportSource([one, two], Limits(max_total_size=1000))
+    with ExportSource([one, two], Limits(max_total_size=1000)) as src:
+        assert paths(src) == ["a.bin"] and reasons(src) == {"b.bin": REASON_BUDGET}
 
 
-def test_member_count_limit_raises(tmp_path: Path) -> None:
+def test_member_count_limit_refuses_the_part(tmp_path: Path) -> None:
     zpath = write_zip(tmp_path / "x.zip", [(f"{i}.txt", b"") for i in range(6)])
-    with pytest.raises(UnsupportedInputError, match="more than 5 files"):
-        ExportSource([zpath], Limits(max_members=5))
+    with ExportSource([zpath], Limits(max_members=5)) as src:
+        assert src.entries == []
+        assert [p.path for p in src.problems] == ["x.zip"]
+        assert "more than 5 files" in src.problems[0].reason
 
 
 # ---------------------------------------------------------------------------------------------

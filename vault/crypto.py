@@ -7,8 +7,9 @@ it with the vault's identity.  Contract of this module:
 * decryption functions take an identity ``Secret`` and raise ``IntegrityError`` on any tampered,
   truncated or foreign ciphertext (pyrage raises a bare error and may leave partial output, so
   callers that stream MUST write to a temporary file and rename only on success);
-* passphrase (scrypt) mode is used only for the small identity file: pyrage has no streaming API
-  for it.
+* passphrase (scrypt) mode is used only for small files (the identity file, premium posts):
+  pyrage has no streaming API for it.  Encryption is done here, with a fixed scrypt work factor
+  (see SCRYPT_LOG_N); decryption goes through pyrage, after the header's work factor is checked.
 """
 
 from __future__ import annotations
@@ -82,11 +83,80 @@ def decrypt_stream(reader: IO[bytes], writer: IO[bytes], identity: "Secret", wha
         raise IntegrityError(f"cannot decrypt {what}: tampered, truncated or not for this vault's key") from exc
 
 
-def passphrase_encrypt(data: bytes, passphrase: "Secret") -> bytes:
-    return pyrage.passphrase.encrypt(data, passphrase.reveal())
+# scrypt's memory is 128 * r * 2**log_n bytes (r = 8 in age).  rage picks log_n by timing, so
+# the identity file of a vault made on a fast machine took 512 MiB (log_n 19) or more to unlock,
+# which is the whole of an unlock's memory peak.  18 (256 MiB, about a second) is the stock age
+# tool's own default; files are written with it, and files claiming more than
+# SCRYPT_MAX_LOG_N (what age itself accepts) are refused before anything is allocated.
+SCRYPT_LOG_N = 18
+SCRYPT_MAX_LOG_N = 22
+_SCRYPT_LABEL = b"age-encryption.org/v1/scrypt"
+_CHUNK = 64 * 1024
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.b64encode(raw).decode("ascii").rstrip("=")
+
+
+def passphrase_encrypt(data: bytes, passphrase: "Secret", log_n: int = SCRYPT_LOG_N) -> bytes:
+    """``data`` as an age v1 file with one scrypt stanza (age-encryption.org/v1, "scrypt").
+
+    Any age implementation decrypts it with the passphrase (``age -d``).  Written here rather
+    than by pyrage so that the work factor, and so the memory every later unlock needs, is fixed.
+    """
+    import hashlib
+    import hmac
+    import os
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    def hkdf(salt: bytes, info: bytes, key: bytes) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key)
+
+    file_key = os.urandom(16)
+    salt = os.urandom(16)
+    n, r = 1 << log_n, 8
+    secret = passphrase.reveal()
+    secret = secret.encode("utf-8") if isinstance(secret, str) else secret
+    wrap_key = hashlib.scrypt(secret, salt=_SCRYPT_LABEL + salt, n=n, r=r, p=1,
+                              maxmem=128 * r * (n + 2) + (1 << 20), dklen=32)
+    body = ChaCha20Poly1305(wrap_key).encrypt(bytes(12), file_key, None)
+    header = f"age-encryption.org/v1\n-> scrypt {_b64(salt)} {log_n}\n{_b64(body)}\n---".encode("ascii")
+    mac = hmac.new(hkdf(b"", b"header", file_key), header, hashlib.sha256).digest()
+    nonce = os.urandom(16)
+    stream = ChaCha20Poly1305(hkdf(nonce, b"payload", file_key))
+    out = [header, b" ", _b64(mac).encode("ascii"), b"\n", nonce]
+    starts = range(0, max(len(data), 1), _CHUNK)
+    for counter, start in enumerate(starts):
+        last = start + _CHUNK >= len(data)
+        chunk_nonce = counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+        out.append(stream.encrypt(chunk_nonce, data[start:start + _CHUNK], None))
+    return b"".join(out)
+
+
+def scrypt_work_factor(data: bytes) -> int | None:
+    """The log2 work factor in an age file's scrypt stanza, or None when it has none."""
+    head = data[:256].split(b"\n")
+    if len(head) < 2 or head[0] != AGE_MAGIC.rstrip(b"\n"):
+        return None
+    parts = head[1].split(b" ")
+    if len(parts) != 4 or parts[:2] != [b"->", b"scrypt"] or not parts[3].isdigit():
+        return None
+    return int(parts[3])
 
 
 def passphrase_decrypt(data: bytes, passphrase: "Secret") -> bytes:
+    log_n = scrypt_work_factor(data)
+    if log_n is not None and log_n > SCRYPT_MAX_LOG_N:
+        raise IntegrityError(
+            f"keys/identity.age asks for a scrypt work factor of 2^{log_n} "
+            f"({128 * 8 << log_n >> 30} GiB of memory); refusing more than 2^{SCRYPT_MAX_LOG_N}",
+            hint="restore keys/identity.age from a backup, or unlock with VAULT_IDENTITY_FILE",
+        )
     try:
         return pyrage.passphrase.decrypt(data, passphrase.reveal())
     except pyrage.DecryptError as exc:
@@ -96,43 +166,6 @@ def passphrase_decrypt(data: bytes, passphrase: "Secret") -> bytes:
         ) from exc
 
 
-# Fixed scrypt work factor for key files read in a browser.  pyrage picks one by timing this
-# machine (up to 2**20 and more, a GiB of memory per try in a browser); 2**18 is what the
-# reference age tool writes.
-KEY_FILE_LOG_N = 18
-
-
-def passphrase_encrypt_small(data: bytes, passphrase: "Secret", log_n: int = KEY_FILE_LOG_N) -> bytes:
-    """An age v1 file with one scrypt stanza of work factor ``2**log_n``, for a small payload
-    (at most one 64 KiB chunk: a key file).  Written here because pyrage cannot fix the work
-    factor; any age implementation decrypts it."""
-    import base64
-    import hmac
-    import os
-
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
-    if len(data) > 64 * 1024:
-        raise ValueError("passphrase_encrypt_small takes at most 64 KiB")
-
-    def b64(raw: bytes) -> bytes:
-        return base64.b64encode(raw).rstrip(b"=")
-
-    def hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
-
-    secret = passphrase.reveal()
-    secret = secret.encode() if isinstance(secret, str) else secret
-    file_key = os.urandom(16)
-    salt = os.urandom(16)
-    wrap_key = Scrypt(salt=b"age-encryption.org/v1/scrypt" + salt, length=32, n=2**log_n, r=8, p=1).derive(secret)
-    body = ChaCha20Poly1305(wrap_key).encrypt(bytes(12), file_key, None)
-    header = AGE_MAGIC + b"-> scrypt " + b64(salt) + b" " + str(log_n).encode() + b"\n" + b64(body) + b"\n---"
-    mac = hmac.new(hkdf(file_key, b"", b"header"), header, "sha256").digest()
-    nonce = os.urandom(16)
-    # One STREAM chunk: counter 0, last-chunk flag set.
-    payload = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload")).encrypt(bytes(11) + b"\x01", data, None)
-    return header + b" " + b64(mac) + b"\n" + nonce + payload
+# Work factor of the premium key files a reader's browser opens (a GiB of memory per try at
+# 2**20 would be too much there); tests lower it.
+KEY_FILE_LOG_N = SCRYPT_LOG_N

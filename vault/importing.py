@@ -136,8 +136,14 @@ def choose_importer(src: "ExportSource", name: str | None) -> Importer:
         if score > best_score:
             best, best_score = imp, score
     if best is None:
+        refused = ""
+        if src.problems:
+            # What was refused may be exactly what would have been recognised (a zip of bombs).
+            first = src.problems[0]
+            more = f" and {len(src.problems) - 1} more" if len(src.problems) > 1 else ""
+            refused = f" (refused: {first.path}: {first.reason}{more})"
         raise UnsupportedInputError(
-            f"{src.display_name}: not a recognised export",
+            f"{src.display_name}: not a recognised export{refused}",
             hint="run `vault sources` to see what can be imported, or name the source with --source",
         )
     return best
@@ -328,6 +334,8 @@ class _Run:
             self.report.skipped.append({"path": item.member or item.ref, "reason": exc.message})
             return
         facts = probe(head, item.filename)
+        if facts.problem:
+            self.report.warnings.append(f"{item.member or item.ref}: {facts.problem}")
         mid = media_id(oid)
         existing = self.cat.get_raw(mid)
         if existing is not None and existing.get("source") != source:

@@ -46,6 +46,8 @@ class MediaFacts:
     # Only the camera's DateTimeOriginal: EXIF DateTime (0x0132) is when software last wrote the
     # file, and file-system times are when a copy was made; neither is when the photo was taken.
     taken_at: datetime | None = None
+    # Why the image could not be examined safely, for the import report (None when fine).
+    problem: str | None = None
 
 
 def sniff(head: bytes, filename: str | None = None) -> str:
@@ -99,19 +101,39 @@ def probe(head: bytes, filename: str | None = None) -> MediaFacts:
 
 
 def _probe_image(head: bytes, facts: MediaFacts) -> None:
+    """Dimensions and EXIF time from the image's header.  Never decodes pixels.
+
+    A header claiming more pixels than Pillow decodes safely (a 40000x40000 PNG, a 50-byte TIFF
+    claiming 100000x100000) is a decompression bomb for anything that later decodes it.  The
+    file is still stored (it is the user's, and storing streams it without decoding), but without
+    dimensions, and ``facts.problem`` says why; publishing makes no thumbnail of it.
+    """
+    import struct
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(head)) as img:
-            facts.width, facts.height = img.size
-            exif = img.getexif()
-            # Orientation 5-8 means the stored pixels are rotated a quarter turn.
-            if exif.get(0x0112) in (5, 6, 7, 8):
-                facts.width, facts.height = facts.height, facts.width
-            facts.taken_at, facts.exif_datetime = _exif_times(exif)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        # A truncated head or a damaged file: keep the MIME type, leave the rest unknown.
-        pass
+        with warnings.catch_warnings():
+            # Large but sane photos (over 89 megapixels) only trigger a warning, which would be
+            # printed to the terminal; reading their header is harmless.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(head)) as img:
+                facts.width, facts.height = img.size
+                exif = img.getexif()
+                # Orientation 5-8 means the stored pixels are rotated a quarter turn.
+                if exif.get(0x0112) in (5, 6, 7, 8):
+                    facts.width, facts.height = facts.height, facts.width
+                facts.taken_at, facts.exif_datetime = _exif_times(exif)
+    except Image.DecompressionBombError:
+        facts.width = facts.height = facts.taken_at = facts.exif_datetime = None
+        facts.problem = (f"the image claims more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels (a possible "
+                         "decompression bomb); stored without dimensions, and no thumbnail will be made")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError,
+            KeyError, TypeError, ZeroDivisionError, OverflowError):
+        # A truncated head or a damaged file (Pillow's parsers raise all of these on crafted
+        # headers): keep the MIME type, leave the rest unknown.
+        facts.width = facts.height = facts.taken_at = facts.exif_datetime = None
 
 
 def _exif_times(exif) -> tuple[datetime | None, datetime | None]:

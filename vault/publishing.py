@@ -516,7 +516,7 @@ def _env_key_file(vault: Vault, passphrase: str, site) -> bytes:
     oid = cat.hint(hint_key)
     if oid and vault.objects.exists(oid):
         return vault.objects.read_bytes(oid, keys.identity, keys.writer_key)
-    cipher = crypto.passphrase_encrypt_small((str(site.reveal()) + "\n").encode(), Secret(passphrase), crypto.KEY_FILE_LOG_N)
+    cipher = crypto.passphrase_encrypt((str(site.reveal()) + "\n").encode(), Secret(passphrase), crypto.KEY_FILE_LOG_N)
     res = vault.objects.put_bytes(cipher, keys.writer_key, vault.recipients)
     if res.new and res.cipher_sha256:
         vault.checksums.add(vault.objects.relpath(res.object_id), res.cipher_sha256)

@@ -118,7 +118,7 @@ def save(vault: "Vault", book: ReaderBook) -> None:
 def _seal_key_file(reader: Reader, site_identity: Secret) -> None:
     assert reader.passphrase is not None
     reader.slot = secrets.token_hex(16)
-    reader.key_file = crypto.passphrase_encrypt_small((str(site_identity.reveal()) + "\n").encode(), reader.passphrase,
+    reader.key_file = crypto.passphrase_encrypt((str(site_identity.reveal()) + "\n").encode(), reader.passphrase,
                                                       crypto.KEY_FILE_LOG_N)
 
 

@@ -25,6 +25,7 @@ The module imports only the standard library so that ``vault --help`` stays fast
 from .names import (
     REASON_ABSOLUTE,
     REASON_BOMB,
+    REASON_BUDGET,
     REASON_DOTDOT,
     REASON_EMPTY,
     REASON_ENCRYPTED,
@@ -50,6 +51,7 @@ __all__ = [
     "Part",
     "REASON_ABSOLUTE",
     "REASON_BOMB",
+    "REASON_BUDGET",
     "REASON_DOTDOT",
     "REASON_EMPTY",
     "REASON_ENCRYPTED",

@@ -20,8 +20,8 @@ from vault.models import Skipped
 from .detect import _detect
 from .entry import Entry, Part, _SourceState
 from .names import (
-    REASON_BOMB, REASON_EMPTY, REASON_ENCRYPTED, REASON_HARDLINK, REASON_METHOD, REASON_SPECIAL, REASON_SYMLINK,
-    REASON_TOO_LARGE, REASON_UNREADABLE, REASON_UNREADABLE_FOLDER, _clean, _find_wrapper, _human, _printable,
+    REASON_BOMB, REASON_BUDGET, REASON_EMPTY, REASON_ENCRYPTED, REASON_HARDLINK, REASON_METHOD, REASON_SPECIAL, REASON_SYMLINK,
+    REASON_TOO_LARGE, REASON_UNREADABLE, REASON_UNREADABLE_FOLDER, _clean, _find_wrapper, _printable,
     _Refused, _safe_path, _undo_cp437, _without_surrogates,
 )
 from .readers import _CORRUPT_HINT, _listing_errors, _open_given_file, _open_no_follow, _open_tar_member
@@ -35,16 +35,29 @@ _ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_
 
 @dataclass(frozen=True)
 class Limits:
-    """Size limits that protect against archive bombs.  Defaults suit real exports (tens of GiB)."""
+    """Limits that protect against archive bombs.  Defaults suit real exports (tens of GiB).
+
+    Every limit refuses members (recorded as problems, so the import goes on with the rest and
+    ends with exit 3); none aborts an import.
+    """
 
     max_member_size: int = 64 * 2**30   # a single member's uncompressed size
     max_total_size: int = 1 * 2**40     # sum of declared uncompressed sizes over all parts
-    max_ratio: float = 200.0            # uncompressed/compressed, for zip members >= ratio_floor
-    ratio_floor: int = 16 * 2**20       # small files may compress extremely well; only big ones count
-    max_members: int = 1_000_000        # members over all parts, directories and refused ones included
+    # Expansion: a zip member may declare at most max_ratio x its compressed size plus
+    # ratio_allowance (tiny files compress extremely well, so they get a fixed allowance rather
+    # than a pass), and a whole archive part at most max_ratio x its file size plus
+    # part_allowance over all its members (this also covers tar members, whose compressed sizes
+    # are unknown, and sparse tar members).
+    max_ratio: float = 200.0
+    ratio_allowance: int = 1 * 2**20
+    part_allowance: int = 256 * 2**20
+    # Members over all parts, directories and refused ones included.  A zip's count is read from
+    # its end record before the central directory is parsed, so a part over the limit costs no
+    # memory: it is refused whole.
+    max_members: int = 250_000
 
 
-@dataclass
+@dataclass(slots=True)
 class _Found:
     """A member accepted while scanning a part, before the part's wrapper folder is known."""
 
@@ -62,9 +75,10 @@ class ExportSource:
 
     Problems: every refused member is recorded as ``Skipped(path, reason)``, where path is the
     member's name as stored (control characters escaped) and reason one of the REASON_* phrases.
+    A part with too many members is recorded under the part's own name.
 
     Raises UsageError for a path that does not exist, UnsupportedInputError for an archive that
-    cannot be opened or that exceeds the total-size or member-count limit.
+    cannot be opened.  No limit raises: what is over a limit is refused and recorded.
     """
 
     def __init__(self, paths: Sequence[str | Path], limits: Limits = Limits()) -> None:
@@ -81,6 +95,8 @@ class ExportSource:
         self._handles: list[zipfile.ZipFile | tarfile.TarFile] = []
         self._total_size = 0
         self._member_count = 0
+        self._part_budget = 0    # expansion budget of the archive part being scanned
+        self._part_expanded = 0  # declared sizes admitted from it so far
         self._by_rel: dict[str, Entry] = {}
         self._by_path: dict[str, Entry] = {}
         self._by_name: dict[str, list[Entry]] = {}
@@ -169,13 +185,28 @@ class ExportSource:
                 self._refuse(raw, refused.reason)
             return None
 
-    def _count_members(self, count: int, part: Part) -> None:
+    def _count_members(self, count: int, part: Part) -> bool:
+        """Count ``count`` more members; False (after recording why) once the limit is passed."""
         self._member_count += count
-        if self._member_count > self.limits.max_members:
-            raise UnsupportedInputError(
-                f"{_printable(part.name)} holds more than {self.limits.max_members:,} files; "
-                "refusing (possible zip bomb)"
-            )
+        if self._member_count <= self.limits.max_members:
+            return True
+        if part.kind == "zip":
+            self._member_count -= count  # refused whole, so other parts may still be read
+        self.problems.append(Skipped(
+            path=_printable(part.name),
+            reason=f"more than {self.limits.max_members:,} files in the export; "
+                   f"{'this part was' if part.kind == 'zip' else 'the rest of it was'} not read (possible zip bomb)",
+        ))
+        return False
+
+    def _start_budget(self, part: Part) -> None:
+        """Set the expansion budget of an archive part: max_ratio x its size + part_allowance."""
+        try:
+            stored = os.stat(part.path).st_size
+        except OSError:
+            stored = 0
+        self._part_budget = int(stored * self.limits.max_ratio) + self.limits.part_allowance
+        self._part_expanded = 0
 
     def _admit(self, found: list[_Found], part: Part, path: str, size: int, fingerprint: str,
                opener: Callable[[], IO[bytes]]) -> None:
@@ -183,18 +214,28 @@ class ExportSource:
         if size > self.limits.max_member_size:
             self._refuse(path, REASON_TOO_LARGE)
             return
+        in_archive = part.kind in ("zip", "tar")
+        if self._total_size + size > self.limits.max_total_size or (
+                in_archive and self._part_expanded + size > self._part_budget):
+            # Refused member by member, so everything that fits is still imported.
+            self._refuse(path, REASON_BUDGET)
+            return
         self._total_size += size
-        if self._total_size > self.limits.max_total_size:
-            # Not a per-member refusal: an export this large is almost certainly crafted, and a
-            # partial import of it would be misleading.
-            raise UnsupportedInputError(
-                f"{_printable(part.name)}: archive expands to more than {_human(self.limits.max_total_size)}; "
-                "refusing (possible zip bomb)",
-                hint="check that this is the export you meant to import",
-            )
+        if in_archive:
+            self._part_expanded += size
         found.append(_Found(path, size, fingerprint, opener))
 
+    def _too_expanded(self, declared: int, stored: int) -> bool:
+        """True when ``declared`` bytes out of ``stored`` compressed bytes is a bomb's ratio."""
+        return declared > max(stored, 0) * self.limits.max_ratio + self.limits.ratio_allowance
+
     def _scan_zip(self, part: Part) -> list[_Found]:
+        self._start_budget(part)
+        # Counted from the central directory's record headers before zipfile parses it into
+        # objects: a part holding too many members is refused without that memory being spent.
+        listed = _zip_member_count(part.path, self.limits.max_members - self._member_count + 1)
+        if listed is not None and not self._count_members(listed, part):
+            return []
         try:
             archive = zipfile.ZipFile(part.path)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, OverflowError, struct.error,
@@ -202,10 +243,8 @@ class ExportSource:
             raise _corrupt(part, "zip", exc) from exc
         self._handles.append(archive)
         infos = archive.infolist()
-        # zipfile has already read the central directory; counting now still stops the work
-        # (and the entry objects) that a million-member archive would cost.
-        self._count_members(len(infos), part)
-        limits = self.limits
+        if listed is None and not self._count_members(len(infos), part):
+            return []
         found: list[_Found] = []
         for info in infos:
             raw = info.orig_filename  # unlike .filename, not cut at a NUL, so NUL tricks are seen
@@ -226,14 +265,12 @@ class ExportSource:
                 self._refuse(path, REASON_ENCRYPTED)
             elif info.compress_type not in _ZIP_METHODS or info.flag_bits & _ZIP_PATCHED_FLAG:
                 self._refuse(path, REASON_METHOD)
-            elif info.file_size >= limits.ratio_floor and (
-                info.compress_size <= 0 or info.file_size / info.compress_size > limits.max_ratio
-            ):
+            elif self._too_expanded(info.file_size, info.compress_size):
                 # Checked before _admit's size limits so that a bomb is named as such.
                 self._refuse(path, REASON_BOMB)
             else:
                 fingerprint = f"zip:{info.CRC:08x}:{info.file_size}"
-                self._admit(found, part, path, info.file_size, fingerprint, partial(archive.open, info))
+                self._admit(found, part, path, info.file_size, fingerprint, _ZipOpener(archive, info))
         return found
 
     def _scan_tar(self, part: Part, compressed: bool) -> list[_Found]:
@@ -247,8 +284,10 @@ class ExportSource:
         try:
             # tarfile lists members lazily, so the limits below stop a hostile archive before
             # all of it has been read.
+            self._start_budget(part)
             for member in archive:
-                self._count_members(1, part)
+                if not self._count_members(1, part):
+                    break
                 path = self._checked_path(member.name, member.isdir())
                 if path is None or member.isdir():
                     continue
@@ -258,6 +297,9 @@ class ExportSource:
                     self._refuse(path, REASON_HARDLINK)
                 elif not member.isreg():  # devices, FIFOs and exotic GNU types
                     self._refuse(path, REASON_SPECIAL)
+                elif member.issparse() and self._too_expanded(member.size, sum(n for _, n in member.sparse or ())):
+                    # A sparse member stores only its data blocks; the holes read as zeros.
+                    self._refuse(path, REASON_BOMB)
                 else:
                     if not member.issparse():
                         data_end = max(data_end, member.offset_data + member.size)
@@ -288,7 +330,8 @@ class ExportSource:
                 continue
             item = pending.pop()
             raw = f"{prefix}{item.name}"
-            self._count_members(1, part)
+            if not self._count_members(1, part):
+                break
             try:
                 if item.is_symlink():
                     # Never followed: a link could point at ~/.ssh or loop forever.
@@ -330,8 +373,9 @@ class ExportSource:
             st = os.stat(part.path)
         except OSError as exc:
             raise UsageError(f"cannot read {_printable(part.name)}: {exc.strerror or exc}") from exc
-        self._count_members(1, part)
         found: list[_Found] = []
+        if not self._count_members(1, part):
+            return found
         fingerprint = f"file:{st.st_size}:{st.st_mtime_ns}"
         self._admit(found, part, name, st.st_size, fingerprint, partial(_open_given_file, str(part.path)))
         return found
@@ -358,6 +402,58 @@ class ExportSource:
             for rel, size in this_part:
                 earlier.setdefault(rel, set()).add(size)
         return entries
+
+
+class _ZipOpener:
+    """Opens one zip member; a slotted object costs a fraction of a functools.partial, which
+    counts in an archive of a quarter of a million members."""
+
+    __slots__ = ("archive", "info")
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        self.archive = archive
+        self.info = info
+
+    def __call__(self) -> IO[bytes]:
+        return self.archive.open(self.info)
+
+
+def _zip_member_count(path: Path, enough: int) -> int | None:
+    """How many records the zip's central directory holds, counting at most to ``enough``.
+
+    Walks the record headers (46 bytes each plus three variable lengths) the way zipfile
+    will, without building anything, so a zip with millions of members is noticed for the cost
+    of reading its directory.  None when the end record cannot be found or the directory does
+    not parse; zipfile then reports the damage itself.
+    """
+    end_record = getattr(zipfile, "_EndRecData", None)  # zipfile's own end-record search
+    if end_record is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            end = end_record(fh)
+            if not end:
+                return None
+            # Indices of the end record tuple: 0 signature, 5 directory size, 6 directory
+            # offset, 9 where the end record itself starts.
+            size_cd, offset_cd = end[5], end[6]
+            prefix = end[9] - size_cd - offset_cd  # bytes prepended (self-extracting archives)
+            if end[0] == b"PK\x06\x06":  # zip64: its end record and locator sit in between
+                prefix -= 56 + 20
+            fh.seek(offset_cd + prefix)
+            count, walked = 0, 0
+            while walked < size_cd and count < enough:
+                header = fh.read(46)
+                if len(header) < 46 or header[:4] != b"PK\x01\x02":
+                    return None
+                name_len, extra_len, comment_len = struct.unpack_from("<HHH", header, 28)
+                skip = name_len + extra_len + comment_len
+                fh.seek(skip, os.SEEK_CUR)
+                walked += 46 + skip
+                count += 1
+            return count
+    except (OSError, ValueError, struct.error, EOFError):
+        return None
 
 
 def _whole_seconds(mtime: float) -> int:

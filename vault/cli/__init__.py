@@ -140,11 +140,11 @@ def _report(exc, verbose: bool) -> int:
 
     code = int(exc.exit_code)
     if context.STATE.json:
-        sys.stderr.write(__import__("json").dumps(exc.to_json(), ensure_ascii=False) + "\n")
+        sys.stderr.write(context._json_text(exc.to_json()) + "\n")
     else:
-        sys.stderr.write(f"vault: error: {exc.message}\n")
+        sys.stderr.write(f"vault: error: {context.printable(exc.message)}\n")
         if exc.hint:
-            sys.stderr.write(f"vault: hint: {exc.hint}\n")
+            sys.stderr.write(f"vault: hint: {context.printable(exc.hint)}\n")
     if verbose and isinstance(exc, VaultError) and exc.__cause__ is not None:
         import traceback
 

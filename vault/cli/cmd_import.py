@@ -75,21 +75,21 @@ def render_import_report(rep: dict) -> None:
         verb = "would add" if r.get("dry_run") else "added"
         def fmt(d: dict) -> str:
             return ", ".join(f"{n} {k}" for k, n in d.items() if n) or "nothing"
-        context.say(f"{r['source']}: {r['export']}")
+        context.say(f"{r['source']}: {r['export']}", one_line=True)
         context.say(f"  {verb}:     {fmt(r['added'])}")
         if any(r["updated"].values()):
             context.say(f"  updated:   {fmt(r['updated'])}")
         context.say(f"  unchanged: {fmt(r['unchanged'])}")
         for s in r["skipped"]:
-            context.say(f"  skipped:   {s['path']}: {s['reason']}")
+            context.say(f"  skipped:   {s['path']}: {s['reason']}", one_line=True)
         for w in r["warnings"]:
-            context.say(f"  warning:   {w}")
+            context.say(f"  warning:   {w}", one_line=True)
         if r.get("held"):
             from ..models import counted
 
             context.say("  held:      " + ", ".join(counted(what, n) for what, n in r["held"].items()) + " (not imported)")
         for note in r.get("notes", []):
-            context.say(f"  note:      {note}")
+            context.say(f"  note:      {note}", one_line=True)
 
     context.render(rep, text)
 

@@ -38,7 +38,7 @@ def _print_records(records) -> None:
         if context.opts().json:
             context.print_jsonl(rec)
         else:
-            context.say(_line(rec))
+            context.say(_line(rec), one_line=True)
     if n == 0 and not context.opts().json:
         context.info("no records match")
 
@@ -89,9 +89,12 @@ def show_cmd(record_id: Annotated[str, typer.Argument(metavar="ID", help="A reco
 
     def text(r: dict) -> None:
         copies = r.pop("cross_posts", None) or []
-        context.say(show_text(r))
+        # One field per line: only a post's own text keeps its line breaks.
+        shown = {k: (context.printable(v, one_line=k != "text") if isinstance(v, str) else v) for k, v in r.items()}
+        context.say(show_text(shown))
         for copy in copies:
-            context.say(f"{'cross_post':<18} {copy['source']:<9} {copy['id']}  {copy['created_at']}  {copy['url'] or ''}".rstrip())
+            line = f"{'cross_post':<18} {copy['source']:<9} {copy['id']}  {copy['created_at']}  {copy['url'] or ''}"
+            context.say(line.rstrip(), one_line=True)
 
     context.render(rec, text)
 

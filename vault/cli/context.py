@@ -7,6 +7,7 @@ bars appear only when stderr is a terminal and ``--quiet`` is off.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,28 +39,63 @@ def opts() -> Options:
     return STATE
 
 
+# Characters that a terminal acts on instead of showing: C0 and C1 controls (ESC starts colour,
+# cursor and title sequences; U+009B is a one-character CSI in some terminals), DEL, and the
+# bidirectional overrides that make text display in another order than it is stored.  Text from
+# exports (file names, posts) reaches the terminal, so these are shown as escapes instead.
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[{_CONTROLS}]")
+_UNSAFE_IN_LINE = re.compile(f"[{_CONTROLS}\t\n]")
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _SHORT.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(text: str, one_line: bool = False) -> str:
+    """``text`` with terminal control characters escaped visibly (ESC -> ``\\x1b``).
+
+    Newlines and tabs are kept unless ``one_line``, where they are escaped too so that one
+    record stays one line.
+    """
+    return (_UNSAFE_IN_LINE if one_line else _UNSAFE).sub(_escape, text)
+
+
+def _json_text(obj: Any, **kwargs: Any) -> str:
+    # json escapes C0 controls itself; the rest are escaped as \uXXXX, which is the same JSON
+    # value, so the output stays exact JSON and still cannot drive a terminal.
+    text = json.dumps(obj, ensure_ascii=False, default=str, **kwargs)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str) + "\n")
+    sys.stdout.write(_json_text(obj, sort_keys=False) + "\n")
 
 
 def print_jsonl(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(_json_text(obj) + "\n")
 
 
-def say(text: str = "") -> None:
-    """Data for people on stdout (not used with --json)."""
-    sys.stdout.write(text + "\n")
+def say(text: str = "", one_line: bool = False) -> None:
+    """Data for people on stdout (not used with --json), control characters escaped."""
+    sys.stdout.write(printable(text, one_line) + "\n")
 
 
 def info(text: str) -> None:
     """A message on stderr, silenced by --quiet."""
     if not STATE.quiet:
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(printable(text) + "\n")
 
 
 def warn(text: str) -> None:
     if not STATE.quiet:
-        sys.stderr.write(f"vault: warning: {text}\n")
+        sys.stderr.write(f"vault: warning: {printable(text)}\n")
 
 
 def render(obj: Any, text: Callable[[Any], None]) -> None:
