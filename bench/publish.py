@@ -10,8 +10,9 @@ What it does, in one temp dir:
   2. writes vault.yaml (publish settings) and runs `vault mark --all --public`;
   3. times `vault --json publish --out DIR`: the first build, a rebuild with nothing changed, and
      a rebuild after adding ONE post (files written/removed come from the command's JSON);
-  4. when `hugo` is on PATH, builds a minimal Hugo site with the same texts and the same images
-     and times `hugo --quiet` (first build, then after adding the same one post).
+  4. when `hugo` is on PATH, builds a minimal Hugo site (bench/hugo_site.py) with the same texts
+     and the same photos resized to the same sizes at the same quality, and times `hugo --quiet`:
+     without image processing, first build with it, then after adding the same one post.
 
 See bench/README.md for how to run it and what it prints.
 """
@@ -24,9 +25,7 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,9 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_files import (  # noqa: E402
     MB, PASSPHRASE, SubprocessFailed, clean_env, log, run_child, vault_cmd,
 )
+import hugo_site  # noqa: E402
 
 SOURCE = "mastodon"            # the importer name the injected records carry (any name works)
-PHOTO_SIZE = (1200, 900)       # wider than two thumbnail widths (320, 640): each photo makes 3 files
+PHOTO_SIZE = (1200, 900)       # default; wider than two thumbnail widths (320, 640): each photo makes 3 files
 PER_PAGE = 20
 
 # Every generated record lies before this moment; the one post added for the incremental rebuild
@@ -116,8 +116,8 @@ def photo_times(posts: list[PostSpec], n_photos: int) -> list[datetime]:
     return times
 
 
-def make_photos(folder: Path, n: int, rng: random.Random) -> int:
-    """Write n distinct JPEGs of PHOTO_SIZE; return the total bytes.
+def make_photos(folder: Path, n: int, rng: random.Random, size: tuple[int, int] = PHOTO_SIZE) -> int:
+    """Write n distinct JPEGs of ``size``; return the total bytes.
 
     Pure noise would make ~1 MB files and be slow to generate; pure gradients compress to almost
     nothing, which would flatter the re-encode.  A mix -- a colour gradient re-tinted per photo
@@ -127,7 +127,7 @@ def make_photos(folder: Path, n: int, rng: random.Random) -> int:
     from PIL import Image
 
     folder.mkdir(parents=True)
-    w, h = PHOTO_SIZE
+    w, h = size
     grad_v = Image.linear_gradient("L").resize((w, h))
     grad_r = Image.radial_gradient("L").resize((w, h))
     grad_h = grad_v.transpose(Image.Transpose.ROTATE_90).resize((w, h))
@@ -266,95 +266,12 @@ def publish_run(out: Path, env: dict[str, str], logs: Path, what: str) -> dict:
 # --- hugo -------------------------------------------------------------------------------------
 
 
-def hugo_version() -> tuple[str, tuple[int, ...]]:
-    text = subprocess.run(["hugo", "version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    m = re.search(r"v(\d+)\.(\d+)\.(\d+)", text)
-    return text, tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+def hugo_post(p: PostSpec) -> tuple[str, str]:
+    return hugo_site.post_file(p.source_id, p.created_at, p.text, f"photo-{p.photo:05d}.jpg" if p.photo is not None else None)
 
 
-HUGO_BASEOF = """\
-<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ if not .IsHome }}{{ .Title }} - {{ end }}{{ .Site.Title }}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><header><a href="{{ "" | relURL }}">{{ .Site.Title }}</a></header>
-<main>{{ block "main" . }}{{ end }}</main></body></html>
-"""
-
-# One list template (the home page, paginated like the vault's index) and one single template (a
-# post page): the least a Hugo blog needs, doing about what vault's do.  The pager takes
-# .Site.RegularPages as it is (every regular page is a post here): wrapping it in `where` makes
-# Hugo re-filter all pages for each of the 500 pager pages (measured: 14 s of a 25 s build).
-HUGO_LIST = """\
-{{ define "main" }}
-{{ $pager := .Paginate .Site.RegularPages }}
-{{ range $pager.Pages }}
-<article><h2><a href="{{ .RelPermalink }}">{{ .Title }}</a></h2><time>{{ .Date.Format "2006-01-02" }}</time>
-<p>{{ .Summary }}</p></article>
-{{ end }}
-<nav>{{ if $pager.HasPrev }}<a href="{{ $pager.Prev.URL }}">newer</a>{{ end }}
-{{ if $pager.HasNext }}<a href="{{ $pager.Next.URL }}">older</a>{{ end }}</nav>
-{{ end }}
-"""
-
-HUGO_SINGLE = """\
-{{ define "main" }}
-<article><h1>{{ .Title }}</h1><time>{{ .Date.Format "2006-01-02" }}</time>{{ .Content }}</article>
-{{ end }}
-"""
-
-
-def hugo_post(p: PostSpec) -> str:
-    """A content file with the same text (and the same photo) as the vault's post."""
-    title = p.text.split(".", 1)[0][:80]
-    body = p.text
-    if p.photo is not None:
-        body += f"\n\n![Photo {p.photo}](/media/photo-{p.photo:05d}.jpg)"
-    return (f"---\ntitle: {json.dumps(title)}\ndate: {p.created_at.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
-            f"---\n\n{body}\n")
-
-
-def make_hugo_site(site: Path, posts: list[PostSpec], photos_dir: Path, version: tuple[int, ...]) -> None:
-    layouts = site / "layouts" / "_default"
-    layouts.mkdir(parents=True)
-    # Config keys that moved between Hugo versions; Debian's hugo is older than both moves, so
-    # write whichever the installed one reads.  Top-level keys first: TOML tables come last.
-    top = ['baseURL = "https://bench.example.org/"', 'title = "Bench archive"', "enableRobotsTXT = true",
-           # Taxonomy and section list pages off: the vault makes neither, and the section list
-           # would paginate all posts a second time.  The home page is the one paginated index.
-           'disableKinds = ["taxonomy", "term", "section"]']
-    tables = []
-    # Pagination: `paginate` until 0.128, then `[pagination] pagerSize`.
-    if version >= (0, 128, 0):
-        tables += ["[pagination]", f"  pagerSize = {PER_PAGE}"]
-    else:
-        top.append(f"paginate = {PER_PAGE}")
-    # Hugo's RSS lists every page unless limited; the vault's feeds hold the newest 50.
-    # `rssLimit` until 0.114, then `[services.rss] limit`.
-    if version >= (0, 114, 0):
-        tables += ["[services.rss]", "  limit = 50"]
-    else:
-        top.append("rssLimit = 50")
-    (site / "config.toml").write_text("\n".join(top + tables) + "\n")
-    (layouts / "baseof.html").write_text(HUGO_BASEOF)
-    (layouts / "list.html").write_text(HUGO_LIST)
-    (layouts / "single.html").write_text(HUGO_SINGLE)
-    content = site / "content" / "posts"
-    content.mkdir(parents=True)
-    for p in posts:
-        (content / f"{p.source_id}.md").write_text(hugo_post(p))
-    static = site / "static" / "media"
-    static.mkdir(parents=True)
-    for src in sorted(photos_dir.iterdir()):
-        # Hard links: the same bytes without a second copy on disk (Hugo still copies them into
-        # public/, which is part of what it is timed for).
-        try:
-            os.link(src, static / src.name)
-        except OSError:
-            shutil.copyfile(src, static / src.name)
-
-
-def hugo_run(site: Path, env: dict[str, str], logs: Path, what: str) -> dict:
-    run = run_child([shutil.which("hugo"), "--quiet"], env, logs, what, cwd=site)
+def hugo_run(site: Path, env: dict[str, str], logs: Path, what: str, images: bool = True) -> dict:
+    run = run_child(hugo_site.command(images), env, logs, what, cwd=site)
     stats = tree_stats(site / "public")
     return {"wall_s": run.wall, "cpu_s": run.cpu, "peak_rss_mb": kib_to_mb(run.maxrss_kib), "files": stats["files"],
             "html_pages": stats["html"], "public_mb": stats["bytes"] / MB, "pages_per_s": stats["html"] / run.wall}
@@ -367,7 +284,7 @@ def fmt_report(r: dict) -> str:
     v = r["vault"]
     lines = [
         f"corpus: {r['posts']} posts ({r['posts_with_photo']} with a photo), {r['photos']} photos "
-        f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} ({r['photos_mb']:.1f} MB), per_page {PER_PAGE}",
+        f"{r['photo_size'][0]}x{r['photo_size'][1]} ({r['photos_mb']:.1f} MB), per_page {PER_PAGE}",
         f"setup: photos {r['setup']['photos_s']:.1f} s, inject {r['setup']['inject_s']:.1f} s, "
         f"mark --all --public {r['setup']['mark_s']:.1f} s",
         "",
@@ -395,19 +312,30 @@ def fmt_report(r: dict) -> str:
     lines.append(f"    ({entries} entries at {PER_PAGE} per page make {n_pages} archive pages, numbered from the oldest "
                  "post: a new post changes the home page and the newest archive page only)")
     lines.append("")
+    ratio = inc["wall_s"] / f["wall_s"]
+    lines.append(f"  incremental / full build: {ratio:.1%} of the wall time, {inc['cpu_s'] / f['cpu_s']:.1%} of the CPU time "
+                 f"(goal < 10%: {'met' if ratio < 0.10 else 'NOT met'})")
+    lines.append("")
     h = r["hugo"]
     if h is None:
         lines.append("hugo not installed")
     else:
         lines.append(f"hugo --quiet   ({h['version']})")
-        for key, label in (("first", "first build"), ("incremental", "+1 post rebuild")):
+        for key, label in (("noimages", "no image work"), ("first", "first build"), ("incremental", "+1 post rebuild")):
             b = h[key]
             lines.append(f"  {label:<18} {b['wall_s']:8.2f} s (cpu {b['cpu_s']:7.2f} s)  {b['pages_per_s']:7.1f} pages/s  "
                          f"peak RSS {b['peak_rss_mb']:6.1f} MB  public/ {b['files']} files "
                          f"({b['html_pages']} HTML, {b['public_mb']:.1f} MB)")
-        lines.append(f"  vault first build / hugo first build: {f['wall_s'] / h['first']['wall_s']:.1f} x the time")
-        lines.append("  (not like for like: vault also re-encodes every photo without EXIF into 3 sizes, signs a "
-                     "hash manifest and gives each photo its own page; Hugo copies static files as they are)")
+        hf = h["first"]
+        lines.append(f"  (first build: photos resized to the vault's sizes, quality {hugo_site.QUALITY}, {hugo_site.FILTER}; "
+                     "no image work: the same site with the photos linked as they are)")
+        lines.append(f"  hugo incremental / full build: {h['incremental']['wall_s'] / hf['wall_s']:.1%}")
+        lines.append("")
+        wall, cpu = f["wall_s"] / hf["wall_s"], f["cpu_s"] / hf["cpu_s"]
+        lines.append(f"vault first build / hugo first build: {wall:.2f} x the wall time, {cpu:.2f} x the CPU time "
+                     f"(goal <= 3 x: {'met' if wall <= 3 else 'NOT met'}); peak RSS {f['peak_rss_mb']:.0f} MB vs {hf['peak_rss_mb']:.0f} MB")
+        lines.append("  (both re-encode every photo at the same sizes; the vault also strips metadata, applies EXIF "
+                     "orientation, gives each photo its own page, writes three feeds and signs a hash manifest)")
     lines.append("")
     e = r["env"]
     load = lambda t: "/".join(f"{x:.2f}" for x in t)
@@ -419,10 +347,22 @@ def fmt_report(r: dict) -> str:
 # --- main -------------------------------------------------------------------------------------
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT") from None
+    if not (64 <= w <= 12000 and 64 <= h <= 12000):
+        raise argparse.ArgumentTypeError("each side must be 64-12000 px")
+    return w, h
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--posts", type=int, default=10000, help="number of public posts (default 10000)")
-    ap.add_argument("--photos", type=int, default=2000, help="number of photos (default 2000)")
+    ap.add_argument("--posts", type=int, default=2000, help="number of public posts (default 2000; the issue's full size is 10000)")
+    ap.add_argument("--photos", type=int, default=400, help="number of photos (default 400; the issue's full size is 2000)")
+    ap.add_argument("--photo-size", type=_size, default=PHOTO_SIZE, metavar="WxH",
+                    help=f"size of the generated photos (default {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}; e.g. 4032x3024 for phone photos)")
     ap.add_argument("--seed", type=int, default=1, help="random seed for texts and photos (default 1)")
     ap.add_argument("--workdir", type=Path, default=None, help="parent of the temp dir (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (vault, bundle, Hugo site, logs)")
@@ -475,7 +415,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
 
     t = time.perf_counter()
     photos_dir = work / "photos"
-    photos_bytes = make_photos(photos_dir, args.photos, rng)
+    photos_bytes = make_photos(photos_dir, args.photos, rng, args.photo_size)
     photos_s = time.perf_counter() - t
     log(f"{args.photos} photos, {photos_bytes / MB:.1f} MB in {photos_s:.1f} s")
     posts = make_posts(args.posts, args.photos, rng)
@@ -521,21 +461,26 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     if shutil.which("hugo") is None:
         log("hugo not installed")
     else:
-        version_text, version = hugo_version()
+        version_text, version = hugo_site.version()
         site = work / "hugo"
-        make_hugo_site(site, posts, photos_dir, version)
-        log("hugo --quiet (first build) ...")
+        hugo_site.make_site(site, (hugo_post(p) for p in posts), sorted(photos_dir.iterdir()), version, PER_PAGE)
+        # The same site with photos linked as they are: what Hugo costs without image work.
+        log("hugo --quiet, no image processing ...")
+        h_plain = hugo_run(site, env, logs, "hugo-noimages", images=False)
+        log(f"  {h_plain['wall_s']:.2f} s")
+        hugo_site.clean(site)
+        log("hugo --quiet (first build, every photo resized) ...")
         h_first = hugo_run(site, env, logs, "hugo-first")
         log(f"  {h_first['wall_s']:.2f} s")
-        (site / "content" / "posts" / f"{new_post.source_id}.md").write_text(hugo_post(new_post))
+        hugo_site.add_post(site, *hugo_post(new_post))
         log("hugo --quiet (+1 post) ...")
         h_inc = hugo_run(site, env, logs, "hugo-incremental")
         log(f"  {h_inc['wall_s']:.2f} s")
-        hugo = {"version": version_text, "first": h_first, "incremental": h_inc}
+        hugo = {"version": version_text, "noimages": h_plain, "first": h_first, "incremental": h_inc}
     load_after = os.getloadavg()
 
     r = {
-        "posts": args.posts, "photos": args.photos, "photos_mb": photos_bytes / MB,
+        "posts": args.posts, "photos": args.photos, "photos_mb": photos_bytes / MB, "photo_size": list(args.photo_size),
         "posts_with_photo": sum(1 for p in posts if p.photo is not None),
         "setup": {"photos_s": photos_s, "inject_s": inject_s, "mark_s": mark.wall, "injected": rep["added"]},
         "vault": {"first": first, "nochange": nochange, "incremental": incremental},
