@@ -4,6 +4,6 @@ The public API for importer and exporter plugins is re-exported here; everything
 else is internal and may change.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__"]
