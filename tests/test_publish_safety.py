@@ -112,6 +112,24 @@ def test_premium_text_media_caption_and_alt_never_leak(vault_env, tmp_path):
     assert json.loads(long_plain)["text"] == long_text
 
 
+@requires_age
+def test_by_default_no_premium_text_is_public_however_long(vault_env, tmp_path):
+    """Without a `teaser_chars` setting a long premium post shows only the fixed line, so a word
+    at its very start stays sealed too."""
+    key = tmp_path / "subscriber.txt"
+    recipient = subprocess.run(["age-keygen", "-o", str(key)], capture_output=True, text=True, check=True).stderr.split()[-1]
+    inject(vault_env.path, [post("long", 4, "Firstwordcanary opens it. " + "More of the story for supporters. " * 40),
+                            post("short", 3, "Shortcanary")])
+    configure(vault_env, f"  premium:\n    recipients: [{recipient}]\n")
+    ids = [rid_of(vault_env, "Firstwordcanary"), rid_of(vault_env, "Shortcanary")]
+    assert vault_env.run("mark", *ids, "--premium").code == 0
+    out = tmp_path / "site"
+    build(vault_env, out)
+    assert_nowhere(out, "Firstwordcanary", "Shortcanary", "More of the story")
+    for rid in ids:
+        assert "A post for supporters." in (out / "posts" / rid / "index.html").read_text()
+
+
 def test_premium_hint_names_the_unset_passphrase_variable(vault_env, tmp_path, monkeypatch):
     monkeypatch.delenv("SUPPORTERS_PASS", raising=False)
     inject(vault_env.path, [post("p", 2, "Premiumcanary text")])

@@ -63,7 +63,7 @@ class Monetization:
 class Premium:
     recipients: list[str] = field(default_factory=list)  # age1... subscriber keys
     passphrase_env: str | None = None                     # name of an env var holding a shared passphrase
-    teaser_chars: int = 280
+    teaser_chars: int = 0  # 0: no premium text in public at all (the fixed teaser stands in)
     access: str = ""          # how a paying reader gets access (shown on the support page)
     contact: str = ""         # where they write to (an e-mail address or a URL)
 
@@ -165,7 +165,7 @@ def load(path: Path) -> Settings:
         premium=Premium(
             recipients=[str(r) for r in _list(prem.get("recipients"), "publish.premium.recipients")],
             passphrase_env=prem.get("passphrase_env"),
-            teaser_chars=int(prem.get("teaser_chars") or 280),
+            teaser_chars=int(prem.get("teaser_chars") or 0),
             access=str(prem.get("access") or "").strip(),
             contact=str(prem.get("contact") or "").strip(),
         ),
