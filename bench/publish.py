@@ -168,7 +168,7 @@ def inject(vdir: Path, ident: Path, photos_dir: Path, n_photos: int, posts: list
     Items are yielded lazily so that at most one photo's bytes are in memory at a time.  Photos
     come first: a post's media_refs are resolved through refs recorded for the same source.
     """
-    from vault.importing import run_items
+    from vault.importing.pipeline import run_items
     from vault.models import MediaItem, PostItem
     from vault.repository import open_vault
 

@@ -1,4 +1,4 @@
-"""Tests for vault.archive: every fixture is built in tmp_path, hostile members included."""
+"""Tests for vault.importing.archive: every fixture is built in tmp_path, hostile members included."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Iterable, Literal
 import pytest
 
 from builders import Member, write_zip
-from vault.archive import (
+from vault.importing.archive import (
     REASON_ABSOLUTE,
     REASON_BOMB,
     REASON_BUDGET,

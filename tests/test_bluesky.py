@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from importers import dagcbor
+from importers.bluesky import dagcbor
 from social_fixtures import (
     B_EXTERNAL, B_LINK, B_QUOTED, B_TEXT, BSKY_DID, Link, b_records, b_rkey, build_repo, cbor, cid_of, varint,
     write_zip,
@@ -195,7 +195,7 @@ def test_read_car_rejects_other_versions():
 
 
 def test_tid_time():
-    from importers.bluesky import tid_time
+    from importers.bluesky.importer import tid_time
     from vault.models import iso
 
     assert iso(tid_time(b_rkey(5))) == "2024-02-05T10:00:00Z"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vault import signing
+from vault.publish import signing
 from vault.errors import IntegrityError
 
 VECTORS = Path(__file__).parent / "vectors" / "eddsa-jcs-2022"

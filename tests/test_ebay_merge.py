@@ -139,7 +139,7 @@ def test_private_listing_card_with_another_buyer_is_a_new_rating(vault_env, tmp_
 
 
 def test_merge_rules_directly():
-    from vault.rating_merge import mask_fits, merge_provenance, merge_rating
+    from vault.ratings.merge import mask_fits, merge_provenance, merge_rating
 
     assert mask_fits("n***0", "nick_s1990") and not mask_fits("n***1", "nick_s1990") and not mask_fits("m***0", "nick_s1990")
     stored = {"counterparty": "nick_s1990", "feedback_id": "1", "item_id": "9", "price": "1.00 USD", "polarity": "neutral",

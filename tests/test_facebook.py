@@ -336,8 +336,8 @@ def test_odd_shapes_are_tolerated(vault_env, tmp_path):
 
 def test_recognize_and_sources(tmp_path, capsys):
     from conftest import run_cli
-    from importers.facebook import FacebookImporter
-    from vault.archive import ExportSource
+    from importers.meta.facebook import FacebookImporter
+    from vault.importing.archive import ExportSource
     from vault.errors import UnsupportedInputError
 
     imp = FacebookImporter()
@@ -363,7 +363,7 @@ def test_recognize_and_sources(tmp_path, capsys):
 
 
 def test_mojibake_fix_rules():
-    from importers.meta import as_records, fix_mojibake, fix_text
+    from importers.meta.reader import as_records, fix_mojibake, fix_text
 
     for text in (MOJI_TEXT, "Café 😀", "plain ascii", "Ünïcödé"):
         broken = text.encode("utf-8").decode("latin-1")
@@ -382,8 +382,8 @@ def test_mojibake_fix_rules():
 
 
 def test_read_yields_media_before_posts_and_keeps_nothing_open(tmp_path):
-    from importers.facebook import FacebookImporter
-    from vault.archive import ExportSource
+    from importers.meta.facebook import FacebookImporter
+    from vault.importing.archive import ExportSource
     from vault.models import MediaItem, PostItem
 
     with ExportSource([write_zip(tmp_path / "fb.zip", fb_export("2024"))]) as src:

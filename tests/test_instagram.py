@@ -162,9 +162,9 @@ def test_odd_post_shapes(vault_env, tmp_path):
 
 
 def test_recognize(tmp_path):
-    from importers.facebook import FacebookImporter
-    from importers.instagram import InstagramImporter
-    from vault.archive import ExportSource
+    from importers.meta.facebook import FacebookImporter
+    from importers.meta.instagram import InstagramImporter
+    from vault.importing.archive import ExportSource
 
     ig, fb = InstagramImporter(), FacebookImporter()
     json_part, media_part = split(ig_export("2025"))

@@ -174,7 +174,7 @@ def test_not_recognised_without_ordered_collection(vault_env, tmp_path):
     ("", "", []),
 ])
 def test_html_to_text(html, text, links):
-    from importers.mastodon import html_to_text
+    from importers.mastodon.importer import html_to_text
 
     assert html_to_text(html) == (text, links)
 
@@ -188,7 +188,7 @@ def test_html_to_text(html, text, links):
     ([], [], "direct"),
 ])
 def test_visibility(to, cc, expected):
-    from importers.mastodon import visibility
+    from importers.mastodon.importer import visibility
 
     assert visibility({"to": to, "cc": cc}, f"{M_ACTOR}/followers") == expected
 

@@ -87,7 +87,7 @@ def test_private_post_deletes_exactly_its_page_and_dry_run_changes_nothing(site_
 
 
 def test_lost_record_costs_hash_checks_not_uploads(site_vault, neocities, tmp_path):
-    from exporters import deploy_state
+    from exporters.targets import deploy_state
 
     out = tmp_path / "site"
     assert publish(site_vault, out).code == 0
@@ -165,7 +165,7 @@ def test_key_for_another_site_is_refused(site_vault, neocities, tmp_path):
 
 
 def test_index_html_is_never_deleted(neocities, tmp_path):
-    from exporters.neocities_target import NeocitiesTarget
+    from exporters.targets.neocities import NeocitiesTarget
 
     site = tmp_path / "b"
     site.mkdir()

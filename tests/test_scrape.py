@@ -12,7 +12,8 @@ import pytest
 from market_fixtures import (
     NOT_FEEDBACK_PAGE, Fb, FeedbackServer, Reply, card_page, ebay_zip, read_object, table_page, truncate_in_row,
 )
-from vault import __version__, scraping
+from vault import __version__
+from vault.importing import scraping
 from vault.errors import ExitCode
 
 USER = "jana_sells"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from vault import agent, crypto
+from vault.keys import agent
+from vault import crypto
 from vault.errors import ExitCode, UsageError
 
 

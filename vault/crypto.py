@@ -21,7 +21,7 @@ import pyrage
 from .errors import IntegrityError, UsageError, WrongPassphraseError
 
 if TYPE_CHECKING:
-    from .keys import Secret
+    from .keys.secret import Secret
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
 

@@ -17,9 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from . import crypto, keys
+from . import crypto
+from .keys import lookup as keys
 from .errors import IntegrityError, KeyUnavailableError, NoVaultError, VaultExistsError
-from .keys import KeySource, Secret
+from .keys.lookup import KeySource
+from .keys.secret import Secret
 from .store.checksums import ChecksumLog
 from .store import head as head_mod
 from .store.checksums import drop_replaced

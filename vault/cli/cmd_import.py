@@ -1,13 +1,11 @@
-"""`vault import` and `vault sources`."""
+"""`vault import`: read an export into the vault, without duplicates."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Annotated, Optional
-
 import typer
-
 from . import app, context
 
 
@@ -27,7 +25,7 @@ def import_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and report what would be added; write nothing.")] = False,
 ) -> None:
     """Import an export into the vault, without duplicates however often it is run."""
-    from ..importing import Event, run_import
+    from ..importing.pipeline import Event, run_import
     from ..repository import open_vault
 
     _check_import_args(paths, source)
@@ -92,28 +90,3 @@ def render_import_report(rep: dict) -> None:
             context.say(f"  note:      {note}", one_line=True)
 
     context.render(rep, text)
-
-
-@app.command("sources", epilog="Examples:\n\n  vault sources\n\n  vault sources --json | jq -r '.sources[].name'")
-def sources_cmd() -> None:
-    """The importers and what each reads."""
-    from .. import plugins
-
-    found = plugins.importers.load_all()
-    out = {
-        "sources": [
-            {"name": name, "version": getattr(imp, "version", ""), "description": getattr(imp, "description", ""), "reads": getattr(imp, "reads", "")}
-            for name, imp in sorted(found.items())
-        ],
-        "warnings": plugins.importers.warnings,
-    }
-
-    def text(d: dict) -> None:
-        for s in d["sources"]:
-            context.say(f"{s['name']:<10} {s['description']}")
-            if s["reads"]:
-                context.say(f"{'':<10} reads: {s['reads']}")
-        for w in d["warnings"]:
-            context.warn(w)
-
-    context.render(out, text)

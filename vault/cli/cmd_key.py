@@ -53,8 +53,8 @@ def passwd_cmd(
     new_passphrase_file: Annotated[Optional[Path], typer.Option(help="Read the new passphrase from this file instead of asking.", show_default=False)] = None,
 ) -> None:
     """Change the passphrase that protects keys/identity.age."""
-    from ..keys import new_passphrase
-    from ..keymgmt import change_passphrase
+    from ..keys.lookup import new_passphrase
+    from ..keys.changes import change_passphrase
     from ..repository import open_vault
 
     o = context.opts()
@@ -65,7 +65,7 @@ def passwd_cmd(
         if given is None:
             # The old passphrase may have come from the environment; the new one must not be
             # silently the same variable, so ask (or take the file).
-            from ..keys import prompt_passphrase
+            from ..keys.lookup import prompt_passphrase
 
             asked = prompt_passphrase("New passphrase: ", confirm=True)
             if asked is None:
@@ -84,7 +84,7 @@ def add_recipient_cmd(
     recipient: Annotated[str, typer.Argument(help="An age X25519 public key (age1...).")],
 ) -> None:
     """Encrypt everything written from now on to an extra recipient as well (e.g. a recovery key)."""
-    from ..keymgmt import add_recipient
+    from ..keys.changes import add_recipient
     from ..repository import open_vault
 
     from ..crypto import check_recipient

@@ -30,8 +30,8 @@ def add_cmd(
 ) -> None:
     """Let a reader open premium posts, with their age key or a passphrase you give them."""
     from ..errors import KeyUnavailableError, UsageError
-    from ..keys import prompt_passphrase, read_passphrase_file
-    from ..readers import add
+    from ..keys.lookup import prompt_passphrase, read_passphrase_file
+    from ..publish.readers import add
     from ..repository import open_vault
 
     wants_passphrase = passphrase or passphrase_file is not None
@@ -60,7 +60,7 @@ def add_cmd(
 @readers_app.command("list", epilog="Examples:\n\n  vault readers list\n\n  vault readers list --json")
 def list_cmd() -> None:
     """List the premium readers (names, kinds and public keys; never passphrases)."""
-    from ..readers import listing
+    from ..publish.readers import listing
     from ..repository import open_vault
 
     o = context.opts()
@@ -82,7 +82,7 @@ def remove_cmd(
     name: Annotated[str, typer.Argument(help="The reader's name, as `vault readers list` shows it.", show_default=False)],
 ) -> None:
     """Stop encrypting premium posts to a reader (files they already have stay readable to them)."""
-    from ..readers import remove
+    from ..publish.readers import remove
     from ..repository import open_vault
 
     o = context.opts()
