@@ -27,11 +27,9 @@ def backup_cmd(
 ) -> None:
     """Copy the vault's encrypted files to DEST, incrementally, with no key (cron-safe)."""
     from ..backup import backup_error, open_destination, run_backup
-    from ..repository import open_vault
 
-    o = context.opts()
     destination = open_destination(dest)  # finds rclone (or fails) before waiting for the lock
-    with open_vault(o.vault_path(), exclusive=False, wait=o.lock_wait) as vault:
+    with context.open_vault(exclusive=False) as vault:
         result = run_backup(vault.path, destination, verify=verify, prune_trash_days=prune_trash, progress=context.progress_bar)
     out = result.to_json()
 

@@ -17,11 +17,10 @@ def check_cmd(
     """Verify the vault's files (key-free), or every byte of it with --read-data."""
     from ..errors import IntegrityError
     from ..maintenance import accept_rollback as accept, check
-    from ..repository import open_vault
 
     o = context.opts()
     accepted = None
-    with open_vault(o.vault_path(), exclusive=accept_rollback, wait=o.lock_wait) as vault:
+    with context.open_vault(exclusive=accept_rollback) as vault:
         if read_data or accept_rollback:
             vault.unlock(o.identity_file)
         if accept_rollback:

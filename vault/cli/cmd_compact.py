@@ -9,10 +9,7 @@ from . import app, context
 def compact_cmd() -> None:
     """Merge the catalog's journal segments into one snapshot and remove the merged segments."""
     from ..maintenance import compact
-    from ..repository import open_vault
 
-    o = context.opts()
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         result = compact(vault)
     context.render(result, lambda r: context.info(f"compacted {r['segments_merged']} segment(s) into {r['snapshot']}; removed {r['files_removed']} file(s)"))

@@ -11,16 +11,13 @@ from . import app, context
 @app.command("export", epilog="Examples:\n\n  vault export ~/takeout   # records.jsonl + media/ with original names\n\n  vault export /media/usb/takeout --json")
 def export_cmd(directory: Annotated[Path, typer.Argument(metavar="DIR", help="An empty or new folder for the plaintext take-out.")]) -> None:
     """Plaintext take-out: records.jsonl plus every media file under its original name."""
-    from ..repository import open_vault
     from ..records.takeout import export_all
 
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         from ..errors import UsageError
 
         raise UsageError(f"{directory} is not an empty folder", hint="export into a new or empty folder")
-    o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(unlock=True) as vault:
         total = sum(vault.catalog().counts().values())
         with context.progress_bar("exporting", total, unit_bytes=False) as advance:
             result = export_all(vault, directory, progress=advance)

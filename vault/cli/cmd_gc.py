@@ -15,11 +15,8 @@ def gc_cmd(
 ) -> None:
     """Delete objects no record references (after a grace period), and stray temp files."""
     from ..maintenance import gc
-    from ..repository import open_vault
 
-    o = context.opts()
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         result = gc(vault, grace_hours=grace_hours, dry_run=dry_run, yes=yes)
     verb = "would remove" if dry_run else "removed"
     context.render(result, lambda r: context.info(

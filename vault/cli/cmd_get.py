@@ -15,7 +15,6 @@ def get_cmd(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file (else stdout).", show_default=False)] = None,
 ) -> None:
     """Decrypt a media object to a file or stdout (verified before any byte reaches stdout)."""
-    from ..repository import open_vault
     from ..records.takeout import get_media
 
     o = context.opts()
@@ -23,8 +22,7 @@ def get_cmd(
         from ..errors import UsageError
 
         raise UsageError("refusing to write binary data to a terminal", hint="use -o FILE or redirect stdout")
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(unlock=True) as vault:
         result = get_media(vault, record_id, output, sys.stdout.buffer if output is None else None)
     if output is not None:
         context.render(result, lambda r: context.info(f"wrote {r['path']} ({r['size']} bytes)"))

@@ -26,12 +26,9 @@ def import_cmd(
 ) -> None:
     """Import an export into the vault, without duplicates however often it is run."""
     from ..importing.pipeline import Event, run_import
-    from ..repository import open_vault
 
     _check_import_args(paths, source)
-    o = context.opts()
-    with open_vault(o.vault_path(), exclusive=not dry_run, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=not dry_run, unlock=True) as vault:
         state: dict = {}
 
         def on_event(ev: Event) -> None:

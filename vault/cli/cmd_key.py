@@ -20,10 +20,7 @@ app.add_typer(key_app, name="key")
 @key_app.command("show", epilog="Examples:\n\n  vault key show\n\n  vault key show --json")
 def show_cmd() -> None:
     """Print the vault's recipients (public keys); needs no secret."""
-    from ..repository import open_vault
-
-    o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
+    with context.open_vault() as vault:
         out = {"vault_id": vault.header.vault_id, "recipients": vault.recipients}
     context.render(out, lambda d: [context.say(r) for r in d["recipients"]])
 
@@ -31,10 +28,8 @@ def show_cmd() -> None:
 @key_app.command("export", epilog="Examples:\n\n  vault key export > identity.txt   # then: age -d -i identity.txt FILE\n\n  vault key export | lpr            # a paper copy")
 def export_cmd() -> None:
     """Print the identity in age's identity-file format (AGE-SECRET-KEY-1...), for a paper backup."""
-    from ..repository import open_vault
-
     o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
+    with context.open_vault() as vault:
         keys = vault.unlock(o.identity_file)
         from ..crypto import recipient_of
 
@@ -55,13 +50,10 @@ def passwd_cmd(
     """Change the passphrase that protects keys/identity.age."""
     from ..keys.lookup import new_passphrase
     from ..keys.changes import change_passphrase
-    from ..repository import open_vault
 
-    o = context.opts()
     # A missing or empty new-passphrase file is reported before the old passphrase is asked for.
     given = new_passphrase(new_passphrase_file) if new_passphrase_file is not None else None
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         if given is None:
             # The old passphrase may have come from the environment; the new one must not be
             # silently the same variable, so ask (or take the file).
@@ -85,14 +77,11 @@ def add_recipient_cmd(
 ) -> None:
     """Encrypt everything written from now on to an extra recipient as well (e.g. a recovery key)."""
     from ..keys.changes import add_recipient
-    from ..repository import open_vault
 
     from ..crypto import check_recipient
 
     check_recipient(recipient)  # a mistyped key is reported before any passphrase is asked for
-    o = context.opts()
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         added = add_recipient(vault, recipient)
         out = {"recipients": vault.recipients, "added": added}
     context.render(out, lambda d: context.info("Recipient added; objects written from now on are encrypted to it too." if d["added"] else "That recipient was already present."))

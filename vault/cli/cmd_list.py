@@ -10,10 +10,6 @@ from .filters import KindOpt, LimitOpt, SinceOpt, SourceOpt, TagOpt, UntilOpt, V
 def list_cmd(kind: KindOpt = None, source: SourceOpt = None, since: SinceOpt = None, until: UntilOpt = None,
              tag: TagOpt = None, visibility: VisOpt = None, limit: LimitOpt = None) -> None:
     """List records, newest first (JSON Lines with --json)."""
-    from ..repository import open_vault
-
-    o = context.opts()
     f = filters(kind, source, since, until, tag, visibility)
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(unlock=True) as vault:
         print_records(vault.catalog().query(limit=limit, **f))

@@ -12,10 +12,8 @@ from . import app, context
 def lock_cmd() -> None:
     """Forget the identity held by `vault unlock` at once (stops the agent)."""
     from ..keys import agent
-    from ..repository import open_vault
 
-    o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait, lock=False) as vault:
+    with context.open_vault(lock=False) as vault:
         vault_id = vault.header.vault_id
     was = agent.stop(vault_id)
     out = {"vault_id": vault_id, "locked": True, "was_unlocked": was}

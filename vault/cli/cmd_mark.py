@@ -29,7 +29,6 @@ def mark_cmd(
     """
     from ..records.curation import mark
     from ..errors import UsageError
-    from ..repository import open_vault
 
     chosen = [v for v, on in (("public", public), ("private", private), ("premium", premium)) if on]
     if len(chosen) > 1:
@@ -39,9 +38,7 @@ def mark_cmd(
     f = filters(kind, source, since, until, tag, visibility)
     if not ids and not any(f.values()) and not all_:
         raise UsageError("no records selected", hint="give record ids, filters, or --all")
-    o = context.opts()
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         result = mark(vault, ids or [], f, visibility=chosen[0] if chosen else None, add_tags=add_tag or [], remove_tags=untag or [],
                       force=force)
     context.render(result, lambda r: context.info(f"{r['changed']} record(s) changed, {r['matched'] - r['changed']} already so"))

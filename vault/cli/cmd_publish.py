@@ -23,17 +23,14 @@ def publish_cmd(
     from ..publish.pipeline import publish
 
     from ..errors import UsageError
-    from ..repository import open_vault
 
     # Checked again by the core; here so that a mistake is reported before any key is asked for.
     if target and to:
         raise UsageError("give a target name or --to, not both")
     if target is None and to is None and out is None:
         raise UsageError("nothing to publish to", hint="give --out DIR, --to SPEC (dir:, git:, netlify:, neocities:, rclone:) or a target name from vault.yaml")
-    o = context.opts()
 
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         with context.progress_bar("building", None, unit_bytes=False) as advance:
             result = publish(vault, target=target, out=out, to=to, dry_run=dry_run, progress=advance)
     for w in result.get("warnings", []):

@@ -32,18 +32,15 @@ def add_cmd(
     from ..errors import KeyUnavailableError, UsageError
     from ..keys.lookup import prompt_passphrase, read_passphrase_file
     from ..publish.readers import add
-    from ..repository import open_vault
 
     wants_passphrase = passphrase or passphrase_file is not None
     if (recipient is None) == (not wants_passphrase):
         raise UsageError("give either the reader's age key (age1...) or --passphrase",
                          hint="vault readers add NAME age1...   or   vault readers add NAME --passphrase")
-    o = context.opts()
     secret = None
     if passphrase_file is not None:
         secret = read_passphrase_file(passphrase_file)
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         if wants_passphrase and secret is None:
             secret = prompt_passphrase(f"Passphrase for {name}: ", confirm=True)
             if secret is None:
@@ -61,11 +58,8 @@ def add_cmd(
 def list_cmd() -> None:
     """List the premium readers (names, kinds and public keys; never passphrases)."""
     from ..publish.readers import listing
-    from ..repository import open_vault
 
-    o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(unlock=True) as vault:
         rows = listing(vault)
 
     def text(d: dict) -> None:
@@ -83,11 +77,8 @@ def remove_cmd(
 ) -> None:
     """Stop encrypting premium posts to a reader (files they already have stay readable to them)."""
     from ..publish.readers import remove
-    from ..repository import open_vault
 
-    o = context.opts()
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         removed = remove(vault, name)
     note = REMOVED_NOTE.format(name=removed["name"])
     context.render(dict(removed, note=note), lambda d: context.info(f"Removed reader {d['name']}. {note}"))

@@ -16,12 +16,9 @@ from . import app, context
 )
 def reputation_cmd() -> None:
     """Per-marketplace summary: counts by polarity, % positive (12 months, all time), stars, sources."""
-    from ..repository import open_vault
     from ..ratings.reputation import summarize
 
-    o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(unlock=True) as vault:
         summary = summarize(vault.catalog())
     context.render(summary, _render_summary)
 

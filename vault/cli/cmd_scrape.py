@@ -35,16 +35,12 @@ def scrape_ebay_cmd(
     delay: Annotated[float, typer.Option("--delay", metavar="SECONDS", help="Pause between page requests.")] = 2.0,
 ) -> None:
     """Capture USER's public eBay feedback profile into the vault, without duplicates."""
-    from ..repository import open_vault
     from ..importing.scraping import scrape_ebay
-
-    o = context.opts()
 
     def on_page(n: int, url: str, ratings: int) -> None:
         context.info(f"vault: captured page {n} ({ratings} ratings)")
 
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         report = scrape_ebay(vault, user, base_url=base_url, max_pages=max_pages, delay=delay, on_page=on_page)
     render_import_report(report.to_json())
     context.exit_with(3 if report.skipped else 0)

@@ -13,10 +13,6 @@ def search_cmd(query: Annotated[str, typer.Argument(help="Words to find (all mus
                kind: KindOpt = None, source: SourceOpt = None, since: SinceOpt = None, until: UntilOpt = None,
                tag: TagOpt = None, visibility: VisOpt = None, limit: LimitOpt = None) -> None:
     """Full-text search over posts, captions and rating comments."""
-    from ..repository import open_vault
-
-    o = context.opts()
     f = filters(kind, source, since, until, tag, visibility)
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(unlock=True) as vault:
         print_records(vault.catalog().query(text=query, limit=limit, **f))

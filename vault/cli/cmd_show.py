@@ -14,11 +14,8 @@ def show_cmd(record_id: Annotated[str, typer.Argument(metavar="ID", help="A reco
     For a post, also lists its copies on other networks (same text within 10 minutes).
     """
     from ..records.query import cross_posts, resolve_id, show_text
-    from ..repository import open_vault
 
-    o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(unlock=True) as vault:
         cat = vault.catalog()
         rec = cat.get(resolve_id(cat, record_id))
         if rec is not None and rec.get("kind") == "post":

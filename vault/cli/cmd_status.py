@@ -10,11 +10,10 @@ def status_cmd() -> None:
     """Counts by kind and source, size, last imports, and which key sources are available."""
     from ..keys import lookup as keymod
     from ..errors import KeyUnavailableError
-    from ..repository import open_vault
     from ..status import key_free_status
 
     o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
+    with context.open_vault() as vault:
         out = key_free_status(vault)
         out["key_sources"] = keymod.available_sources(vault.header.vault_id)
         error = None

@@ -25,11 +25,10 @@ def unlock_cmd(
 ) -> None:
     """Unlock the vault for a while, so later commands need no passphrase."""
     from ..keys import agent
-    from ..repository import open_vault
 
     seconds = agent.parse_duration(duration)
     o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
+    with context.open_vault() as vault:
         keys = vault.unlock(o.identity_file)
         vault_id = vault.header.vault_id
         identity = keys.identity
