@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 import pytest
-
 from builders import Member, write_zip
+
+from vault.errors import ExitCode, UnsupportedInputError, UsageError, VaultError
 from vault.importing.archive import (
     REASON_ABSOLUTE,
     REASON_BOMB,
@@ -34,7 +35,6 @@ from vault.importing.archive import (
     Limits,
     _BoundedReader,
 )
-from vault.errors import ExitCode, UnsupportedInputError, UsageError, VaultError
 
 MiB = 2**20
 

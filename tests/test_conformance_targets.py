@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from fake_neocities import FakeNeocities
 from fake_netlify import FakeNetlify
-from test_publish import configure
 from rclone_servers import S3_ACCESS_KEY, S3_SECRET_KEY, _stop, rclone_exe, start_s3
+from test_publish import configure
+
 from vault import plugins
-from vault.publish.deploy import Plan, open_target
 from vault.errors import ExitCode, VaultError
+from vault.publish.deploy import Plan, open_target
 
 NETLIFY_TOKEN = "nfp_ConformanceTokenOkapi7741"
 NETLIFY_SITE = "0f9c2d5e-1b7a-4c3e-9d8f-6a5b4c3d2e1f"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from market_fixtures import Fb, card_page, ebay_zip, table_page
 
 SAVED = "Tue Mar 05 2024 14:22:10 GMT+0100 (Central European Standard Time)"  # 2024-03-05T13:22:10Z

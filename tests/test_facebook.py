@@ -13,12 +13,8 @@ import unicodedata
 import zipfile
 
 import pytest
-
+from meta_fixtures import FB_ERAS, LINK_URL, MEDIA_FILES, MOJI_TEXT, REMOTE_MEDIA, SCRIPT_TEXT, T_PHOTOS, T_TEXT, TRIP_TEXT, fb_export, fb_html_export, fb_posts, fb_uri, jpeg, meta_json, split, write_dir, write_zip
 from meta_fixtures import OWNER as OWNER_NAME
-from meta_fixtures import (
-    FB_ERAS, LINK_URL, MEDIA_FILES, MOJI_TEXT, REMOTE_MEDIA, SCRIPT_TEXT, T_PHOTOS, T_TEXT, TRIP_TEXT,
-    fb_export, fb_html_export, fb_posts, fb_uri, jpeg, meta_json, split, write_dir, write_zip,
-)
 
 N_POSTS = 5
 N_MEDIA = 6
@@ -336,9 +332,10 @@ def test_odd_shapes_are_tolerated(vault_env, tmp_path):
 
 def test_recognize_and_sources(tmp_path, capsys):
     from conftest import run_cli
+
     from importers.meta.facebook import FacebookImporter
-    from vault.importing.archive import ExportSource
     from vault.errors import UnsupportedInputError
+    from vault.importing.archive import ExportSource
 
     imp = FacebookImporter()
     json_part, media_part = split(fb_export("2024"))

@@ -11,9 +11,9 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, run_subprocess
 from media_fixtures import camera_roll
+
 from vault.errors import ExitCode
 
 

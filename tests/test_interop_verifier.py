@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from claims_fixtures import publish, reputation_vault, signed_documents
+
 from exporters.site import claims
 
 INTEROP = Path(__file__).parent / "interop"

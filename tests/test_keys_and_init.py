@@ -8,8 +8,8 @@ import stat
 import subprocess
 
 import pytest
+from conftest import requires_age, run_subprocess
 
-from conftest import requires_age, PASSPHRASE, run_subprocess
 from vault.errors import ExitCode
 
 

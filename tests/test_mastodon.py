@@ -11,11 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from social_fixtures import (
-    M_ACTOR, M_LINK, M_MEDIA, M_MEDIA2, M_MISSING, M_PUBLIC_TEXT, m_export, m_later_statuses, m_statuses,
-    write_tar, write_zip,
-)
+from social_fixtures import M_ACTOR, M_LINK, M_MEDIA, M_MEDIA2, M_MISSING, M_PUBLIC_TEXT, m_export, m_later_statuses, m_statuses, write_tar, write_zip
 
 N_POSTS = 5
 N_MEDIA = 2

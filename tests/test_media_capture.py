@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from builders import jpeg as jpeg_bytes
 
 OLD_MTIME = datetime(2001, 2, 3, 4, 5, 6, tzinfo=timezone.utc).timestamp()

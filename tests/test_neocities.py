@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fake_neocities import FakeNeocities
 from post_fixtures import inject, media_item, post
 from test_publish import site_vault  # noqa: F401  (a fixture)
+
 from vault.errors import ExitCode
 
 KEY = "6b1f0c2d9e8a4b7c0neoKEY5521d3f1"

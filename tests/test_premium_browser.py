@@ -14,10 +14,10 @@ import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import _tool_marker
 from post_fixtures import inject, media_item, post
 from test_browser import FLAGS
+
 from vault import crypto
 from vault.demo.samples import _jpeg
 

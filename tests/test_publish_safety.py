@@ -15,6 +15,7 @@ from pathlib import Path
 from builders import jpeg
 from conftest import requires_age
 from post_fixtures import inject, post
+
 from vault.errors import ExitCode
 from vault.models import MediaItem
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from rclone_servers import S3_SECRET_KEY, requires_rclone, s3_server, sftp_server  # noqa: F401  (fixtures)
 from test_publish import site_vault  # noqa: F401  (a fixture)
+
 from vault.errors import ExitCode, RemoteError
 
 pytestmark = requires_rclone

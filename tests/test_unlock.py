@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from vault.keys import agent
 from vault import crypto
 from vault.errors import ExitCode, UsageError
+from vault.keys import agent
 
 
 @pytest.fixture

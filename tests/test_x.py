@@ -9,11 +9,7 @@ DM and a deleted tweet, which are not posts.
 from __future__ import annotations
 
 import pytest
-
-from social_fixtures import (
-    CZECH, SCRIPT, X_FILES, X_LINK_URL, X_MISSING_ID, X_PHOTOS_ID, X_PHOTOS_TEXT, X_REPLY_ID, X_RT_ID,
-    X_SCRIPT_ID, X_VIDEO_ID, write_zip, x_export, x_export_2020,
-)
+from social_fixtures import CZECH, SCRIPT, X_FILES, X_LINK_URL, X_MISSING_ID, X_PHOTOS_ID, X_PHOTOS_TEXT, X_REPLY_ID, X_RT_ID, X_SCRIPT_ID, X_VIDEO_ID, write_zip, x_export, x_export_2020
 
 N_POSTS = 6
 N_MEDIA = 3

@@ -19,31 +19,15 @@ What a plugin implements is described where the core calls it: the importer cont
 
 from __future__ import annotations
 
-from vault import __version__
-from vault import rclone
+from vault import __version__, rclone
 from vault.errors import RemoteError, UnsupportedInputError, UsageError
 from vault.importing.archive import ArchiveMemberError, Entry, ExportSource
 from vault.importing.mediainfo import register_image_openers
 from vault.keys.lookup import keyring_get
 from vault.keys.secret import Secret
-from vault.models import (
-    CaptureItem,
-    from_epoch,
-    Held,
-    iso,
-    Item,
-    MediaItem,
-    parse_iso,
-    Place,
-    polarity_from_stars,
-    PostItem,
-    RatingItem,
-    Skipped,
-    utc,
-    Warning_,
-)
+from vault.models import CaptureItem, Held, Item, MediaItem, Place, PostItem, RatingItem, Skipped, Warning_, from_epoch, iso, parse_iso, polarity_from_stars, utc
 from vault.publish import signing
-from vault.publish.deploy import diff, Plan, upload_order
+from vault.publish.deploy import Plan, diff, upload_order
 from vault.store.files import sha256_file, storage_error
 
 __all__ = [

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from vault.plugin_api import signing
@@ -72,7 +73,7 @@ def credential(did: str, market: dict, as_of: datetime, validity_days: int, priv
     }
     evidence = [{k: v for k, v in {"type": "RatingPageCapture", "sha256": e.get("value"), "url": e.get("url")}.items() if v}
                 for e in market.get("evidence") or [] if e.get("value")]
-    doc = {
+    doc: dict[str, Any] = {
         "@context": [VC_CONTEXT, context_url(site_url)],
         "id": f"{site_url}credentials/{market['source']}.json",
         "type": ["VerifiableCredential", "MarketplaceReputationCredential"],
@@ -105,5 +106,5 @@ def manifest(did: str, files: dict[str, str], as_of: datetime, private_key, site
     return signing.sign(doc, private_key, f"{did}#key-1", created)
 
 
-def dumps(obj: dict) -> bytes:
+def dumps(obj: dict | None) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")

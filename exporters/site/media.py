@@ -173,6 +173,7 @@ def reencode(data: bytes, fmt: str, widths_for: Callable[[int, str], list[int]] 
     output, so the same input and library versions always give the same bytes.
     """
     from PIL import Image, UnidentifiedImageError
+
     from vault.plugin_api import register_image_openers
 
     register_image_openers()
@@ -193,7 +194,7 @@ def reencode(data: bytes, fmt: str, widths_for: Callable[[int, str], list[int]] 
                 img.draft(img.mode, (math.ceil(img.width / scale), math.ceil(img.height / scale)))
             img.load()
             if orientation in _TRANSPOSE:
-                img = img.transpose(Image.Transpose[_TRANSPOSE[orientation]])
+                img = img.transpose(Image.Transpose[_TRANSPOSE[orientation]])  # type: ignore[assignment]  # Pillow: a plain Image from here on
             img = _to_srgb(img)
             if img.mode not in ("RGB", "L") and fmt == "JPEG":
                 img = img.convert("RGB")

@@ -285,12 +285,12 @@ def render_site(site, posts: list[PostView], markets: list[dict], has_premium: b
                                  gallery=[], newer_path=newer, older_path=older_link, page_links=page_links(count, k)).encode("utf-8")
     extra_urls: list[dict] = []
     gpages = gallery_pages(gallery)
-    for k, (path, chunk) in enumerate(gpages, start=1):
+    for k, (path, gchunk) in enumerate(gpages, start=1):
         root = "../" if k == 1 else "../../../"
-        image = next((g.media.src for g in chunk if g.media.kind == "image"), None)
+        image = next((g.media.src for g in gchunk if g.media.kind == "image"), None)
         out[path] = e.get_template("gallery.html").render(
-            **common, root=root, items=chunk, page=k, pages=[p for p, _ in gpages], self_path=path, page_image=image).encode("utf-8")
-        extra_urls.append({"path": canonical(path), "lastmod": chunk[0].created_at[:10]})
+            **common, root=root, items=gchunk, page=k, pages=[p for p, _ in gpages], self_path=path, page_image=image).encode("utf-8")
+        extra_urls.append({"path": canonical(path), "lastmod": gchunk[0].created_at[:10]})
     years = years_of(posts)
     year_tpl = e.get_template("list.html")
     for year, items in years.items():
@@ -326,7 +326,7 @@ def render_site(site, posts: list[PostView], markets: list[dict], has_premium: b
     out["atom.xml"] = e.get_template("atom.xml").render(site=site, posts=feed_posts, updated=updated).encode("utf-8")
     out["rss.xml"] = e.get_template("rss.xml").render(site=site, posts=feed_posts, updated_rfc822=rfc822(updated)).encode("utf-8")
     out["feed.json"] = json_feed(site, feed_posts)
-    urls = [{"path": "", "lastmod": updated[:10]}]
+    urls: list[dict[str, Any]] = [{"path": "", "lastmod": updated[:10]}]
     urls += [{"path": p.path, "lastmod": p.created_at[:10]} for p in posts]
     urls += extra_urls
     if markets:

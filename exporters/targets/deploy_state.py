@@ -20,8 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault.plugin_api import upload_order
-from vault.plugin_api import UsageError
+from vault.plugin_api import UsageError, upload_order
 
 FORMAT = 1          # bump when the record's layout changes; other formats are ignored (re-check)
 UNKNOWN = "?"       # stands for a host file whose content we cannot name: never equals a sha256

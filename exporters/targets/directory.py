@@ -13,12 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from vault.plugin_api import sha256_file
 from exporters.site.output import make_public_dirs
-from vault.plugin_api import Plan, diff, upload_order
-from vault.plugin_api import UsageError
-from vault.plugin_api import storage_error
-
+from vault.plugin_api import Plan, UsageError, diff, sha256_file, storage_error, upload_order
 
 IN_PROGRESS = ".vault-deploy-in-progress"
 FILE_MODE = 0o644

@@ -16,9 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from vault.plugin_api import sha256_file
-from vault.plugin_api import Plan, diff, upload_order
-from vault.plugin_api import RemoteError, UsageError
+from vault.plugin_api import Plan, RemoteError, UsageError, diff, sha256_file, upload_order
 
 NOJEKYLL = ".nojekyll"
 _CRED = re.compile(r"(://)[^/@\s]+@")

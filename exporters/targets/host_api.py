@@ -19,10 +19,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
-from vault.plugin_api import __version__
-from vault.plugin_api import RemoteError, UsageError
-from vault.plugin_api import Secret
-from vault.plugin_api import keyring_get
+from vault.plugin_api import RemoteError, Secret, UsageError, __version__, keyring_get
 
 if TYPE_CHECKING:
     import requests

@@ -35,8 +35,7 @@ from typing import Any
 
 from exporters.targets import deploy_state
 from exporters.targets.host_api import HostClient, HostError, require_token
-from vault.plugin_api import Plan, diff, upload_order
-from vault.plugin_api import RemoteError, UsageError
+from vault.plugin_api import Plan, RemoteError, UsageError, diff, upload_order
 
 API_URL = "https://neocities.org"
 TOKEN_ENV = "NEOCITIES_API_KEY"

@@ -31,8 +31,7 @@ from urllib.parse import quote
 
 from exporters.targets import deploy_state
 from exporters.targets.host_api import HostClient, require_token
-from vault.plugin_api import Plan, diff, upload_order
-from vault.plugin_api import RemoteError, UsageError
+from vault.plugin_api import Plan, RemoteError, UsageError, diff, upload_order
 
 API_URL = "https://api.netlify.com"
 TOKEN_ENV = "NETLIFY_AUTH_TOKEN"

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from exporters.targets import deploy_state
+from vault.plugin_api import Plan, RemoteError, UsageError, diff
 from vault.plugin_api import rclone as rclone_mod
-from vault.plugin_api import Plan, diff
-from vault.plugin_api import RemoteError, UsageError
 
 MANIFEST = "manifest.json"
 # Content-Type per extension, fixed so every machine uploads the same headers.

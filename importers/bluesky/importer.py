@@ -37,11 +37,10 @@ import base64
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
-from vault.plugin_api import ArchiveMemberError
-from vault.plugin_api import Held, Item, PostItem, Skipped, Warning_, parse_iso
+from vault.plugin_api import ArchiveMemberError, Held, Item, PostItem, Skipped, Warning_, parse_iso
 
-from .dagcbor import CID, DagCborError, decode, read_car, read_header
 from ..common.probing import probe_candidates
+from .dagcbor import CID, DagCborError, decode, read_car, read_header
 
 if TYPE_CHECKING:
     from vault.plugin_api import Entry, ExportSource

@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from vault.plugin_api import ArchiveMemberError
-from vault.plugin_api import Skipped
+from vault.plugin_api import ArchiveMemberError, Skipped
 
 if TYPE_CHECKING:
     from vault.plugin_api import Entry

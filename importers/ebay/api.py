@@ -98,9 +98,12 @@ def read_json(entry, state: "ReadState") -> Iterator[Item]:
         comment = fb.get("feedbackComment")
         if isinstance(comment, dict):
             comment = comment.get("commentText")
-        summary = fb.get("orderLineItemSummary") if isinstance(fb.get("orderLineItemSummary"), dict) else {}
-        price = summary.get("listingPrice") if isinstance(summary.get("listingPrice"), dict) else {}
-        provider = fb.get("providerUserDetail") if isinstance(fb.get("providerUserDetail"), dict) else {}
+        summary = fb.get("orderLineItemSummary")
+        summary = summary if isinstance(summary, dict) else {}
+        price = summary.get("listingPrice")
+        price = price if isinstance(price, dict) else {}
+        provider = fb.get("providerUserDetail")
+        provider = provider if isinstance(provider, dict) else {}
         provider_role = _role(provider.get("role"))
         if direction == "received":
             # The provider wrote the feedback; the owner had the other role.

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
 
-from vault.plugin_api import ArchiveMemberError
-from vault.plugin_api import Item, RatingItem, Skipped
+from vault.plugin_api import ArchiveMemberError, Item, RatingItem, Skipped
 
-from .record import _csv_row
 from ..common.members import CsvFileError, csv_rows
+from .record import _csv_row
 
 if TYPE_CHECKING:
     from .state import ReadState

@@ -37,8 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from vault.plugin_api import UnsupportedInputError
-from vault.plugin_api import CaptureItem, Item, RatingItem, Skipped, Warning_, iso
+from vault.plugin_api import CaptureItem, Item, RatingItem, Skipped, UnsupportedInputError, Warning_, iso
 
 from . import page as ebay_html
 from .api import read_json, read_xml

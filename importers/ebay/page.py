@@ -35,10 +35,12 @@ from typing import Any
 
 from vault.plugin_api import RatingItem, Skipped, utc
 
+from .dates import (
+    months_before,  # noqa: F401  (tests import it from here)
+    row_time,
+)
 from .dom import Node, parse_html
 from .saved import SaveInfo, save_info
-from .dates import months_before  # noqa: F401  (tests import it from here)
-from .dates import row_time
 
 # Markers of an eBay feedback page, searched in the raw text: any one is enough.
 MARKERS = (

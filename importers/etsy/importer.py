@@ -22,9 +22,7 @@ import json
 import posixpath
 from typing import Any, Iterator
 
-from vault.plugin_api import ArchiveMemberError
-from vault.plugin_api import UnsupportedInputError
-from vault.plugin_api import Item, RatingItem, Skipped, Warning_, from_epoch, iso, polarity_from_stars
+from vault.plugin_api import ArchiveMemberError, Item, RatingItem, Skipped, UnsupportedInputError, Warning_, from_epoch, iso, polarity_from_stars
 
 SNIFF_BYTES = 64 * 1024
 MAX_FILE_BYTES = 256 * 2**20

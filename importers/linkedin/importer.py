@@ -40,8 +40,8 @@ import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterator
 
-from vault.plugin_api import ArchiveMemberError
-from vault.plugin_api import Item, PostItem, Skipped
+from vault.plugin_api import ArchiveMemberError, Item, PostItem, Skipped
+
 from ..common.members import CsvFileError, csv_rows
 from ..common.probing import probe_candidates
 

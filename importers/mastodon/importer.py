@@ -34,8 +34,8 @@ import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator
 
-from vault.plugin_api import ArchiveMemberError
-from vault.plugin_api import Held, Item, MediaItem, PostItem, Skipped, Warning_, parse_iso
+from vault.plugin_api import ArchiveMemberError, Held, Item, MediaItem, PostItem, Skipped, Warning_, parse_iso
+
 from ..common.members import RecordStream, load_json
 
 if TYPE_CHECKING:

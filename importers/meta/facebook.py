@@ -26,8 +26,8 @@ from typing import Any, Iterator
 
 from vault.plugin_api import Item, Place, PostItem, Skipped, Warning_, from_epoch
 
+from ..common.members import RecordStream
 from .reader import (
-    is_html_export,
     MediaCatalog,
     Tree,
     as_list,
@@ -37,6 +37,7 @@ from .reader import (
     dig,
     fix_mojibake,
     html_error,
+    is_html_export,
     is_media_name,
     is_url,
     is_web_url,
@@ -47,7 +48,6 @@ from .reader import (
     stream_records,
     text_of,
 )
-from ..common.members import RecordStream
 
 _ERA = r"(?:(?:your_facebook_activity|your_activity_across_facebook)/)?"
 _MEDIA_HOME = r"(?:posts|photos_and_videos)"
@@ -289,7 +289,8 @@ def _media_of_collection(root: Any) -> Iterator[dict]:
 def _place(value: Any) -> Place | None:
     if not isinstance(value, dict):
         return None
-    coordinate = value.get("coordinate") if isinstance(value.get("coordinate"), dict) else {}
+    coordinate = value.get("coordinate")
+    coordinate = coordinate if isinstance(coordinate, dict) else {}
     place = Place(
         name=text_of(value.get("name")),
         lat=number(coordinate.get("latitude")),

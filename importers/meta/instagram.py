@@ -35,27 +35,9 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from vault.plugin_api import ArchiveMemberError
-from vault.plugin_api import Item, Place, PostItem, Skipped, Warning_, from_epoch
+from vault.plugin_api import ArchiveMemberError, Item, Place, PostItem, Skipped, Warning_, from_epoch
 
-from .reader import (
-    is_html_export,
-    MediaCatalog,
-    Tree,
-    as_list,
-    clean_uri,
-    content_key,
-    fix_mojibake,
-    html_error,
-    is_media_name,
-    is_url,
-    is_web_url,
-    load_json,
-    media_items,
-    natural_key,
-    stream_records,
-    text_of,
-)
+from .reader import MediaCatalog, Tree, as_list, clean_uri, content_key, fix_mojibake, html_error, is_html_export, is_media_name, is_url, is_web_url, load_json, media_items, natural_key, stream_records, text_of
 
 _POSTS_HOME = r"(?:your_instagram_activity/(?:media|content)/|content/)"
 POSTS_JSON = re.compile(rf"^{_POSTS_HOME}(?:posts(?:_\d+)?|reels|archived_posts|igtv_videos)\.json$")

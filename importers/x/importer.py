@@ -45,8 +45,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit
 
-from vault.plugin_api import ArchiveMemberError
-from vault.plugin_api import Item, MediaItem, PostItem, Skipped, Warning_
+from vault.plugin_api import ArchiveMemberError, Item, MediaItem, PostItem, Skipped, Warning_
 
 from ..common.members import RecordStream
 from ..common.probing import probe_candidates

@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001
         if type(exc).__name__ == "NoArgsIsHelpError":
             # `vault` or `vault key` alone: the help, as gh and restic do.
-            sys.stdout.write(exc.format_message())
+            sys.stdout.write(exc.format_message())  # type: ignore[attr-defined]  # click's NoArgsIsHelpError
             code = 0
         elif hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
             # typer's own usage errors (missing argument, bad option value).

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated
+
 import typer
+
 from . import app, context
 
 
@@ -16,7 +18,8 @@ def check_cmd(
 ) -> None:
     """Verify the vault's files (key-free), or every byte of it with --read-data."""
     from ..errors import IntegrityError
-    from ..maintenance import accept_rollback as accept, check
+    from ..maintenance import accept_rollback as accept
+    from ..maintenance import check
 
     o = context.opts()
     accepted = None

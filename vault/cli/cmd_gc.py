@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated
+
 import typer
+
 from . import app, context
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
+
 import typer
+
 from . import app, context
 
 

@@ -22,7 +22,12 @@ def show_cmd() -> None:
     """Print the vault's recipients (public keys); needs no secret."""
     with context.open_vault() as vault:
         out = {"vault_id": vault.header.vault_id, "recipients": vault.recipients}
-    context.render(out, lambda d: [context.say(r) for r in d["recipients"]])
+
+    def text(d: dict) -> None:
+        for r in d["recipients"]:
+            context.say(r)
+
+    context.render(out, text)
 
 
 @key_app.command("export", epilog="Examples:\n\n  vault key export > identity.txt   # then: age -d -i identity.txt FILE\n\n  vault key export | lpr            # a paper copy")
@@ -48,8 +53,8 @@ def passwd_cmd(
     new_passphrase_file: Annotated[Optional[Path], typer.Option(help="Read the new passphrase from this file instead of asking.", show_default=False)] = None,
 ) -> None:
     """Change the passphrase that protects keys/identity.age."""
-    from ..keys.lookup import new_passphrase
     from ..keys.changes import change_passphrase
+    from ..keys.lookup import new_passphrase
 
     # A missing or empty new-passphrase file is reported before the old passphrase is asked for.
     given = new_passphrase(new_passphrase_file) if new_passphrase_file is not None else None
@@ -76,9 +81,8 @@ def add_recipient_cmd(
     recipient: Annotated[str, typer.Argument(help="An age X25519 public key (age1...).")],
 ) -> None:
     """Encrypt everything written from now on to an extra recipient as well (e.g. a recovery key)."""
-    from ..keys.changes import add_recipient
-
     from ..crypto import check_recipient
+    from ..keys.changes import add_recipient
 
     check_recipient(recipient)  # a mistyped key is reported before any passphrase is asked for
     with context.open_vault(exclusive=True, unlock=True) as vault:

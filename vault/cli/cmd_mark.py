@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Optional
+
 import typer
+
 from . import app, context
 from .filters import KindOpt, SinceOpt, SourceOpt, TagOpt, UntilOpt, VisOpt, filters
 
@@ -27,8 +29,8 @@ def mark_cmd(
 
     `--tag T` selects records that have tag T; `--add-tag T` adds it.
     """
-    from ..records.curation import mark
     from ..errors import UsageError
+    from ..records.curation import mark
 
     chosen = [v for v, on in (("public", public), ("private", private), ("premium", premium)) if on]
     if len(chosen) > 1:

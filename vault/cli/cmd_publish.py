@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Optional
+
 import typer
+
 from . import app, context
 
 
@@ -20,9 +22,8 @@ def publish_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be added, changed and deleted; change nothing.")] = False,
 ) -> None:
     """Build the public site (pages, feeds, signed reputation) and deploy it."""
-    from ..publish.pipeline import publish
-
     from ..errors import UsageError
+    from ..publish.pipeline import publish
 
     # Checked again by the core; here so that a mistake is reported before any key is asked for.
     if target and to:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+
 import typer
+
 from . import app, context
 
 

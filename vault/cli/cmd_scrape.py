@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated, Optional
+
 import typer
+
 from . import app, context
 from .cmd_import import render_import_report
-
 
 scrape_app = typer.Typer(
     help="Capture a public marketplace feedback profile over HTTP (politely).",

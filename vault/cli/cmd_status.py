@@ -8,8 +8,8 @@ from . import app, context
 @app.command("status", epilog="Examples:\n\n  vault status\n\n  vault status --json")
 def status_cmd() -> None:
     """Counts by kind and source, size, last imports, and which key sources are available."""
-    from ..keys import lookup as keymod
     from ..errors import KeyUnavailableError
+    from ..keys import lookup as keymod
     from ..status import key_free_status
 
     o = context.opts()

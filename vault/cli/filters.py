@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Optional
-import typer
-from . import context
 
+import typer
+
+from . import context
 
 KindOpt = Annotated[Optional[str], typer.Option("--kind", help="post, media or rating.", show_default=False)]
 SourceOpt = Annotated[Optional[str], typer.Option("--source", help="facebook, instagram, x, mastodon, ebay, etsy, files, ...", show_default=False)]

@@ -16,7 +16,6 @@ from typing import Iterator
 
 from ..errors import UsageError
 
-
 DEMO_SETTINGS = """\
 # Demo settings: see the README for every option.  Never put secrets here.
 publish:
@@ -42,9 +41,9 @@ class Step:
 
 def run_demo(root: Path) -> Iterator[Step]:
     from .. import plugins
-    from ..records.curation import mark
     from ..importing.pipeline import run_import
     from ..keys.secret import Secret
+    from ..records.curation import mark
     from ..records.query import build_filters
     from ..repository import Vault
     from .samples import write_all

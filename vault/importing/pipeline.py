@@ -26,16 +26,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
-from ..errors import UnsupportedInputError, UsageError, VaultError
-from ..ratings.dates import keep_best_date
+from ..errors import UnsupportedInputError, UsageError
+from ..ids import keyed, media_id, record_id
+from ..models import CaptureItem, Held, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, counted, iso, nfc
 from ..store.catalog import encode_record
 from ..store.files import sha256_file
-from ..models import CaptureItem, Held, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, counted, iso, nfc
-from ..ids import record_id, media_id, keyed
 
 if TYPE_CHECKING:
-    from .archive import ExportSource
     from ..repository import Vault
+    from .archive import ExportSource
 
 
 
@@ -239,7 +238,7 @@ class _Run:
         """Handle every item in order.  Posts and ratings are taken a few hundred at a time so
         that the catalog looks their records up in one query; anything else (media, whose
         readers may need to stream in archive order) is handled as soon as it comes."""
-        batch: list[Item] = []
+        batch: list[PostItem | RatingItem] = []
         source = self.importer.name
 
         def drain() -> None:
@@ -329,7 +328,7 @@ class _Run:
             # just let this source's posts find it.
             self.report.unchanged["media"] += 1
         else:
-            rec = {
+            rec: dict[str, Any] = {
                 "id": mid,
                 "kind": "media",
                 "source": source,
@@ -375,7 +374,7 @@ class _Run:
         text = nfc(item.text)
         if not (text and text.strip()) and not item.media_refs and not item.links and not item.url and not item.repost_of:
             return  # docs/architecture.md, records: neither text nor media nor link is not a post
-        rec = {
+        rec: dict[str, Any] = {
             "id": record_id(self.wk, "post", source, item.source_id),
             "kind": "post",
             "source": source,
@@ -418,7 +417,7 @@ class _Run:
                     # Same feedback seen without its id (a card) or with it (the CSV row of a card
                     # imported earlier): one record.  Two different feedback ids never merge.
                     rid = matched
-        rec = {
+        rec: dict[str, Any] = {
             "id": rid,
             "kind": "rating",
             "source": source,
@@ -444,8 +443,9 @@ class _Run:
         from ..ratings.merge import loose_key, merge_provenance, merge_rating, same_feedback
 
         loose_hint = None
-        if loose_key(rec):
-            loose_hint = "loose:" + keyed(self.wk, "rating-loose", source, loose_key(rec))
+        loose = loose_key(rec)
+        if loose:
+            loose_hint = "loose:" + keyed(self.wk, "rating-loose", source, loose)
         stored = self.cat.get_raw(rid)
         if stored is None and loose_hint:
             # No id in common (a private-listing card has no item id): same words, rating,

@@ -40,8 +40,8 @@ from ..errors import RemoteError, UnsupportedInputError, UsageError
 from ..models import Item, Skipped, Warning_
 
 if TYPE_CHECKING:
-    from .pipeline import Event, ImportReport
     from ..repository import Vault
+    from .pipeline import Event, ImportReport
 
 DEFAULT_BASE_URL = "https://www.ebay.com"
 PAGE_SIZE = 25

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import crypto
 from .secret import Secret
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..repository import Vault

@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import crypto, settings as settings_mod
+from .. import crypto
+from .. import settings as settings_mod
 from ..errors import Interrupted, UsageError
 from ..ids import keyed
 from ..models import parse_iso
@@ -199,7 +200,8 @@ def build(vault: Vault, out: Path, progress: Callable[[int], None] | None = None
 def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> BuildResult:
     from dataclasses import asdict
 
-    from exporters.site import claims, render as site_mod
+    from exporters.site import claims
+    from exporters.site import render as site_mod
     from exporters.site.output import BundleWriter
 
     from . import signing
@@ -385,7 +387,7 @@ def _monthly(ratings: list[dict], source: str, months: int = 24) -> list[dict]:
         return []
     first, last = min(counts), max(counts)
     y, m = int(last[:4]), int(last[5:7])
-    out = []
+    out: list[dict] = []
     while len(out) < months:
         key = f"{y:04d}-{m:02d}"
         out.append(dict(month=key, **counts.get(key, {"positive": 0, "neutral": 0, "negative": 0})))
@@ -698,7 +700,7 @@ def publish(vault: Vault, *, target: str | None, out: Path | None, to: str | Non
     tgt = open_target(spec, context) if spec else None
     built = build(vault, build_into, progress)
     result: dict[str, Any] = {"dry_run": dry_run, "build": built.to_json()}
-    if tgt is not None:
+    if tgt is not None and spec is not None:
         from ..rclone import display
 
         plan = tgt.plan(built.files)

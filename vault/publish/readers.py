@@ -161,9 +161,11 @@ def remove(vault: "Vault", name: str) -> dict:
     if reader.kind == "passphrase":
         rotated = True
         left = [r for r in book.readers if r.kind == "passphrase"]
-        book.site_identity = Secret(crypto.generate_identity()[0]) if left else None
-        for r in left:
-            _seal_key_file(r, book.site_identity)
+        book.site_identity = None
+        if left:
+            book.site_identity = identity = Secret(crypto.generate_identity()[0])
+            for r in left:
+                _seal_key_file(r, identity)
     save(vault, book)
     return dict(reader.public(), rotated=rotated)
 

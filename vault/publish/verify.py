@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from . import signing
 from ..errors import IntegrityError, UsageError, VaultError
 from ..models import parse_iso
+from . import signing
 
 MAX_DID_DOCUMENT = 1 << 20
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
@@ -257,7 +257,7 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
     def check_proof(obj: dict, what: str) -> bool:
         proof = obj.get("proof")
         vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
-        if vm not in keys:
+        if not isinstance(proof, dict) or vm not in keys:
             report.problems.append(f"{what}: signed with a key the DID document at {source} does not list ({vm})")
             return False
         if proof.get("proofPurpose") != "assertionMethod":
@@ -281,7 +281,8 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
 
     if not check_proof(manifest, "manifest.json"):
         return report
-    files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    files = manifest.get("files")
+    files = files if isinstance(files, dict) else {}
     if progress:
         progress(0, total=len(files))
     for rel, expected in sorted(files.items()):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..models import parse_iso
 from .dates import date_range, keep_best_date
@@ -46,12 +46,12 @@ def unknown(value: Any) -> bool:
     return value is None or (isinstance(value, (list, dict)) and not value)
 
 
-def is_masked(name: Any) -> bool:
+def is_masked(name: Any) -> TypeGuard[str]:
     """eBay shows other members' names as ``first***last`` (``n***0``)."""
     return isinstance(name, str) and "***" in name
 
 
-def mask_fits(masked: str, full: str) -> bool:
+def mask_fits(masked: str, full: Any) -> bool:
     """True when ``masked`` could be how eBay shows ``full`` (same first and last character)."""
     masked, full = masked.strip(), full.strip()
     if not masked or not full:

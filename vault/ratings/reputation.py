@@ -82,7 +82,8 @@ def is_approximate(rec: dict) -> bool:
     if (rec.get("extra") or {}).get("date_range"):
         return True
     prov = rec.get("provenance") or {}
-    latest = prov.get("last_seen") if isinstance(prov.get("last_seen"), dict) else prov
+    latest = prov.get("last_seen")
+    latest = latest if isinstance(latest, dict) else prov
     return bool(latest.get("approximate_time"))
 
 
@@ -113,8 +114,8 @@ def _counts(counter: Counter) -> dict[str, int]:
 
 
 def _scope(ratings: Iterable[dict], since: datetime, until: datetime) -> dict[str, Any]:
-    all_time = {"received": Counter(), "left": Counter()}
-    window = {"received": Counter(), "left": Counter()}
+    all_time: dict[str, Counter] = {"received": Counter(), "left": Counter()}
+    window: dict[str, Counter] = {"received": Counter(), "left": Counter()}
     stars: Counter = Counter()
     dates: list[datetime] = []
     total = undated = approximate = approximate_window = 0
@@ -180,7 +181,7 @@ class _Evidence:
         keys: set[tuple] = set()
         for p in seen:
             if p.get("capture_sha256"):
-                key = ("capture", p.get("capture_sha256"))
+                key: tuple[Any, ...] = ("capture", p.get("capture_sha256"))
                 entry = self.captures.setdefault(key, {
                     "url": p.get("url"), "sha256": p.get("capture_sha256"), "object": p.get("capture_object"),
                     "captured_at": p.get("captured_at"), "time_source": p.get("capture_time_source"),

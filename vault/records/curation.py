@@ -4,9 +4,9 @@ newer export never resets what the owner chose."""
 from __future__ import annotations
 
 from ..errors import UsageError
-from .query import resolve_id
 from ..repository import Vault
 from ..settings import PUBLIC_AUDIENCES
+from .query import resolve_id
 
 
 def restricted_audience(rec: dict) -> str | None:

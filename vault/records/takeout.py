@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import IO, Callable
 
 from ..errors import IntegrityError, UsageError
-from .query import resolve_id
 from ..repository import Vault
 from ..store.files import storage_error
+from .query import resolve_id
 
 
 def _decrypt_to(vault: Vault, object_id: str, dest: Path) -> int:

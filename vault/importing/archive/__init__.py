@@ -22,6 +22,7 @@ Access costs, which importers should keep in mind:
 The module imports only the standard library so that ``vault --help`` stays fast.
 """
 
+from .entry import Entry, Part
 from .names import (
     REASON_ABSOLUTE,
     REASON_BOMB,
@@ -38,9 +39,10 @@ from .names import (
     REASON_UNREADABLE,
     REASON_UNREADABLE_FOLDER,
 )
-from .entry import Entry, Part
-from .readers import ArchiveMemberError
-from .readers import _BoundedReader  # noqa: F401  (tests import it from here)
+from .readers import (
+    ArchiveMemberError,
+    _BoundedReader,  # noqa: F401  (tests import it from here)
+)
 from .source import ExportSource, Limits
 
 __all__ = [

@@ -312,7 +312,7 @@ class ExportSource:
                     self._refuse(path, REASON_HARDLINK)
                 elif not member.isreg():  # devices, FIFOs and exotic GNU types
                     self._refuse(path, REASON_SPECIAL)
-                elif member.issparse() and self._too_expanded(member.size, sum(n for _, n in member.sparse or ())):
+                elif member.issparse() and self._too_expanded(member.size, sum(n for _, n in member.sparse or ())):  # type: ignore[misc, has-type]  # typeshed: sparse is bytes
                     # A sparse member stores only its data blocks; the holes read as zeros.
                     self._refuse(path, REASON_BOMB)
                 else:
