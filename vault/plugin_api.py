@@ -13,6 +13,7 @@ What a plugin implements is described where the core calls it: the importer cont
   problems as values (``Skipped``, ``Warning_``, ``Held``), with the date helpers;
 * the errors it may raise (``UnsupportedInputError``, ``UsageError``, ``RemoteError``, ...);
 * the export it reads (``ExportSource``, ``Entry``, ``ArchiveMemberError``);
+* for capturing pages over HTTP: the core's polite ``Fetcher``;
 * for targets: deploy plans (``Plan``, ``diff``, ``upload_order``), ``Secret`` and ``keyring_get``
   for tokens, file hashing, and the rclone runner.
 """
@@ -23,6 +24,7 @@ from vault import __version__, rclone
 from vault.errors import RemoteError, UnsupportedInputError, UsageError
 from vault.importing.archive import ArchiveMemberError, Entry, ExportSource
 from vault.importing.mediainfo import register_image_openers
+from vault.importing.scraping import Fetcher
 from vault.keys.lookup import keyring_get
 from vault.keys.secret import Secret
 from vault.models import CaptureItem, Held, Item, MediaItem, Place, PostItem, RatingItem, Skipped, Warning_, from_epoch, iso, parse_iso, polarity_from_stars, utc
@@ -37,6 +39,7 @@ __all__ = [
     "diff",
     "Entry",
     "ExportSource",
+    "Fetcher",
     "from_epoch",
     "Held",
     "iso",

@@ -35,11 +35,12 @@ import posixpath
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from vault.plugin_api import CaptureItem, Item, RatingItem, Skipped, UnsupportedInputError, Warning_, iso
+from vault.plugin_api import CaptureItem, Fetcher, Item, RatingItem, Skipped, UnsupportedInputError, Warning_, iso
 
 from . import page as ebay_html
+from . import scrape
 from .api import read_json, read_xml
 from .csvfile import read_csv
 from .members import CSV_FILES, SNIFF_BYTES, _head, _name_kind, _read, _sniff
@@ -186,6 +187,17 @@ class EbayImporter:
             if isinstance(item, RatingItem):
                 state.ratings += 1
             yield item
+
+    def profile_url(self, base_url: str, user: str) -> str:
+        """USER's public feedback profile on BASE; ``UsageError`` for a malformed user or URL."""
+        return scrape.ebay_profile_url(base_url, user)
+
+    def feedback_items(self, user: str, *, fetcher: Fetcher, base_url: str = scrape.DEFAULT_BASE_URL, max_pages: int | None = None,
+                       delay: float = 2.0, on_page: Callable[[int, str, int], None] | None = None) -> Iterator[Item]:
+        """Capture USER's public feedback profile page by page through the core's ``fetcher``
+        (`vault scrape ebay`): each page's ``CaptureItem``, then its ratings.  See ``scrape``."""
+        return scrape.ebay_feedback_items(user, importer=self, fetcher=fetcher, base_url=base_url, max_pages=max_pages,
+                                          delay=delay, on_page=on_page)
 
     def read_page(self, data: bytes, *, url: str, captured_at: datetime, ref: str) -> PageResult:
         """Read one page fetched live (``vault scrape``): a CaptureItem first, then its ratings.

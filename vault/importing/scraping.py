@@ -1,14 +1,14 @@
 """`vault scrape`: capture a public marketplace feedback profile over HTTP, politely.
 
-For eBay the profile is ``BASE/fdbk/feedback_profile/USER?filter=feedback_page:All&page_id=N&limit=25``
-(docs/formats/ebay.md, saved feedback-profile pages).  Pages are fetched one at a time:
+The marketplace's importer knows its pages (for eBay, ``importers/ebay/scrape.py``: the profile's
+URLs, pagination, when to stop); this module is the HTTP policy it is handed, a ``Fetcher``, and the
+run that commits what was captured.  Pages are fetched one at a time:
 
 * a clear User-Agent (``vault/<version> (+personal archive; feedback capture)``);
 * a pause between pages (``delay``, 2 s by default);
 * timeouts (connect 10 s, read 30 s) and a cap on the size of a page;
 * HTTP 429 and 5xx (and dropped connections) are retried with exponential backoff (1 s, 2 s, 4 s;
-  4 attempts in all), honouring ``Retry-After`` (seconds or an HTTP date, capped at 120 s);
-* pagination stops at a page without rows, a page without a "next" link, or ``max_pages``.
+  4 attempts in all), honouring ``Retry-After`` (seconds or an HTTP date, capped at 120 s).
 
 Each raw page becomes a ``CaptureItem`` (stored as an encrypted object) yielded *before* the
 ratings read from it; those carry ``provenance = {"url", "capture_sha256", "capture_ref"}`` so each
@@ -26,31 +26,25 @@ This module never prints.  ``SLEEP`` is the one sleep function used (tests repla
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import html
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterator
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any, Callable
 
 from .. import __version__
 from ..errors import RemoteError, UnsupportedInputError, UsageError
-from ..models import Item, Skipped, Warning_
 
 if TYPE_CHECKING:
     from ..repository import Vault
     from .pipeline import Event, ImportReport
 
-DEFAULT_BASE_URL = "https://www.ebay.com"
-PAGE_SIZE = 25
 TIMEOUT = (10.0, 30.0)            # (connect, read) seconds
 MAX_ATTEMPTS = 4                   # per page, the first try included
 BACKOFF_BASE = 1.0                 # seconds; doubled after each failed attempt
 RETRY_AFTER_CAP = 120.0            # a server asking for longer is not waited for longer
 MAX_PAGE_BYTES = 32 * 2**20
-SAFETY_MAX_PAGES = 2000            # without --max-pages: 50,000 feedback, far past any profile
 RETRYABLE = frozenset({429, 500, 502, 503, 504}) | frozenset(range(505, 600))
 
 # The sleep used for politeness delays and backoff.  Tests replace it to record waits instead.
@@ -59,29 +53,6 @@ SLEEP: Callable[[float], None] = time.sleep
 
 def user_agent() -> str:
     return f"vault/{__version__} (+personal archive; feedback capture)"
-
-
-def check_base_url(base_url: str) -> str:
-    """The base URL without a trailing slash; UsageError unless it is http(s)://host[...]."""
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise UsageError(f"not a base URL: {base_url!r}", hint="give scheme and host, e.g. --base-url https://www.ebay.co.uk")
-    return base_url.strip().rstrip("/")
-
-
-def check_user(user: str) -> str:
-    user = user.strip()
-    if not user or len(user) > 64 or any(ch.isspace() or not ch.isprintable() for ch in user):
-        raise UsageError(f"not an eBay user name: {user!r}", hint="give the user id shown on the profile, e.g. `vault scrape ebay jana_sells`")
-    return user
-
-
-def ebay_profile_url(base_url: str, user: str) -> str:
-    return f"{check_base_url(base_url)}/fdbk/feedback_profile/{quote(check_user(user), safe='')}"
-
-
-def ebay_page_url(base_url: str, user: str, page: int) -> str:
-    return f"{ebay_profile_url(base_url, user)}?filter=feedback_page:All&page_id={page}&limit={PAGE_SIZE}"
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
@@ -197,86 +168,11 @@ def _hint(status: int) -> str | None:
     return None
 
 
-def ebay_feedback_items(
-    user: str,
-    *,
-    importer: Any,
-    base_url: str = DEFAULT_BASE_URL,
-    max_pages: int | None = None,
-    delay: float = 2.0,
-    fetcher: Fetcher | None = None,
-    on_page: Callable[[int, str, int], None] | None = None,
-) -> Iterator[Item]:
-    """Fetch the profile's pages and yield, per page, its CaptureItem then its items.
-
-    ``importer`` is the eBay importer (its ``read_page`` reads a page).  ``on_page(n, url,
-    ratings)`` is called after each captured page (progress for the command line).
-    """
-    if max_pages is not None and max_pages < 1:
-        raise UsageError("--max-pages must be at least 1")
-    if delay < 0:
-        raise UsageError("--delay cannot be negative")
-    fetcher = fetcher or Fetcher()
-    limit = max_pages or SAFETY_MAX_PAGES
-    captured = 0
-    previous: str | None = None
-    for n in range(1, limit + 1):
-        url = ebay_page_url(base_url, user, n)
-        if n > 1 and delay > 0:
-            fetcher.sleep(delay)
-        try:
-            got = fetcher.get(url)
-        except RemoteError as exc:
-            if captured == 0:
-                raise
-            yield Skipped(url, f"{exc.message.removeprefix(url + ': ')}; the {captured} page(s) before it were captured, later pages were not")
-            return
-        digest = hashlib.sha256(got.body).hexdigest()
-        if digest == previous:
-            yield Warning_(f"page {n} is identical to page {n - 1} (the site ignores page_id?); stopping", path=url)
-            return
-        previous = digest
-        result = importer.read_page(got.body, url=url, captured_at=got.fetched_at, ref=url)
-        if result.rows == 0:
-            moved = f" (redirected to {got.final_url})" if got.final_url != url else ""
-            if n > 1:
-                if not result.feedback_page:
-                    # A sign-in or challenge page in the middle: say so rather than stop quietly.
-                    yield Skipped(url, f"not a feedback page{moved}; the {captured} page(s) before it were captured, later pages were not")
-                return  # otherwise: past the last page
-            if result.empty_profile:
-                yield Warning_("the profile shows no feedback", path=url)
-                return
-            if result.feedback_page:
-                raise UnsupportedInputError(
-                    f"{url}: this looks like an eBay feedback page, but no feedback rows were found{moved}; "
-                    "eBay has probably changed the page markup",
-                    hint="please report it; meanwhile save the page from a browser or request your eBay data",
-                )
-            raise UnsupportedInputError(
-                f"{url}: not an eBay feedback page{moved}",
-                hint="check the user name and --base-url; the site may have answered with a sign-in or challenge page",
-            )
-        captured += 1
-        yield from result.items
-        if on_page:
-            on_page(n, url, result.ratings)
-        if result.truncated:
-            return  # its Skipped is among the items; what follows it cannot be trusted to line up
-        if not result.has_next:
-            if result.rows >= PAGE_SIZE:
-                yield Warning_(f"page {n} is full but shows no link to a next page; stopped there "
-                               "(eBay may have changed its pagination)", path=url)
-            return
-    if max_pages is None:
-        yield Warning_(f"stopped after {SAFETY_MAX_PAGES} pages; use --max-pages to go further", path=ebay_profile_url(base_url, user))
-
-
 def scrape_ebay(
     vault: "Vault",
     user: str,
     *,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str,
     max_pages: int | None = None,
     delay: float = 2.0,
     on_page: Callable[[int, str, int], None] | None = None,
@@ -292,14 +188,14 @@ def scrape_ebay(
     from .pipeline import run_items
 
     importer = plugins.importers.get("ebay")
-    if importer is None or not hasattr(importer, "read_page"):
+    if importer is None or not hasattr(importer, "feedback_items"):
         problems = "; ".join(plugins.importers.warnings) or "no importer named 'ebay'"
         raise UnsupportedInputError(f"the eBay importer is not available ({problems})")
-    label = ebay_profile_url(base_url, user)  # checks USER and --base-url before any work
+    label = importer.profile_url(base_url, user)  # checks USER and --base-url before any work
     if max_pages is not None and max_pages < 1:
         raise UsageError("--max-pages must be at least 1")
     if delay < 0:
         raise UsageError("--delay cannot be negative")
-    items = ebay_feedback_items(user, importer=importer, base_url=base_url, max_pages=max_pages, delay=delay,
-                                fetcher=fetcher, on_page=on_page)
+    items = importer.feedback_items(user, base_url=base_url, max_pages=max_pages, delay=delay,
+                                    fetcher=fetcher or Fetcher(), on_page=on_page)
     return run_items(vault, importer, items, label=label, on_event=on_event)
