@@ -5,7 +5,7 @@ Reads, from a zip, a folder or bare files:
 * the data-request CSVs ``Feedback/Feedback_Received.csv`` and ``Feedback_Left.csv`` (part 1 of that page):
   UTF-8 with BOM, CRLF, RFC 4180 quoting; columns found by header name (trimmed, any case), unknown
   columns ignored; a file without Rating and Comment columns is refused with a reason;
-* saved feedback-profile pages in either markup (part 2; parsing in ``ebay_html``);
+* saved feedback-profile pages in either markup (part 2; parsing in ``page``);
 * saved official API responses (part 3): Trading API ``GetFeedback`` XML and the REST
   Feedback API's JSON.  Neither says which feedback type was requested, so a file whose name
   contains "left" or "sent" is read as feedback the owner left; anything else as received.

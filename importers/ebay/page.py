@@ -10,7 +10,7 @@ Two markups exist and both are read:
 
 Elements are selected by those class names first and by their ``aria-label``s second, since eBay
 changes class names more often than accessibility labels.  Parsing uses the standard library's
-``html.parser`` and the small tree builder in ``ebay_dom``; it never executes or fetches anything, and text
+``html.parser`` and the small tree builder in ``dom``; it never executes or fetches anything, and text
 is kept verbatim (``<script>`` in a comment stays the text ``<script>``).
 
 Pages give only a relative time bucket ("Past month", ...).  Each rating gets an *honest*

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 
 
-# Ratings remembered per loose key (rating_merge.loose_key) for matching copies without item id.
+# Ratings remembered per loose key (vault.ratings.merge.loose_key) for matching copies without item id.
 LOOSE_CANDIDATES = 64
 
 
@@ -470,7 +470,7 @@ class _Run:
                 self._stage({"op": "hint", "k": loose_hint, "v": " ".join((known + [rid])[-LOOSE_CANDIDATES:])})
 
     def _put_merged_rating(self, rec: dict, stored: dict, new_source: bool) -> None:
-        """Write a rating merged with its stored copy (``rating_merge`` made its provenance).
+        """Write a rating merged with its stored copy (``vault.ratings.merge`` made its provenance).
 
         A copy from a source not yet named in the provenance is written even when the rating's
         data is unchanged, so the provenance names it; the report still counts it unchanged."""

@@ -10,7 +10,7 @@ Rules (MUST hold in every import order):
   comment, and the page's capture notes (markup, the bucket text, the date range) are not added;
   otherwise the newer known value wins;
 * the same words with other spacing keep the stored spelling;
-* dates follow ``rating_dates.keep_best_date``;
+* dates follow ``vault.ratings.dates.keep_best_date``;
 * provenance keeps every source: the first one stays at the top, the latest is ``last_seen`` and
   earlier later ones move to ``earlier_seen`` (one entry per export file or URL).
 
