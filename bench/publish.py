@@ -36,10 +36,8 @@ from pathlib import Path
 # The RSS-measuring child runner, the environment clean-up and the progress log are the camera
 # roll benchmark's; sharing them keeps every benchmark measuring the same way.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from import_files import (  # noqa: E402
-    MB, PASSPHRASE, SubprocessFailed, clean_env, log, run_child, vault_cmd,
-)
 import hugo_site  # noqa: E402
+from import_files import MB, PASSPHRASE, SubprocessFailed, clean_env, log, run_child, vault_cmd  # noqa: E402
 
 SOURCE = "mastodon"            # the importer name the injected records carry (any name works)
 PHOTO_SIZE = (1200, 900)       # default; wider than two thumbnail widths (320, 640): each photo makes 3 files
@@ -168,7 +166,7 @@ def inject(vdir: Path, ident: Path, photos_dir: Path, n_photos: int, posts: list
     Items are yielded lazily so that at most one photo's bytes are in memory at a time.  Photos
     come first: a post's media_refs are resolved through refs recorded for the same source.
     """
-    from vault.importing import run_items
+    from vault.importing.pipeline import run_items
     from vault.models import MediaItem, PostItem
     from vault.repository import open_vault
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from post_fixtures import inject, post, rating
+
 from vault.models import RatingItem
 
 SETTINGS = """\

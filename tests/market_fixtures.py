@@ -356,8 +356,8 @@ def read_object(vault_dir: Path, identity_file: Path, object_id: str) -> bytes:
 
 def open_catalog_summary(vault_dir: Path, identity_file: Path, now=None) -> dict:
     """``reputation.summarize`` over the vault's catalog, with a fixed ``now``."""
+    from vault.ratings.reputation import summarize
     from vault.repository import open_vault
-    from vault.reputation import summarize
 
     with open_vault(vault_dir) as vault:
         vault.unlock(identity_file)

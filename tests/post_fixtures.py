@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from datetime import datetime, timezone
 
-from vault.importing import run_items
+from vault.importing.pipeline import run_items
 from vault.models import MediaItem, PostItem, RatingItem
 from vault.repository import open_vault
 

@@ -23,8 +23,8 @@ SFTP_PASS = "vault-test-pass-Kd72"
 
 
 def rclone_exe() -> str | None:
-    from vault.rclone import find_rclone
     from vault.errors import RemoteError
+    from vault.rclone import find_rclone
 
     try:
         return find_rclone()

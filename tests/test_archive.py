@@ -1,4 +1,4 @@
-"""Tests for vault.archive: every fixture is built in tmp_path, hostile members included."""
+"""Tests for vault.importing.archive: every fixture is built in tmp_path, hostile members included."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 import pytest
-
 from builders import Member, write_zip
-from vault.archive import (
+
+from vault.errors import ExitCode, UnsupportedInputError, UsageError, VaultError
+from vault.importing.archive import (
     REASON_ABSOLUTE,
     REASON_BOMB,
     REASON_BUDGET,
@@ -34,7 +35,6 @@ from vault.archive import (
     Limits,
     _BoundedReader,
 )
-from vault.errors import ExitCode, UnsupportedInputError, UsageError, VaultError
 
 MiB = 2**20
 

@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, run_subprocess
 from builders import jpeg
+from conftest import REPO, run_subprocess
 from media_fixtures import camera_roll
 from rclone_servers import S3_SECRET_KEY, free_port, requires_rclone, s3_server, sftp_server  # noqa: F401
+
 from vault.errors import ExitCode, RemoteError
 
 SUMMARY_KEYS = {"destination", "files_copied", "bytes_copied", "files_skipped", "files_trashed", "duration_seconds", "verified"}

@@ -11,12 +11,9 @@ a duplicate.
 from __future__ import annotations
 
 import pytest
+from social_fixtures import B_EXTERNAL, B_LINK, B_QUOTED, B_TEXT, BSKY_DID, Link, b_records, b_rkey, build_repo, cbor, cid_of, varint, write_zip
 
-from importers import dagcbor
-from social_fixtures import (
-    B_EXTERNAL, B_LINK, B_QUOTED, B_TEXT, BSKY_DID, Link, b_records, b_rkey, build_repo, cbor, cid_of, varint,
-    write_zip,
-)
+from importers.bluesky import dagcbor
 
 POST = "app.bsky.feed.post"
 N_POSTS = 5
@@ -195,7 +192,7 @@ def test_read_car_rejects_other_versions():
 
 
 def test_tid_time():
-    from importers.bluesky import tid_time
+    from importers.bluesky.importer import tid_time
     from vault.models import iso
 
     assert iso(tid_time(b_rkey(5))) == "2024-02-05T10:00:00Z"
@@ -205,8 +202,9 @@ def test_tid_time():
 def test_repository_of_follows_only_is_an_empty_export_not_an_unknown_one(vault_env, tmp_path):
     # A real account that only followed people: a recognised export with nothing to import
     # succeeds (exit 0), adds nothing and says what it held.
-    from social_fixtures import tid
     from datetime import datetime, timezone
+
+    from social_fixtures import tid
 
     follows = {f"app.bsky.graph.follow/{tid(datetime(2023, 8, day, tzinfo=timezone.utc))}":
                {"$type": "app.bsky.graph.follow", "subject": f"did:plc:friend{day:02d}", "createdAt": f"2023-08-{day:02d}T08:25:39.961Z"}

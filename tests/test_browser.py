@@ -10,7 +10,8 @@ from pathlib import Path
 
 from conftest import _tool_marker
 from post_fixtures import inject, media_item, post, rating
-from vault.samples import _jpeg
+
+from vault.demo.samples import _jpeg
 
 requires_chromium = _tool_marker("chromium", "end-to-end rendering of the published site")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vault import signing
 from vault.errors import IntegrityError
+from vault.publish import signing
 
 VECTORS = Path(__file__).parent / "vectors" / "eddsa-jcs-2022"
 ED25519_PRIV_PREFIX = b"\x80\x26"  # multicodec ed25519-priv (0x1300, varint)

@@ -14,9 +14,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import run_cli
 from media_fixtures import camera_roll
+
 from vault import __version__
 from vault.cli import context
 from vault.cli.helptext import tree
@@ -189,7 +189,7 @@ def test_progress_bars_count_in_binary_units_with_totals(monkeypatch):
 
 def test_check_and_publish_report_their_totals(vault_env, photos, tmp_path):
     from vault.maintenance import check
-    from vault.publishing import publish
+    from vault.publish.pipeline import publish
     from vault.repository import open_vault
 
     (vault_env.path / "vault.yaml").write_text("publish:\n  title: T\n  base_url: https://example.org/\n")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 
 from conftest import run_cli
+
 from vault.cli import hoist_global_options
-from vault.errors import (
-    ExitCode, IntegrityError, Interrupted, KeyUnavailableError, LockedError, NoVaultError, UnsupportedInputError,
-    UsageError, VaultError, WrongPassphraseError,
-)
+from vault.errors import ExitCode, IntegrityError, Interrupted, KeyUnavailableError, LockedError, NoVaultError, UnsupportedInputError, UsageError, VaultError, WrongPassphraseError
 
 
 def test_exit_codes_are_pinned():

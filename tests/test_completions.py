@@ -10,9 +10,9 @@ import sys
 import tomllib
 
 import pytest
-
 from conftest import REPO
 from media_fixtures import camera_roll
+
 from vault.cli.completions import PACKAGE_DIR, SHELLS, render_all
 
 

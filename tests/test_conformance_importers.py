@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from builders import jpeg, write_zip
 from market_fixtures import Fb, csv_bytes, etsy_json, etsy_review
 from meta_fixtures import fb_export, ig_export
 from social_fixtures import b_records, build_repo, li_export, m_export, x_export
+
 from vault import plugins
-from vault.archive import ExportSource
 from vault.errors import ExitCode
+from vault.importing.archive import ExportSource
 
 
 def _ebay() -> dict[str, bytes]:

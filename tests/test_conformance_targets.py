@@ -2,7 +2,7 @@
 
 Each target (``dir``, ``git`` to a local bare repository, ``netlify`` and ``neocities`` against the
 fakes in this folder, ``rclone`` to ``rclone serve s3`` on 127.0.0.1) is driven through the target
-contract of :mod:`vault.deploy` (``open`` -> ``plan`` -> ``apply``), exactly as ``vault publish``
+contract of :mod:`vault.publish.deploy` (``open`` -> ``plan`` -> ``apply``), exactly as ``vault publish``
 drives it, and must keep the same promises:
 
 - the first deploy uploads every file; planning the same bundle again finds nothing to do;
@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from fake_neocities import FakeNeocities
 from fake_netlify import FakeNetlify
-from test_publish import configure
 from rclone_servers import S3_ACCESS_KEY, S3_SECRET_KEY, _stop, rclone_exe, start_s3
+from test_publish import configure
+
 from vault import plugins
-from vault.deploy import Plan, open_target
 from vault.errors import ExitCode, VaultError
+from vault.publish.deploy import Plan, open_target
 
 NETLIFY_TOKEN = "nfp_ConformanceTokenOkapi7741"
 NETLIFY_SITE = "0f9c2d5e-1b7a-4c3e-9d8f-6a5b4c3d2e1f"
@@ -128,7 +128,7 @@ def _make_case(name: str, tmp_path: Path, monkeypatch, request) -> Case:
         return Case(name, f"git:{bare}#pages", lambda: _git_tree(bare, "pages"), block, heal=hook.unlink,
                     extra={".nojekyll"}, break_all=block)
     if name == "netlify":
-        from exporters.netlify_target import NetlifyTarget
+        from exporters.targets.netlify import NetlifyTarget
 
         monkeypatch.setattr(NetlifyTarget, "deploy_timeout", 20.0)
         fake = FakeNetlify(NETLIFY_TOKEN, NETLIFY_SITE).start()
@@ -206,7 +206,7 @@ def _held(case: Case) -> dict[str, bytes]:
 
 
 def _record(case: Case) -> dict:
-    from exporters import deploy_state
+    from exporters.targets import deploy_state
 
     return deploy_state.load(case.record_key) if case.record_key else {}
 

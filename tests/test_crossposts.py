@@ -6,9 +6,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, timezone
 
-from social_fixtures import (
-    BSKY_DID, PUBLIC_IRI, build_repo, m_export, m_status, tid, write_zip, x_tweet, ytd,
-)
+from social_fixtures import BSKY_DID, PUBLIC_IRI, build_repo, m_export, m_status, tid, write_zip, x_tweet, ytd
 
 UTC = timezone.utc
 SHARED_URL = "https://example.cz/sdílej"

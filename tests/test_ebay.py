@@ -9,10 +9,8 @@ import zipfile
 from datetime import datetime, timezone
 
 import pytest
+from market_fixtures import NOT_FEEDBACK_PAGE, Fb, card_page, csv_bytes, ebay_zip, getfeedback_xml, read_object, rest_feedback_json, table_page
 
-from market_fixtures import (
-    NOT_FEEDBACK_PAGE, Fb, card_page, csv_bytes, ebay_zip, getfeedback_xml, read_object, rest_feedback_json, table_page,
-)
 from vault.errors import ExitCode
 
 SAVED = "Tue Mar 05 2024 14:22:10 GMT+0100 (Central European Standard Time)"  # = 2024-03-05T13:22:10Z
@@ -216,8 +214,8 @@ def test_saved_page_inside_a_zip_or_folder(vault_env, tmp_path, container):
 
 
 def test_non_feedback_html_is_not_recognised_and_refused_when_forced(vault_env, tmp_path):
-    from importers.ebay import EbayImporter
-    from vault.archive import ExportSource
+    from importers.ebay.importer import EbayImporter
+    from vault.importing.archive import ExportSource
 
     page = tmp_path / "holiday.html"
     page.write_text(NOT_FEEDBACK_PAGE)
@@ -328,7 +326,7 @@ def test_two_feedback_on_one_item_with_the_same_words_stay_two(vault_env, tmp_pa
 
 
 def test_months_before_clamps_the_day():
-    from importers.ebay_html import months_before
+    from importers.ebay.page import months_before
 
     assert months_before(datetime(2024, 3, 31, tzinfo=timezone.utc), 1) == datetime(2024, 2, 29, tzinfo=timezone.utc)
     assert months_before(datetime(2024, 1, 15, tzinfo=timezone.utc), 12) == datetime(2023, 1, 15, tzinfo=timezone.utc)
@@ -336,7 +334,7 @@ def test_months_before_clamps_the_day():
 
 
 def test_unknown_time_text_is_only_at_or_before_the_save_date():
-    from importers.ebay_html import row_time
+    from importers.ebay.page import row_time
 
     at = datetime(2024, 3, 5, 12, tzinfo=timezone.utc)
     t = row_time("Letzter Monat", at)
@@ -347,7 +345,7 @@ def test_unknown_time_text_is_only_at_or_before_the_save_date():
 
 
 def test_page_reader_survives_hostile_markup():
-    from importers.ebay_html import parse_page
+    from importers.ebay.page import parse_page
 
     deep = "<div>" * 50000 + "x"
     page = parse_page(deep)
@@ -372,8 +370,8 @@ def test_a_card_seen_again_does_not_undo_the_csv_merge(vault_env, tmp_path):
 
 
 def test_markers_deep_inside_a_large_saved_page_are_found(tmp_path):
-    from importers.ebay import EbayImporter
-    from vault.archive import ExportSource
+    from importers.ebay.importer import EbayImporter
+    from vault.importing.archive import ExportSource
 
     page = table_page([Fb("1")], saved_from=False).replace("<head>", "<head><script>" + "var cfg='ebay';" * 6000 + "</script>", 1)
     path = tmp_path / "feedback.html"

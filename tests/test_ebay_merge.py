@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from market_fixtures import Fb, card_page, ebay_zip, table_page
 
 SAVED = "Tue Mar 05 2024 14:22:10 GMT+0100 (Central European Standard Time)"  # 2024-03-05T13:22:10Z
@@ -139,7 +138,7 @@ def test_private_listing_card_with_another_buyer_is_a_new_rating(vault_env, tmp_
 
 
 def test_merge_rules_directly():
-    from vault.rating_merge import mask_fits, merge_provenance, merge_rating
+    from vault.ratings.merge import mask_fits, merge_provenance, merge_rating
 
     assert mask_fits("n***0", "nick_s1990") and not mask_fits("n***1", "nick_s1990") and not mask_fits("m***0", "nick_s1990")
     stored = {"counterparty": "nick_s1990", "feedback_id": "1", "item_id": "9", "price": "1.00 USD", "polarity": "neutral",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zipfile
 
 from market_fixtures import etsy_json, etsy_review
+
 from vault.errors import ExitCode
 
 

@@ -13,12 +13,8 @@ import unicodedata
 import zipfile
 
 import pytest
-
+from meta_fixtures import FB_ERAS, LINK_URL, MEDIA_FILES, MOJI_TEXT, REMOTE_MEDIA, SCRIPT_TEXT, T_PHOTOS, T_TEXT, TRIP_TEXT, fb_export, fb_html_export, fb_posts, fb_uri, jpeg, meta_json, split, write_dir, write_zip
 from meta_fixtures import OWNER as OWNER_NAME
-from meta_fixtures import (
-    FB_ERAS, LINK_URL, MEDIA_FILES, MOJI_TEXT, REMOTE_MEDIA, SCRIPT_TEXT, T_PHOTOS, T_TEXT, TRIP_TEXT,
-    fb_export, fb_html_export, fb_posts, fb_uri, jpeg, meta_json, split, write_dir, write_zip,
-)
 
 N_POSTS = 5
 N_MEDIA = 6
@@ -336,9 +332,10 @@ def test_odd_shapes_are_tolerated(vault_env, tmp_path):
 
 def test_recognize_and_sources(tmp_path, capsys):
     from conftest import run_cli
-    from importers.facebook import FacebookImporter
-    from vault.archive import ExportSource
+
+    from importers.meta.facebook import FacebookImporter
     from vault.errors import UnsupportedInputError
+    from vault.importing.archive import ExportSource
 
     imp = FacebookImporter()
     json_part, media_part = split(fb_export("2024"))
@@ -363,7 +360,7 @@ def test_recognize_and_sources(tmp_path, capsys):
 
 
 def test_mojibake_fix_rules():
-    from importers.meta import as_records, fix_mojibake, fix_text
+    from importers.meta.reader import as_records, fix_mojibake, fix_text
 
     for text in (MOJI_TEXT, "Café 😀", "plain ascii", "Ünïcödé"):
         broken = text.encode("utf-8").decode("latin-1")
@@ -382,8 +379,8 @@ def test_mojibake_fix_rules():
 
 
 def test_read_yields_media_before_posts_and_keeps_nothing_open(tmp_path):
-    from importers.facebook import FacebookImporter
-    from vault.archive import ExportSource
+    from importers.meta.facebook import FacebookImporter
+    from vault.importing.archive import ExportSource
     from vault.models import MediaItem, PostItem
 
     with ExportSource([write_zip(tmp_path / "fb.zip", fb_export("2024"))]) as src:

@@ -7,9 +7,9 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import run_subprocess
 from media_fixtures import camera_roll
+
 from vault.errors import ExitCode
 
 

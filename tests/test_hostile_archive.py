@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hostile_files import MiB, png_bytes, run_measured, stored_member, write_raw_zip, zeros_member
 
-from vault.archive import REASON_BOMB, REASON_BUDGET, ExportSource, Limits
+from vault.importing.archive import REASON_BOMB, REASON_BUDGET, ExportSource, Limits
 
 
 def _tree_size(path: Path) -> int:

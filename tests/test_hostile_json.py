@@ -165,8 +165,8 @@ def test_x_skips_a_deep_tweet_and_keeps_the_others(vault_env, tmp_path):
 
 
 def _stream(tmp_path: Path, data: bytes, **kwargs) -> list:
-    from importers.members import JsonLimits, RecordStream
-    from vault.archive import ExportSource
+    from importers.common.members import JsonLimits, RecordStream
+    from vault.importing.archive import ExportSource
 
     path = tmp_path / "posts.json"
     path.write_bytes(data)
@@ -194,8 +194,8 @@ def test_a_huge_number_token_stops_the_file_in_bounded_memory(tmp_path):
 
 
 def test_arrays_under_keys_a_single_post_and_an_empty_file(tmp_path):
-    from importers.meta import stream_records
-    from vault.archive import ExportSource
+    from importers.meta.reader import stream_records
+    from vault.importing.archive import ExportSource
 
     cases = {
         b'{"status_updates": [{"timestamp": 1}, 5]}': [(1, {"timestamp": 1}), (2, 5)],

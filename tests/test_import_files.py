@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 
-from conftest import requires_age
 from builders import jpeg, png
+from conftest import requires_age
 from media_fixtures import camera_roll
+
 from vault.errors import ExitCode
 
 
@@ -138,7 +139,7 @@ def test_get_to_stdout_and_export_takeout(vault_env, tmp_path):
     (roll / "sub" / "Grandma's garden.jpg").write_bytes(jpeg(color=(9, 9, 9)))
     assert vault_env.run("import", roll).code == 0
     recs = vault_env.records()
-    from conftest import requires_age, run_subprocess
+    from conftest import run_subprocess
 
     proc = run_subprocess(["get", recs[0]["id"]])
     assert proc.returncode == 0 and proc.stdout in {data, jpeg(color=(9, 9, 9))}

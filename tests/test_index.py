@@ -12,10 +12,9 @@ import sqlite3
 import stat
 
 import pytest
-
-
 from post_fixtures import inject, post
 from social_fixtures import m_export, m_later_statuses, m_statuses, write_zip
+
 from vault.repository import open_vault
 from vault.store import catalog as catalog_mod
 
@@ -34,8 +33,9 @@ def test_index_pages_and_wal_hold_no_plaintext(vault_env, tmp_path):
     items = [post(f"s{i}", 1 + i, f"{SECRET_WORDS[i]} visits the {SECRET_WORDS[(i + 1) % 3]} again") for i in range(3)]
     with open_vault(vault_env.path, exclusive=True) as v:
         v.unlock(vault_env.identity_file)
-        from vault.importing import run_items
         from post_fixtures import FakeImporter
+
+        from vault.importing.pipeline import run_items
 
         run_items(v, FakeImporter("mastodon"), iter(items), label="test")
         cat = v.catalog()
@@ -203,7 +203,7 @@ def test_reimport_of_an_unchanged_export_reads_no_member(vault_env, tmp_path, mo
     path = write_zip(tmp_path / "archive.zip", m_export())
     first = vault_env.run("import", path, "--json").json()
     assert first["added"]["post"] == 5
-    from importers.mastodon import MastodonImporter
+    from importers.mastodon.importer import MastodonImporter
 
     def refuse(*a, **kw):
         raise AssertionError("the export was parsed")

@@ -10,11 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from meta_fixtures import (
-    IG_CAROUSEL_CAPTION, IG_MEDIA, IG_SINGLE_CAPTION, IG_T_CAROUSEL, IG_T_SINGLE, IG_T_VIDEO,
-    IG_VIDEO_CAPTION, fb_export, ig_export, ig_posts, jpeg, meta_json, split, write_dir, write_zip,
-)
+from meta_fixtures import IG_CAROUSEL_CAPTION, IG_MEDIA, IG_SINGLE_CAPTION, IG_T_CAROUSEL, IG_T_SINGLE, IG_T_VIDEO, IG_VIDEO_CAPTION, fb_export, ig_export, ig_posts, jpeg, meta_json, split, write_dir, write_zip
 
 N_POSTS = 3
 N_MEDIA = 6  # single, 3 carousel, video, unreferenced; the story file is not imported
@@ -162,9 +158,9 @@ def test_odd_post_shapes(vault_env, tmp_path):
 
 
 def test_recognize(tmp_path):
-    from importers.facebook import FacebookImporter
-    from importers.instagram import InstagramImporter
-    from vault.archive import ExportSource
+    from importers.meta.facebook import FacebookImporter
+    from importers.meta.instagram import InstagramImporter
+    from vault.importing.archive import ExportSource
 
     ig, fb = InstagramImporter(), FacebookImporter()
     json_part, media_part = split(ig_export("2025"))

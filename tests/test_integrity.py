@@ -11,9 +11,9 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, run_subprocess
 from media_fixtures import camera_roll
+
 from vault.errors import ExitCode
 
 
@@ -64,7 +64,6 @@ def test_swapped_object_detected_by_read_data(vault_env, tmp_path):
     import hashlib
 
     for sums in (vault_env.path / "checksums").iterdir():
-        text = sums.read_text().replace(hashlib.sha256(b.read_bytes()).hexdigest(), "x")
         lines = []
         for line in sums.read_text().splitlines():
             sha, _, rel = line.partition("  ")

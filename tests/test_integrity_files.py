@@ -9,8 +9,8 @@ import os
 import shutil
 
 import pytest
-
 from media_fixtures import camera_roll
+
 from vault.errors import ExitCode
 
 

@@ -12,6 +12,7 @@ import sys
 
 from conftest import REPO
 from media_fixtures import camera_roll
+
 from vault.errors import ExitCode
 
 

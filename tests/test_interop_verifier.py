@@ -15,9 +15,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from claims_fixtures import publish, reputation_vault, signed_documents
-from exporters import claims
+
+from exporters.site import claims
 
 INTEROP = Path(__file__).parent / "interop"
 # Read at import, before the autouse fixture points HOME at a temporary folder.

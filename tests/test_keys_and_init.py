@@ -8,8 +8,8 @@ import stat
 import subprocess
 
 import pytest
+from conftest import requires_age, run_subprocess
 
-from conftest import requires_age, PASSPHRASE, run_subprocess
 from vault.errors import ExitCode
 
 
@@ -184,7 +184,7 @@ def test_no_vault_exits_10(tmp_path, capsys):
 
 
 def test_secret_repr_is_redacted():
-    from vault.keys import Secret
+    from vault.keys.secret import Secret
 
     s = Secret("AGE-SECRET-KEY-1XYZ")
     assert "XYZ" not in repr(s) and "XYZ" not in str(s) and "XYZ" not in f"{s}"

@@ -11,11 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from social_fixtures import (
-    M_ACTOR, M_LINK, M_MEDIA, M_MEDIA2, M_MISSING, M_PUBLIC_TEXT, m_export, m_later_statuses, m_statuses,
-    write_tar, write_zip,
-)
+from social_fixtures import M_ACTOR, M_LINK, M_MEDIA, M_MEDIA2, M_MISSING, M_PUBLIC_TEXT, m_export, m_later_statuses, m_statuses, write_tar, write_zip
 
 N_POSTS = 5
 N_MEDIA = 2
@@ -174,7 +170,7 @@ def test_not_recognised_without_ordered_collection(vault_env, tmp_path):
     ("", "", []),
 ])
 def test_html_to_text(html, text, links):
-    from importers.mastodon import html_to_text
+    from importers.mastodon.importer import html_to_text
 
     assert html_to_text(html) == (text, links)
 
@@ -188,7 +184,7 @@ def test_html_to_text(html, text, links):
     ([], [], "direct"),
 ])
 def test_visibility(to, cc, expected):
-    from importers.mastodon import visibility
+    from importers.mastodon.importer import visibility
 
     assert visibility({"to": to, "cc": cc}, f"{M_ACTOR}/followers") == expected
 

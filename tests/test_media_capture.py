@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from builders import jpeg as jpeg_bytes
 
 OLD_MTIME = datetime(2001, 2, 3, 4, 5, 6, tzinfo=timezone.utc).timestamp()
@@ -240,13 +239,13 @@ def test_a_photo_without_date_time_original_keeps_no_capture_time(vault_env, tmp
     (b"", None, "application/octet-stream"),
 ])
 def test_mime_types_are_sniffed_from_content(head, name, mime):
-    from vault.mediainfo import sniff
+    from vault.importing.mediainfo import sniff
 
     assert sniff(head + b"\x00" * 64, name) == mime if head else sniff(head, name) == mime
 
 
 def test_sniffing_trusts_content_over_a_wrong_extension():
-    from vault.mediainfo import probe
+    from vault.importing.mediainfo import probe
 
     heic = probe(phone_heic(), "IMG_0001.JPG")
     assert (heic.mime, heic.width, heic.height) == ("image/heic", 64, 48)
@@ -262,7 +261,7 @@ def test_avif_capture_time_and_orientation_from_its_exif():
     # zoned time.
     from PIL import Image
 
-    from vault.mediainfo import probe
+    from vault.importing.mediainfo import probe
 
     exif = Image.Exif()
     exif[0x0112] = 6

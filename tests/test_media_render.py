@@ -1,4 +1,4 @@
-"""The image fast path (exporters/media.py): one decode per photo, JPEG draft-mode decoding for
+"""The image fast path (exporters/site/media.py): one decode per photo, JPEG draft-mode decoding for
 large photos, bicubic scaling with reduce() first.  Each test feeds real encoded bytes through
 ``reencode``/``render`` and checks the published bytes: size, orientation, pixels close to a
 plain full-resolution resize, no metadata, the same bytes every time."""
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat, JpegImagePlugin
 
-from exporters import media
+from exporters.site import media
 
 ALLOWED_JPEG_SEGMENTS = {0xE0, 0xDB, 0xC0, 0xC2, 0xC4, 0xDD, 0xDA}  # JFIF, tables, frame, scan
 ALLOWED_PNG_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fake_neocities import FakeNeocities
 from post_fixtures import inject, media_item, post
 from test_publish import site_vault  # noqa: F401  (a fixture)
+
 from vault.errors import ExitCode
 
 KEY = "6b1f0c2d9e8a4b7c0neoKEY5521d3f1"
@@ -87,7 +87,7 @@ def test_private_post_deletes_exactly_its_page_and_dry_run_changes_nothing(site_
 
 
 def test_lost_record_costs_hash_checks_not_uploads(site_vault, neocities, tmp_path):
-    from exporters import deploy_state
+    from exporters.targets import deploy_state
 
     out = tmp_path / "site"
     assert publish(site_vault, out).code == 0
@@ -165,7 +165,7 @@ def test_key_for_another_site_is_refused(site_vault, neocities, tmp_path):
 
 
 def test_index_html_is_never_deleted(neocities, tmp_path):
-    from exporters.neocities_target import NeocitiesTarget
+    from exporters.targets.neocities import NeocitiesTarget
 
     site = tmp_path / "b"
     site.mkdir()

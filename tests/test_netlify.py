@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fake_netlify import FakeNetlify
 from test_publish import configure, site_vault  # noqa: F401  (site_vault is a fixture)
+
 from vault.errors import ExitCode, RemoteError, UsageError
 
 TOKEN = "nfp_TestTokenZebra5521quokka"
@@ -19,7 +19,7 @@ SPEC = f"netlify:{SITE}"
 
 @pytest.fixture
 def netlify(monkeypatch):
-    from exporters.netlify_target import NetlifyTarget
+    from exporters.targets.netlify import NetlifyTarget
 
     monkeypatch.setattr(NetlifyTarget, "deploy_timeout", 20.0)  # a stuck deploy fails the test fast
     fake = FakeNetlify(TOKEN, SITE, page_size=10).start()
@@ -58,7 +58,7 @@ def test_first_deploy_uploads_everything_in_order_then_nothing(site_vault, netli
     assert set(netlify.digests[0]) == {f"/{p}" for p in local}
     assert netlify.digests[0]["/index.html"] == hashlib.sha1(local["index.html"]).hexdigest()
     # The deploy record: public file facts only, no credential, no spec.
-    from exporters.deploy_state import record_path
+    from exporters.targets.deploy_state import record_path
 
     record = record_path(SPEC).read_text()
     assert '"sha256"' in record and TOKEN not in record and SITE not in record
@@ -126,7 +126,7 @@ def small_bundle(tmp_path: Path, content: dict[str, bytes]) -> tuple[Path, dict[
 
 
 def test_rate_limited_upload_is_retried_after_the_hosts_delay(netlify, tmp_path):
-    from exporters.netlify_target import NetlifyTarget
+    from exporters.targets.netlify import NetlifyTarget
 
     site, files = small_bundle(tmp_path, {"index.html": b"<p>hi</p>", "a.css": b"p{}", "empty.txt": b""})
     target = NetlifyTarget.open(SITE, {})
@@ -139,8 +139,8 @@ def test_rate_limited_upload_is_retried_after_the_hosts_delay(netlify, tmp_path)
 
 
 def test_rate_limit_retries_are_bounded(netlify):
-    from exporters import host_api
-    from vault.keys import Secret
+    from exporters.targets import host_api
+    from vault.keys.secret import Secret
 
     netlify.rate_limit(50, retry_after="0")
     client = host_api.HostClient("Netlify", netlify.url, Secret(TOKEN))
@@ -179,7 +179,7 @@ def test_failed_deploy_keeps_the_old_site_and_is_retried(site_vault, netlify, tm
 
 
 def test_deploy_that_never_gets_ready_times_out(netlify, tmp_path, monkeypatch):
-    from exporters.netlify_target import NetlifyTarget
+    from exporters.targets.netlify import NetlifyTarget
 
     site, files = small_bundle(tmp_path, {"index.html": b"<p>hi</p>"})
     target = NetlifyTarget.open(SITE, {})
@@ -193,7 +193,7 @@ def test_deploy_that_never_gets_ready_times_out(netlify, tmp_path, monkeypatch):
 
 
 def test_target_refuses_bad_specs_and_hides_the_token(netlify):
-    from exporters.netlify_target import NetlifyTarget
+    from exporters.targets.netlify import NetlifyTarget
 
     with pytest.raises(UsageError):
         NetlifyTarget.open("", {})
@@ -235,7 +235,7 @@ class _MemoryKeyring:
 def test_token_comes_from_the_keyring_first_then_the_environment(monkeypatch, entries, fail, expected):
     import keyring
 
-    from exporters.host_api import find_token
+    from exporters.targets.host_api import find_token
 
     monkeypatch.delenv("VAULT_NO_KEYRING")
     monkeypatch.setenv("NETLIFY_AUTH_TOKEN", "from-env")
@@ -249,8 +249,8 @@ def test_token_comes_from_the_keyring_first_then_the_environment(monkeypatch, en
 
 
 def test_a_netrc_entry_never_replaces_the_token(netlify, monkeypatch, tmp_path):
-    from exporters.host_api import HostClient
-    from vault.keys import Secret
+    from exporters.targets.host_api import HostClient
+    from vault.keys.secret import Secret
 
     netrc = tmp_path / ".netrc"
     netrc.write_text("machine 127.0.0.1 login someone password other-secret\n")

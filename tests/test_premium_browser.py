@@ -14,12 +14,12 @@ import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import _tool_marker
 from post_fixtures import inject, media_item, post
 from test_browser import FLAGS
+
 from vault import crypto
-from vault.samples import _jpeg
+from vault.demo.samples import _jpeg
 
 requires_chromium = _tool_marker("chromium", "premium posts opened in the browser")
 TEXT = "Premiumbrowsercanary: the whole story for supporters."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from post_fixtures import inject, post
+
 from vault import crypto
 
 MONEY = """\

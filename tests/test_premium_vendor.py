@@ -1,5 +1,5 @@
 """The vendored age-encryption browser bundle is what its pinned sources build: npm installs the
-versions in exporters/static/vendor/build/package-lock.json, esbuild bundles them, and the
+versions in exporters/site/static/vendor/build/package-lock.json, esbuild bundles them, and the
 result must equal the committed file byte for byte.  Skipped without npm, except under CI=true."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-VENDOR = Path(__file__).resolve().parent.parent / "exporters" / "static" / "vendor"
+VENDOR = Path(__file__).resolve().parent.parent / "exporters" / "site" / "static" / "vendor"
 
 
 def test_vendor_files_are_shipped_together():

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
-from conftest import requires_age, run_subprocess
+from conftest import requires_age
 from post_fixtures import inject, media_item, post
+
+from vault.demo.samples import _jpeg
 from vault.errors import ExitCode
-from vault.samples import _jpeg
 
 CANARY = "Zebracanary-private-7731"
 SETTINGS = """\
@@ -296,7 +295,8 @@ def test_git_target_pushes_to_a_bare_repository(site_vault, tmp_path):
 
 def test_credentials_expire(site_vault, tmp_path):
     from post_fixtures import rating
-    from vault.verify import verify_bundle
+
+    from vault.publish.verify import verify_bundle
 
     now = datetime(2024, 6, 1, tzinfo=timezone.utc)
     inject(site_vault.path, [rating("f1", "positive", now - timedelta(days=10), "Great <b>seller</b>"),

@@ -15,6 +15,7 @@ from pathlib import Path
 from builders import jpeg
 from conftest import requires_age
 from post_fixtures import inject, post
+
 from vault.errors import ExitCode
 from vault.models import MediaItem
 
@@ -423,7 +424,7 @@ def test_interrupted_first_build_is_finished_by_the_next(vault_env, tmp_path):
 
 
 def test_dir_target_finishes_a_first_deploy_that_was_killed(vault_env, tmp_path):
-    from exporters.dir_target import IN_PROGRESS
+    from exporters.targets.directory import IN_PROGRESS
 
     inject(vault_env.path, [photo("a.jpg", jpeg(PHOTO_COLOR, PHOTO, quality=90)), post("a", 2, "Deployed", media_refs=["a.jpg"])])
     configure(vault_env)
@@ -568,7 +569,7 @@ def test_xml_illegal_characters_are_removed_everywhere(vault_env, tmp_path):
 
 
 def test_xml_text_drops_lone_surrogates_and_noncharacters():
-    from exporters.site import clean_deep, xml_text
+    from exporters.site.render import clean_deep, xml_text
 
     assert xml_text("a\ud800b\udfffc\U0001fffe\U0010ffffd\x85e") == "abcde"
     assert xml_text("tab\tnl\ncr\r ok é 😀") == "tab\tnl\ncr\r ok é 😀"

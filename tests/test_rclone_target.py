@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from rclone_servers import S3_SECRET_KEY, requires_rclone, s3_server, sftp_server  # noqa: F401  (fixtures)
 from test_publish import site_vault  # noqa: F401  (a fixture)
+
 from vault.errors import ExitCode, RemoteError
 
 pytestmark = requires_rclone
@@ -129,7 +129,7 @@ def test_s3_objects_get_content_types_and_uploads_come_in_order(s3, site_vault, 
 
 
 def test_failed_upload_deletes_nothing_and_the_next_run_finishes(s3, site_vault, tmp_path, monkeypatch):
-    from exporters.rclone_target import RcloneTarget
+    from exporters.targets.rclone import RcloneTarget
 
     out = tmp_path / "site"
     assert publish(site_vault, out, s3.spec).code == 0
@@ -171,7 +171,7 @@ def test_remote_folder_with_other_files_is_refused(s3, site_vault, tmp_path):
 
 
 def test_content_types_are_fixed_per_extension():
-    from exporters.rclone_target import content_type
+    from exporters.targets.rclone import content_type
 
     assert content_type("index.html") == "text/html; charset=utf-8"
     assert content_type(".well-known/lnurlp/jana") == "application/json"
@@ -180,7 +180,7 @@ def test_content_types_are_fixed_per_extension():
 
 
 def test_credentials_in_the_spec_are_warned_about_and_never_shown():
-    from exporters.rclone_target import RcloneTarget
+    from exporters.targets.rclone import RcloneTarget
 
     context: dict = {"warnings": []}
     target = RcloneTarget.open(":s3,provider=Other,access_key_id=AK,secret_access_key=Sup3rSecretQ:bucket/site", context)

@@ -8,9 +8,9 @@ import subprocess
 
 import pyrage
 import pytest
-
 from conftest import requires_age
 from post_fixtures import inject, post
+
 from vault import crypto
 from vault.errors import ExitCode
 

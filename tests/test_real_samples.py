@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 REAL = Path(__file__).parent / "real"
 
 

@@ -8,12 +8,11 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from market_fixtures import NOT_FEEDBACK_PAGE, Fb, FeedbackServer, Reply, card_page, ebay_zip, read_object, table_page, truncate_in_row
 
-from market_fixtures import (
-    NOT_FEEDBACK_PAGE, Fb, FeedbackServer, Reply, card_page, ebay_zip, read_object, table_page, truncate_in_row,
-)
-from vault import __version__, scraping
+from vault import __version__
 from vault.errors import ExitCode
+from vault.importing import scraping
 
 USER = "jana_sells"
 

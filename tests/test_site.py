@@ -13,6 +13,7 @@ from pathlib import Path
 
 from conftest import requires_age
 from post_fixtures import inject, post, rating
+
 from vault.models import MediaItem
 
 SITE = "https://jana.example.org/"

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from vault import agent, crypto
+from vault import crypto
 from vault.errors import ExitCode, UsageError
+from vault.keys import agent
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from claims_fixtures import publish, reputation_vault
 from conftest import VaultEnv
+
 from vault.errors import ExitCode, UsageError
-from vault.verify import parse_did_web, parse_resolve
+from vault.publish.verify import parse_did_web, parse_resolve
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -197,8 +197,8 @@ def test_a_proof_for_another_purpose_is_refused(vault_env, tmp_path):
     """A signature made for authentication is no assertion, even by the right key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from exporters import claims
-    from vault import signing
+    from exporters.site import claims
+    from vault.publish import signing
 
     reputation_vault(vault_env)
     out = tmp_path / "site"

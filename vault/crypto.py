@@ -14,16 +14,28 @@ it with the vault's identity.  Contract of this module:
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pyrage
 
 from .errors import IntegrityError, UsageError, WrongPassphraseError
 
 if TYPE_CHECKING:
-    from .keys import Secret
+    from .keys.secret import Secret
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
+
+
+class Readable(Protocol):
+    """What the stream functions read from: a file, or a wrapper that hashes on the way."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class Writable(Protocol):
+    """What the stream functions write to."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 def generate_identity() -> tuple[str, str]:
@@ -63,7 +75,7 @@ def encrypt_bytes(data: bytes, recipients: list[str]) -> bytes:
     return pyrage.encrypt(data, _recipients(recipients))
 
 
-def encrypt_stream(reader: IO[bytes], writer: IO[bytes], recipients: list[str]) -> None:
+def encrypt_stream(reader: Readable, writer: Writable, recipients: list[str]) -> None:
     """Stream ``reader`` into ``writer`` as age ciphertext.  Memory stays bounded."""
     pyrage.encrypt_io(reader, writer, _recipients(recipients))
 
@@ -75,7 +87,7 @@ def decrypt_bytes(data: bytes, identity: "Secret", what: str = "file") -> bytes:
         raise IntegrityError(f"cannot decrypt {what}: tampered, truncated or not for this vault's key") from exc
 
 
-def decrypt_stream(reader: IO[bytes], writer: IO[bytes], identity: "Secret", what: str = "file") -> None:
+def decrypt_stream(reader: Readable, writer: Writable, identity: "Secret", what: str = "file") -> None:
     """Decrypt ``reader`` into ``writer``.  On failure partial plaintext may have been written."""
     try:
         pyrage.decrypt_io(reader, writer, [_identity(identity)])

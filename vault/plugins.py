@@ -13,22 +13,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BUILTIN_IMPORTERS = {
-    "files": "importers.files:FilesImporter",
-    "facebook": "importers.facebook:FacebookImporter",
-    "instagram": "importers.instagram:InstagramImporter",
-    "ebay": "importers.ebay:EbayImporter",
-    "etsy": "importers.etsy:EtsyImporter",
-    "x": "importers.x:XImporter",
-    "mastodon": "importers.mastodon:MastodonImporter",
-    "linkedin": "importers.linkedin:LinkedInImporter",
-    "bluesky": "importers.bluesky:BlueskyImporter",
+    "files": "importers.files.importer:FilesImporter",
+    "facebook": "importers.meta.facebook:FacebookImporter",
+    "instagram": "importers.meta.instagram:InstagramImporter",
+    "ebay": "importers.ebay.importer:EbayImporter",
+    "etsy": "importers.etsy.importer:EtsyImporter",
+    "x": "importers.x.importer:XImporter",
+    "mastodon": "importers.mastodon.importer:MastodonImporter",
+    "linkedin": "importers.linkedin.importer:LinkedInImporter",
+    "bluesky": "importers.bluesky.importer:BlueskyImporter",
 }
 BUILTIN_EXPORTERS: dict[str, str] = {
-    "dir": "exporters.dir_target:DirTarget",
-    "git": "exporters.git_target:GitTarget",
-    "netlify": "exporters.netlify_target:NetlifyTarget",
-    "neocities": "exporters.neocities_target:NeocitiesTarget",
-    "rclone": "exporters.rclone_target:RcloneTarget",
+    "dir": "exporters.targets.directory:DirTarget",
+    "git": "exporters.targets.git:GitTarget",
+    "netlify": "exporters.targets.netlify:NetlifyTarget",
+    "neocities": "exporters.targets.neocities:NeocitiesTarget",
+    "rclone": "exporters.targets.rclone:RcloneTarget",
 }
 
 

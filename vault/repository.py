@@ -17,12 +17,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from . import crypto, keys
+from . import crypto
 from .errors import IntegrityError, KeyUnavailableError, NoVaultError, VaultExistsError
-from .keys import KeySource, Secret
-from .store.checksums import ChecksumLog
+from .keys import lookup as keys
+from .keys.lookup import KeySource
+from .keys.secret import Secret
 from .store import head as head_mod
-from .store.checksums import drop_replaced
+from .store.checksums import ChecksumLog, drop_replaced
 from .store.files import atomic_write, clean_tmp, ensure_dir, sha256_file
 from .store.lock import VaultLock
 from .store.objects import ObjectStore

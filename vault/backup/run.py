@@ -15,9 +15,7 @@ from typing import Callable, Iterable, Sequence
 from ..errors import IntegrityError, UsageError
 from ..store.checksums import read_all
 from .destination import Destination, ProgressFactory
-from .layout import (
-    HEAD_REL, LOCAL_SKIP_TOP, TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file, today_utc,
-)
+from .layout import HEAD_REL, LOCAL_SKIP_TOP, TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file, today_utc
 from .local import LocalDestination
 
 

@@ -76,7 +76,38 @@ def _globals(
 
 def _register() -> None:
     # Each module adds its commands to `app`; they import the core lazily inside the commands.
-    from . import cmd_init, cmd_key, cmd_import, cmd_records, cmd_maintenance, cmd_demo, cmd_publish, cmd_reputation, cmd_backup, cmd_unlock, cmd_version, cmd_completion, cmd_man, cmd_readers  # noqa: F401
+    # The order of registration is the order `vault --help` lists the commands in.
+    # isort: off
+    from . import (  # noqa: F401
+        cmd_init,
+        cmd_status,
+        cmd_key,
+        cmd_import,
+        cmd_sources,
+        cmd_list,
+        cmd_search,
+        cmd_show,
+        cmd_get,
+        cmd_mark,
+        cmd_export,
+        cmd_check,
+        cmd_compact,
+        cmd_gc,
+        cmd_demo,
+        cmd_publish,
+        cmd_verify,
+        cmd_scrape,
+        cmd_reputation,
+        cmd_backup,
+        cmd_restore,
+        cmd_unlock,
+        cmd_lock,
+        cmd_version,
+        cmd_completion,
+        cmd_man,
+        cmd_readers,
+    )
+    # isort: on
 
     use_vault_help(app)
 
@@ -189,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001
         if type(exc).__name__ == "NoArgsIsHelpError":
             # `vault` or `vault key` alone: the help, as gh and restic do.
-            sys.stdout.write(exc.format_message())
+            sys.stdout.write(exc.format_message())  # type: ignore[attr-defined]  # click's NoArgsIsHelpError
             code = 0
         elif hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
             # typer's own usage errors (missing argument, bad option value).

@@ -57,10 +57,9 @@ def complete_values_cmd(what: Annotated[str, typer.Argument(metavar="WHAT", help
 
 
 def _values(what: str) -> list[str]:
-    from ..repository import open_vault
 
     o = context.opts()
-    with open_vault(o.vault_path(), wait=0.5) as vault:
+    with context.open_vault(wait=0.5) as vault:
         if what == "targets":
             from ..settings import load
 

@@ -13,7 +13,7 @@ from . import app, context
 @app.command("demo", epilog="Examples:\n\n  vault demo ./vault-demo\n\n  VAULT_DIR=./vault-demo/vault VAULT_PASSPHRASE_FILE=./vault-demo/demo-passphrase.txt vault list")
 def demo_cmd(directory: Annotated[Path, typer.Argument(metavar="DIR", help="A new folder for the samples, the demo vault and the site.")] = Path("vault-demo")) -> None:
     """Import bundled sample exports into a demo vault, search them and publish a site locally."""
-    from ..demo import run_demo
+    from ..demo.run import run_demo
 
     directory = directory.expanduser().resolve()
     steps = []

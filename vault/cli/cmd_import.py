@@ -1,4 +1,4 @@
-"""`vault import` and `vault sources`."""
+"""`vault import`: read an export into the vault, without duplicates."""
 
 from __future__ import annotations
 
@@ -27,13 +27,10 @@ def import_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and report what would be added; write nothing.")] = False,
 ) -> None:
     """Import an export into the vault, without duplicates however often it is run."""
-    from ..importing import Event, run_import
-    from ..repository import open_vault
+    from ..importing.pipeline import Event, run_import
 
     _check_import_args(paths, source)
-    o = context.opts()
-    with open_vault(o.vault_path(), exclusive=not dry_run, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=not dry_run, unlock=True) as vault:
         state: dict = {}
 
         def on_event(ev: Event) -> None:
@@ -92,28 +89,3 @@ def render_import_report(rep: dict) -> None:
             context.say(f"  note:      {note}", one_line=True)
 
     context.render(rep, text)
-
-
-@app.command("sources", epilog="Examples:\n\n  vault sources\n\n  vault sources --json | jq -r '.sources[].name'")
-def sources_cmd() -> None:
-    """The importers and what each reads."""
-    from .. import plugins
-
-    found = plugins.importers.load_all()
-    out = {
-        "sources": [
-            {"name": name, "version": getattr(imp, "version", ""), "description": getattr(imp, "description", ""), "reads": getattr(imp, "reads", "")}
-            for name, imp in sorted(found.items())
-        ],
-        "warnings": plugins.importers.warnings,
-    }
-
-    def text(d: dict) -> None:
-        for s in d["sources"]:
-            context.say(f"{s['name']:<10} {s['description']}")
-            if s["reads"]:
-                context.say(f"{'':<10} reads: {s['reads']}")
-        for w in d["warnings"]:
-            context.warn(w)
-
-    context.render(out, text)

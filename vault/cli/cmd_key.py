@@ -20,21 +20,21 @@ app.add_typer(key_app, name="key")
 @key_app.command("show", epilog="Examples:\n\n  vault key show\n\n  vault key show --json")
 def show_cmd() -> None:
     """Print the vault's recipients (public keys); needs no secret."""
-    from ..repository import open_vault
-
-    o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
+    with context.open_vault() as vault:
         out = {"vault_id": vault.header.vault_id, "recipients": vault.recipients}
-    context.render(out, lambda d: [context.say(r) for r in d["recipients"]])
+
+    def text(d: dict) -> None:
+        for r in d["recipients"]:
+            context.say(r)
+
+    context.render(out, text)
 
 
 @key_app.command("export", epilog="Examples:\n\n  vault key export > identity.txt   # then: age -d -i identity.txt FILE\n\n  vault key export | lpr            # a paper copy")
 def export_cmd() -> None:
     """Print the identity in age's identity-file format (AGE-SECRET-KEY-1...), for a paper backup."""
-    from ..repository import open_vault
-
     o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
+    with context.open_vault() as vault:
         keys = vault.unlock(o.identity_file)
         from ..crypto import recipient_of
 
@@ -53,19 +53,16 @@ def passwd_cmd(
     new_passphrase_file: Annotated[Optional[Path], typer.Option(help="Read the new passphrase from this file instead of asking.", show_default=False)] = None,
 ) -> None:
     """Change the passphrase that protects keys/identity.age."""
-    from ..keys import new_passphrase
-    from ..keymgmt import change_passphrase
-    from ..repository import open_vault
+    from ..keys.changes import change_passphrase
+    from ..keys.lookup import new_passphrase
 
-    o = context.opts()
     # A missing or empty new-passphrase file is reported before the old passphrase is asked for.
     given = new_passphrase(new_passphrase_file) if new_passphrase_file is not None else None
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         if given is None:
             # The old passphrase may have come from the environment; the new one must not be
             # silently the same variable, so ask (or take the file).
-            from ..keys import prompt_passphrase
+            from ..keys.lookup import prompt_passphrase
 
             asked = prompt_passphrase("New passphrase: ", confirm=True)
             if asked is None:
@@ -84,15 +81,11 @@ def add_recipient_cmd(
     recipient: Annotated[str, typer.Argument(help="An age X25519 public key (age1...).")],
 ) -> None:
     """Encrypt everything written from now on to an extra recipient as well (e.g. a recovery key)."""
-    from ..keymgmt import add_recipient
-    from ..repository import open_vault
-
     from ..crypto import check_recipient
+    from ..keys.changes import add_recipient
 
     check_recipient(recipient)  # a mistyped key is reported before any passphrase is asked for
-    o = context.opts()
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         added = add_recipient(vault, recipient)
         out = {"recipients": vault.recipients, "added": added}
     context.render(out, lambda d: context.info("Recipient added; objects written from now on are encrypted to it too." if d["added"] else "That recipient was already present."))

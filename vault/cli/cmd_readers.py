@@ -30,20 +30,17 @@ def add_cmd(
 ) -> None:
     """Let a reader open premium posts, with their age key or a passphrase you give them."""
     from ..errors import KeyUnavailableError, UsageError
-    from ..keys import prompt_passphrase, read_passphrase_file
-    from ..readers import add
-    from ..repository import open_vault
+    from ..keys.lookup import prompt_passphrase, read_passphrase_file
+    from ..publish.readers import add
 
     wants_passphrase = passphrase or passphrase_file is not None
     if (recipient is None) == (not wants_passphrase):
         raise UsageError("give either the reader's age key (age1...) or --passphrase",
                          hint="vault readers add NAME age1...   or   vault readers add NAME --passphrase")
-    o = context.opts()
     secret = None
     if passphrase_file is not None:
         secret = read_passphrase_file(passphrase_file)
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         if wants_passphrase and secret is None:
             secret = prompt_passphrase(f"Passphrase for {name}: ", confirm=True)
             if secret is None:
@@ -60,12 +57,9 @@ def add_cmd(
 @readers_app.command("list", epilog="Examples:\n\n  vault readers list\n\n  vault readers list --json")
 def list_cmd() -> None:
     """List the premium readers (names, kinds and public keys; never passphrases)."""
-    from ..readers import listing
-    from ..repository import open_vault
+    from ..publish.readers import listing
 
-    o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(unlock=True) as vault:
         rows = listing(vault)
 
     def text(d: dict) -> None:
@@ -82,12 +76,9 @@ def remove_cmd(
     name: Annotated[str, typer.Argument(help="The reader's name, as `vault readers list` shows it.", show_default=False)],
 ) -> None:
     """Stop encrypting premium posts to a reader (files they already have stay readable to them)."""
-    from ..readers import remove
-    from ..repository import open_vault
+    from ..publish.readers import remove
 
-    o = context.opts()
-    with open_vault(o.vault_path(), exclusive=True, wait=o.lock_wait) as vault:
-        vault.unlock(o.identity_file)
+    with context.open_vault(exclusive=True, unlock=True) as vault:
         removed = remove(vault, name)
     note = REMOVED_NOTE.format(name=removed["name"])
     context.render(dict(removed, note=note), lambda d: context.info(f"Removed reader {d['name']}. {note}"))

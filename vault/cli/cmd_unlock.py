@@ -1,4 +1,4 @@
-"""`vault unlock` and `vault lock`: keep the identity in a short-lived agent, or forget it."""
+"""`vault unlock`: keep the identity in a short-lived agent."""
 
 from __future__ import annotations
 
@@ -26,12 +26,11 @@ def unlock_cmd(
     duration: Annotated[str, typer.Option("--for", metavar="DURATION", help="How long to stay unlocked: 90s, 15m, 1h30m, 2d (at most 7d).")] = "15m",
 ) -> None:
     """Unlock the vault for a while, so later commands need no passphrase."""
-    from .. import agent
-    from ..repository import open_vault
+    from ..keys import agent
 
     seconds = agent.parse_duration(duration)
     o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait) as vault:
+    with context.open_vault() as vault:
         keys = vault.unlock(o.identity_file)
         vault_id = vault.header.vault_id
         identity = keys.identity
@@ -40,20 +39,3 @@ def unlock_cmd(
     info = agent.start(vault_id, identity, seconds)
     out = {"vault_id": vault_id, "unlocked": True, "source": source, **info}
     context.render(out, lambda d: context.info(f"unlocked until {d['expires_at']} (agent pid {d['pid']}); `vault lock` forgets the key now"))
-
-
-@app.command(
-    "lock",
-    epilog="Examples:\n\n  vault lock\n\n  vault --vault ~/other-vault lock --json",
-)
-def lock_cmd() -> None:
-    """Forget the identity held by `vault unlock` at once (stops the agent)."""
-    from .. import agent
-    from ..repository import open_vault
-
-    o = context.opts()
-    with open_vault(o.vault_path(), wait=o.lock_wait, lock=False) as vault:
-        vault_id = vault.header.vault_id
-    was = agent.stop(vault_id)
-    out = {"vault_id": vault_id, "locked": True, "was_unlocked": was}
-    context.render(out, lambda d: context.info("locked: the agent forgot the identity" if d["was_unlocked"] else "was not unlocked"))

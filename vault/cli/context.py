@@ -12,9 +12,12 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import typer
+
+if TYPE_CHECKING:
+    from ..repository import Vault
 
 
 @dataclass
@@ -165,3 +168,21 @@ def _binary_speed_column():
 def exit_with(code: int) -> None:
     if code:
         raise typer.Exit(code)
+
+
+@contextmanager
+def open_vault(*, exclusive: bool = False, unlock: bool = False, wait: float | None = None, lock: bool = True) -> Iterator[Vault]:
+    """Open the vault the global options name, for the duration of one command.
+
+    The one way commands open the vault.  ``exclusive`` takes the exclusive lock (key changes,
+    curation, publish, compact, gc), otherwise the shared one; the lock is waited for at most
+    ``--lock-wait`` seconds, or ``wait`` seconds (shell completion must not hang).  ``unlock``
+    finds the identity (``--identity-file``, agent, keyring, passphrase) before the command runs.
+    ``lock=False`` takes no lock at all, for commands that only read ``vault.json``.
+    """
+    from ..repository import open_vault as open_locked
+
+    with open_locked(STATE.vault_path(), exclusive=exclusive, wait=STATE.lock_wait if wait is None else wait, lock=lock) as vault:
+        if unlock:
+            vault.unlock(STATE.identity_file)
+        yield vault

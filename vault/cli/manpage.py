@@ -95,7 +95,7 @@ def render(root: Command | None = None) -> str:
         "vault \\- a personal data vault of social-network and marketplace exports, encrypted with age",
         ".SH SYNOPSIS",
         ".PP",
-        f"\\fBvault\\fR [\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR] [\\fIARGUMENTS\\fR]",
+        "\\fBvault\\fR [\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR] [\\fIARGUMENTS\\fR]",
         ".SH DESCRIPTION",
     ]
     out += _para(root.short)

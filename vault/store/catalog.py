@@ -52,8 +52,8 @@ from typing import IO, Any, Iterable, Iterator
 from .. import crypto
 from ..errors import IntegrityError, StorageError
 from .files import atomic_writer, ensure_dir, fsync_dir, open_private, storage_error, temp_name
-from .index import PLAIN_TABLES, IndexUnusable, has_unspaced, index_key, match_clauses, open_db, remove_files
 from .head import CatalogHead, Survey
+from .index import PLAIN_TABLES, IndexUnusable, has_unspaced, index_key, match_clauses, open_db, remove_files
 
 # The tables of a snapshot's database (format version 1; the word index is rebuilt from records).
 SNAPSHOT_SCHEMA = """
@@ -486,7 +486,7 @@ class Catalog:
             self.db = None
             remove_files(self.index_path)
 
-    def _write_encrypted(self, final: Path, plain: IO[bytes], what: str) -> str:
+    def _write_encrypted(self, final: Path, plain: crypto.Readable, what: str) -> str:
         """Encrypt ``plain`` into ``final`` atomically; return the ciphertext's sha256."""
         ensure_dir(final.parent)
         with atomic_writer(final, self.tmpdir, what=what) as fh:
@@ -574,7 +574,7 @@ class Catalog:
         else:
             row = self._row(rid)
             new = row is None
-            if new:
+            if row is None:
                 n = self._next_n
                 self._next_n += 1
             else:
@@ -640,6 +640,7 @@ class Catalog:
         shared = {k: prov[k] for k in PROV_SHARED if k in prov}
         if len(shared) < 2:
             return prov
+        memo: tuple | None  # None when a value is unhashable
         memo = tuple(shared.items())
         try:
             key = self._prov_keys.get(memo)
@@ -780,7 +781,8 @@ class Catalog:
 
         Rows are read lazily: memory does not grow with the number of matches."""
         self._flush_batch()
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if kind:
             where.append("r.kind=?"); args.append(kind)
         if source:

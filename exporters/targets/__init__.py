@@ -1,0 +1,1 @@
+"""Publish targets: a folder, git, Netlify, Neocities and rclone remotes."""

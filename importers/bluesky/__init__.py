@@ -1,0 +1,1 @@
+"""Bluesky: repository CAR exports, read with a small DAG-CBOR decoder."""

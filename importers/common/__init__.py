@@ -1,0 +1,1 @@
+"""Helpers every importer may use: bounded member readers and candidate probing."""

@@ -1,0 +1,1 @@
+"""eBay: data-request CSVs, API XML/JSON, saved and captured feedback pages."""

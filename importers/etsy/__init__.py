@@ -1,0 +1,1 @@
+"""Etsy: the reviews file of the data export."""

@@ -1,0 +1,1 @@
+"""A plain folder of photos and videos (a camera roll)."""

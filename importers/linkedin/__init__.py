@@ -1,0 +1,1 @@
+"""LinkedIn: the data export's CSV files."""

@@ -1,0 +1,1 @@
+"""Mastodon: the ActivityPub outbox export."""

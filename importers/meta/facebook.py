@@ -1,0 +1,433 @@
+"""Facebook "Download Your Information" exports, JSON format.
+
+Every layout era is read: 2018 (``posts/your_posts.json`` = ``{"status_updates": [...]}``),
+2020-22 (``posts/your_posts_N.json``), 2022-23 (``your_activity_across_facebook/posts/...``) and
+2024+ (``your_facebook_activity/posts/your_posts__check_ins__photos_and_videos_N.json``), from a
+zip, several zips (parts of one export) or an unpacked folder.
+
+What becomes what:
+
+* every photo/video the posts, albums, uncategorized photos and videos files name, plus media files
+  under the posts media folders that nothing names -> ``MediaItem`` (yielded first, once per uri);
+* every entry of the posts files with text, media or a link -> ``PostItem``;
+* the check-ins file only fills in place details of posts (never creates posts); comments,
+  messages, reactions and stories are not read.
+
+Facebook gives posts no id, so a post's ``source_id`` is a content key over what stays the same
+between exports of different eras (time, text, links, place name, number of media), not the media
+paths, which change between eras.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+
+from vault.plugin_api import Item, Place, PostItem, Skipped, Warning_, from_epoch
+
+from ..common.members import RecordStream
+from .reader import (
+    MediaCatalog,
+    Tree,
+    as_list,
+    as_records,
+    clean_uri,
+    content_key,
+    dig,
+    fix_mojibake,
+    html_error,
+    is_html_export,
+    is_media_name,
+    is_url,
+    is_web_url,
+    load_json,
+    media_items,
+    natural_key,
+    number,
+    stream_records,
+    text_of,
+)
+
+_ERA = r"(?:(?:your_facebook_activity|your_activity_across_facebook)/)?"
+_MEDIA_HOME = r"(?:posts|photos_and_videos)"
+
+POSTS_JSON = re.compile(rf"^{_ERA}posts/your_posts[^/]*\.json$")
+POSTS_HTML = re.compile(rf"^{_ERA}posts/your_posts[^/]*\.html?$")
+ALBUMS = re.compile(rf"^{_ERA}{_MEDIA_HOME}/album/[^/]+\.json$")
+UNCATEGORIZED = re.compile(rf"^{_ERA}{_MEDIA_HOME}/your_uncategorized_photos[^/]*\.json$")
+VIDEOS = re.compile(rf"^{_ERA}{_MEDIA_HOME}/your_videos[^/]*\.json$")
+CHECKINS = re.compile(rf"^{_ERA}posts/check-ins[^/]*\.json$")
+MEDIA_FOLDERS = re.compile(rf"^(?:{_ERA}posts/media/|photos_and_videos/)")
+MEDIA_EXCLUDE = re.compile(r"^photos_and_videos/(?:stickers_used|album)/")
+
+# Facebook-only top-level folders (the 2020-era ones such as posts/ are shared with other tools).
+_FB_ROOT = re.compile(r"^(?:your_facebook_activity|your_activity_across_facebook)/")
+_FB_JSON = re.compile(
+    r"^(?:your_facebook_activity|your_activity_across_facebook)/.+\.json$"
+    r"|^(?:personal_information/)?profile_information/profile_information\.json$"
+    r"|^comments_and_reactions/.+\.json$"
+)
+_FB_MEDIA_NAME = re.compile(r"(?:^|/)\d+_\d+_\d+_[a-z]\.[A-Za-z0-9]+$")
+_COORDS = re.compile(r"(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)")
+
+
+class FacebookImporter:
+    name = "facebook"
+    version = "1"
+    description = "Facebook \"Download your information\" export (JSON format): posts, photos, videos"
+    reads = ("zip(s) or folder with your_posts*.json (2018, 2020-22, 2022-23 and 2024+ layouts), "
+             "albums, uncategorized photos, videos, check-ins; several zips = one export")
+
+    # -- detection ------------------------------------------------------------------------------
+
+    def recognize(self, src) -> int:
+        tree = Tree(src)
+        if tree.any(POSTS_JSON):
+            return 95
+        if self._is_html(tree):
+            raise html_error("Facebook", "a Facebook export")
+        if tree.any(ALBUMS) or tree.any(UNCATEGORIZED) or tree.any(VIDEOS) or tree.any(_FB_JSON):
+            return 70
+        media = [path for path, _ in tree.match(MEDIA_FOLDERS) if is_media_name(path)]
+        if any(_FB_ROOT.search(path) for path in media):
+            return 60  # a part of a multi-zip export holding only media
+        if any(_FB_MEDIA_NAME.search(path) for path in media):
+            return 50
+        return 0
+
+    @staticmethod
+    def _is_html(tree: Tree) -> bool:
+        return is_html_export(tree, POSTS_JSON, POSTS_HTML, _FB_ROOT)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self, src) -> Iterator[Item]:
+        tree = Tree(src)
+        if self._is_html(tree):
+            raise html_error("Facebook", "a Facebook export")
+        posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
+        catalog = MediaCatalog()
+
+        # Pass 1: what the JSON says about media (posts first, so their metadata wins).
+        for _, entry in posts_files:
+            # Read as a stream (a posts file can be hundreds of MB); its problems are reported
+            # in pass 2, which reads it again.
+            for got in _posts_stream(entry):
+                if not isinstance(got, Skipped) and isinstance(got[1], dict):
+                    for media in _media_of_post(got[1]):
+                        _note_media(catalog, media, entry.rel)
+        for pattern in (ALBUMS, UNCATEGORIZED, VIDEOS):
+            for _, entry in sorted(tree.match(pattern), key=lambda pe: natural_key(pe[0])):
+                root, skipped = load_json(entry)  # read once: not cached for pass 2
+                if skipped is not None:
+                    yield skipped
+                    continue
+                for media in _media_of_collection(root):
+                    _note_media(catalog, media, entry.rel)
+        checkins: dict[Any, Place] = {}
+        for _, entry in tree.match(CHECKINS):
+            root, skipped = load_json(entry)
+            if skipped is not None:
+                yield skipped
+                continue
+            checkins.update(_checkins(root))
+
+        # Media before posts.
+        yield from media_items(tree, catalog, MEDIA_FOLDERS, MEDIA_EXCLUDE)
+
+        # Pass 2: posts.
+        seen: set[str] = set()
+        for _, entry in posts_files:
+            stream = _posts_stream(entry)
+            found = 0
+            not_posts: dict[str, list[str]] = {}  # why -> titles of the entries
+            for got in stream:
+                if isinstance(got, Skipped):
+                    yield got
+                    continue
+                index, post = got
+                if not isinstance(post, dict):
+                    continue
+                found += 1
+                try:
+                    item = _post_item(post, entry.rel, checkins)
+                except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+                    yield Skipped(entry.rel, f"post #{index} could not be read: {exc}")
+                    continue
+                if item is None:
+                    why = _why_not_a_post(post)
+                    if why:
+                        not_posts.setdefault(why, []).append(text_of(fix_mojibake(post.get("title"))) or "")
+                    continue
+                if isinstance(item, Skipped):
+                    yield item
+                    continue
+                if item.source_id in seen:
+                    continue  # the same post repeated in another part file or zip
+                seen.add(item.source_id)
+                yield item
+            for why, titles in not_posts.items():
+                example = next((title for title in titles if title), None)
+                count = f"{len(titles)} entries" if len(titles) != 1 else "1 entry"
+                yield Warning_(f"{count} not imported as posts: {why}"
+                               + (f", e.g. {example!r}" if example else ""), path=entry.rel)
+            if not found and not stream.empty:
+                yield Warning_("no posts found: the file's structure is not one this importer knows", path=entry.rel)
+
+
+# ---------------------------------------------------------------------------------------------
+# Record shapes
+# ---------------------------------------------------------------------------------------------
+
+
+# A root object with one of these keys is a single post.
+_POST_KEYS = ("timestamp", "attachments", "data")
+
+
+def _posts_stream(entry) -> RecordStream:
+    return stream_records(entry, "status_updates", record_keys=_POST_KEYS)
+
+
+def _attachment_data(post: dict) -> Iterator[dict]:
+    for group in as_list(post.get("attachments")):
+        if not isinstance(group, dict):
+            continue
+        for item in as_list(group.get("data")):
+            if isinstance(item, dict):
+                yield item
+
+
+# Attachment kinds read for what they are; media nested in any other kind (a note's ``media[]``,
+# ...) is found by its ``uri``.
+_READ_KINDS = frozenset({"media", "external_context", "place", "note"})
+_NESTED_DEPTH = 4
+
+
+def _media_of_post(post: dict) -> Iterator[dict]:
+    for item in _attachment_data(post):
+        yield from _media_in(item)
+
+
+def _media_in(item: dict) -> Iterator[dict]:
+    """The media objects of one attachment item, in order: its ``media``, then media objects
+    (dicts with a local ``uri``) nested up to a few levels inside its other kinds, e.g.
+    ``{"note": {"media": [{"uri": ...}]}}`` (2020-22 photo posts written as notes)."""
+    media = item.get("media")
+    if isinstance(media, dict):
+        yield media
+    for key, value in item.items():
+        if key in ("media", "external_context", "place"):
+            continue
+        yield from _nested_media(value, _NESTED_DEPTH)
+
+
+def _nested_media(value: Any, depth: int) -> Iterator[dict]:
+    if depth <= 0:
+        return
+    if isinstance(value, list):
+        for element in value:
+            yield from _nested_media(element, depth - 1)
+    elif isinstance(value, dict):
+        uri = clean_uri(value.get("uri"))
+        if uri and not is_url(uri) and is_media_name(uri):
+            yield value
+            return
+        for key, element in value.items():
+            if key != "thumbnail":
+                yield from _nested_media(element, depth - 1)
+
+
+def _note_texts(post: dict) -> list[str]:
+    """The bodies of notes attached to ``post`` (the owner's words).  ``{"text": ...}`` items
+    are not used: real exports fill them with Facebook's own words ("12 Years Ago")."""
+    out: list[str] = []
+    for item in _attachment_data(post):
+        text = text_of(dig(item, "note", "text"))
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def _why_not_a_post(post: dict) -> str | None:
+    """Why an entry with attachments gave no post (for a warning), or None for an entry with
+    none: title-only entries (profile updates...) hold nothing but Facebook's own words."""
+    items = list(_attachment_data(post))
+    if not items:
+        return None
+    kinds = list(dict.fromkeys(key for item in items for key in item if key not in _READ_KINDS))
+    if kinds:
+        return f"attachments this importer does not read ({', '.join(kinds)})"
+    if any(isinstance(item.get("place"), dict) for item in items):
+        return "check-ins with a place but neither text, media nor a link"
+    return "attachments with neither text, media nor a link"
+
+
+def _note_media(catalog: MediaCatalog, media: dict, member: str) -> None:
+    uri = clean_uri(media.get("uri"))
+    if uri and not is_url(uri):
+        catalog.add(uri, media, member)
+    thumbnail = clean_uri(dig(media, "thumbnail", "uri"))
+    if thumbnail and not is_url(thumbnail):
+        catalog.thumbnails.add(thumbnail)
+
+
+def _media_of_collection(root: Any) -> Iterator[dict]:
+    """Media of an album (object with photos and cover_photo) or a *_v2 list of media."""
+    for record in as_records(root, "other_photos_v2", "videos_v2", "photos", "videos",
+                             record_keys=("uri", "photos", "cover_photo")):
+        if "photos" in record or "cover_photo" in record:  # an album
+            for media in as_list(record.get("photos")):
+                if isinstance(media, dict):
+                    yield media
+            if isinstance(record.get("cover_photo"), dict):
+                yield record["cover_photo"]
+        elif "uri" in record:
+            yield record
+
+
+def _place(value: Any) -> Place | None:
+    if not isinstance(value, dict):
+        return None
+    coordinate = value.get("coordinate")
+    coordinate = coordinate if isinstance(coordinate, dict) else {}
+    place = Place(
+        name=text_of(value.get("name")),
+        lat=number(coordinate.get("latitude")),
+        lon=number(coordinate.get("longitude")),
+        address=text_of(value.get("address")),
+    )
+    return place if (place.name or place.lat is not None or place.address) else None
+
+
+def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem | Skipped | None:
+    post = fix_mojibake(post)
+    text = None
+    updated = None
+    for item in as_list(post.get("data")):
+        if not isinstance(item, dict):
+            continue
+        if text is None and isinstance(item.get("post"), str):
+            text = text_of(item["post"])
+        if updated is None and "update_timestamp" in item:
+            updated = item["update_timestamp"]
+
+    links: list[str] = []
+    refs: list[str] = []
+    direct = 0  # media attached as {"media": ...} items (the content key counts only these)
+    place: Place | None = None
+    for item in _attachment_data(post):
+        for media in _media_in(item):
+            uri = clean_uri(media.get("uri"))
+            if uri and is_url(uri):
+                if is_web_url(uri) and uri not in links:
+                    links.append(uri)
+            elif uri and uri not in refs:
+                refs.append(uri)
+                direct += media is item.get("media")
+        url = dig(item, "external_context", "url")
+        if isinstance(url, str) and url.strip() and url.strip() not in links:
+            links.append(url.strip())
+        if place is None:
+            place = _place(item.get("place"))
+
+    # The key is taken before a note's body stands in for a missing status text, over what
+    # earlier versions keyed on, so posts already in a vault keep their ids.
+    key_text = text
+    extra: dict[str, Any] = {}
+    texts = _note_texts(post)
+    if texts:
+        if text is None:
+            text = "\n\n".join(texts)
+        else:
+            extra["note_text"] = texts
+    for item in _attachment_data(post):
+        if text_of(dig(item, "note", "title")):
+            extra["note_title"] = text_of(dig(item, "note", "title"))
+            break
+
+    if not (text or refs or links):
+        return None  # profile-picture updates, life events...: not posts (no text, media or link)
+
+    timestamp = post.get("timestamp")
+    created = from_epoch(timestamp)
+    if created is None:
+        timestamp = updated
+        created = from_epoch(updated)
+    if created is None:
+        return Skipped(member, f"post without a valid timestamp: {json.dumps(post.get('timestamp'))[:40]}")
+
+    source_id = content_key(
+        "fb:", timestamp, key_text or "", json.dumps(sorted(links), ensure_ascii=False),
+        place.name if place and place.name else "", direct,
+    )
+
+    enrich = checkins.get(timestamp)
+    if enrich is not None:
+        if place is None:
+            place = Place(enrich.name, enrich.lat, enrich.lon, enrich.address)
+        else:
+            place.name = place.name or enrich.name
+            if place.lat is None or place.lon is None:
+                place.lat, place.lon = enrich.lat, enrich.lon
+            place.address = place.address or enrich.address
+
+    tagged = []
+    for tag in as_list(post.get("tags")):
+        name = text_of(tag.get("name")) if isinstance(tag, dict) else text_of(tag)
+        if name and name not in tagged:
+            tagged.append(name)
+
+    return PostItem(
+        source_id=source_id,
+        created_at=created,
+        text=text,
+        title=text_of(post.get("title")),
+        links=links,
+        place=place,
+        media_refs=refs,
+        tagged=tagged,
+        member=member,
+        extra=extra,
+        raw=post,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Check-ins (label-value records; enrichment only)
+# ---------------------------------------------------------------------------------------------
+
+
+def _label_items(value: Any) -> Iterator[dict]:
+    """Every {label, value|dict} item under ``value``, depth first."""
+    for item in as_list(value):
+        if not isinstance(item, dict):
+            continue
+        yield item
+        if "dict" in item:
+            yield from _label_items(item["dict"])
+        if "vec" in item:
+            yield from _label_items(item["vec"])
+
+
+def _checkins(root: Any) -> dict[Any, Place]:
+    out: dict[Any, Place] = {}
+    for record in as_records(fix_mojibake(root), "checkins_v2", record_keys=("timestamp", "label_values")):
+        timestamp = record.get("timestamp")
+        if timestamp is None:
+            continue
+        place = Place()
+        for item in _label_items(record.get("label_values")):
+            label = item.get("label")
+            value = item.get("value")
+            if label in ("Name", "Place name") and place.name is None:
+                place.name = text_of(value)
+            elif label == "Address" and place.address is None:
+                place.address = text_of(value)
+            elif label == "Coordinates" and isinstance(value, str) and place.lat is None:
+                match = _COORDS.search(value)
+                if match:
+                    place.lat, place.lon = float(match.group(1)), float(match.group(2))
+        if place.name or place.lat is not None or place.address:
+            out[timestamp] = place
+    return out

@@ -1,0 +1,1 @@
+"""X (Twitter): the archive's JavaScript data files."""
