@@ -249,4 +249,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    from ..errors import ExitCode
+
+    try:
+        code = main()
+    except KeyboardInterrupt:  # one that escaped main's own handling
+        code = int(ExitCode.INTERRUPTED)
+    if code == ExitCode.INTERRUPTED:
+        # main has already cleaned up (temp files removed, lock released, worker pools joined).
+        # Leave without the interpreter's finalisation: a KeyboardInterrupt surfacing there was
+        # seen, rarely and under load, to turn the documented exit 130 into death by SIGINT.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
