@@ -37,6 +37,7 @@ import base64
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
+from importers.common.shapes import as_list
 from vault.plugin_api import ArchiveMemberError, Held, Item, PostItem, Skipped, Warning_, parse_iso
 
 from ..common.probing import probe_candidates
@@ -222,8 +223,8 @@ def _post(record: dict, did: str, rkey: str, rel: str) -> Item:
         return Skipped(f"{rel}:{POST_COLLECTION}/{rkey}", "post without a usable createdAt")
 
     links: list[str] = []
-    for facet in _as_list(record.get("facets")):
-        for feature in _as_list(facet.get("features") if isinstance(facet, dict) else None):
+    for facet in as_list(record.get("facets")):
+        for feature in as_list(facet.get("features") if isinstance(facet, dict) else None):
             if isinstance(feature, dict) and feature.get("$type") == "app.bsky.richtext.facet#link":
                 _add(links, feature.get("uri"))
 
@@ -248,7 +249,7 @@ def _post(record: dict, did: str, rkey: str, rel: str) -> Item:
     if media_kind == "app.bsky.embed.external" and media_embed is not embed:
         _add(links, _dict(media_embed.get("external")).get("uri"))
     if media_kind == "app.bsky.embed.images":
-        images = [_blob_info(image.get("image"), image.get("alt")) for image in _as_list(media_embed.get("images"))
+        images = [_blob_info(image.get("image"), image.get("alt")) for image in as_list(media_embed.get("images"))
                   if isinstance(image, dict)]
         if images:
             extra["images"] = images
@@ -325,11 +326,6 @@ def _jsonable(value: Any) -> Any:
 def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _add(items: list[str], value: Any) -> None:

@@ -34,6 +34,7 @@ import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator
 
+from importers.common.shapes import as_list
 from vault.plugin_api import ArchiveMemberError, Held, Item, MediaItem, PostItem, Skipped, Warning_, parse_iso
 
 from ..common.members import RecordStream, load_json
@@ -164,7 +165,7 @@ def _post(status: dict, activity: dict, followers: str | None, src: "ExportSourc
         links.append(quote)
 
     refs: list[str] = []
-    for attachment in _as_list(status.get("attachment")):
+    for attachment in as_list(status.get("attachment")):
         if not isinstance(attachment, dict):
             continue
         url = _href(attachment.get("url"))
@@ -211,8 +212,8 @@ def visibility(status: dict, followers: str | None) -> str:
     collection (``followers`` from actor.json; without it, any ``.../followers`` collection)
     -> "followers-only"; otherwise "direct".
     """
-    to = {_href(a) for a in _as_list(status.get("to"))} - {None}
-    cc = {_href(a) for a in _as_list(status.get("cc"))} - {None}
+    to = {_href(a) for a in as_list(status.get("to"))} - {None}
+    cc = {_href(a) for a in as_list(status.get("cc"))} - {None}
     if to & PUBLIC:
         return "public"
     if cc & PUBLIC:
@@ -353,8 +354,3 @@ def _str(value: Any) -> str | None:
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]

@@ -21,6 +21,7 @@ import re
 import unicodedata
 from typing import Any, Iterable, Iterator
 
+from importers.common.shapes import as_list  # the Meta importers use it as reader.as_list
 from vault.plugin_api import Skipped
 
 from ..common import members
@@ -124,15 +125,6 @@ def is_media_name(path: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Shapes
 # ---------------------------------------------------------------------------------------------
-
-
-def as_list(value: Any) -> list:
-    """None -> [], a list -> itself, anything else (a single object) -> [it]."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return value
-    return [value]
 
 
 def as_records(root: Any, *keys: str, record_keys: Iterable[str] = ()) -> list[dict]:

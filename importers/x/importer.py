@@ -45,6 +45,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit
 
+from importers.common.shapes import as_list
 from vault.plugin_api import ArchiveMemberError, Item, MediaItem, PostItem, Skipped, Warning_
 
 from ..common.members import RecordStream
@@ -243,7 +244,7 @@ def _manifest_parts(manifest: Any, base: str) -> tuple[list[tuple[str, int | Non
         folder = info.get("mediaDirectory")
         if isinstance(folder, str) and folder.strip("/"):
             media_dirs.append(base + folder.strip("/"))
-        for item in _as_list(info.get("files")):
+        for item in as_list(info.get("files")):
             file_name = item.get("fileName") if isinstance(item, dict) else None
             if isinstance(file_name, str) and file_name:
                 parts.append((base + file_name.removeprefix("./").lstrip("/"), _int(item.get("count"))))
@@ -283,7 +284,7 @@ class _State:
 
         links: list[str] = []
         expand: dict[str, str] = {}
-        for url in _as_list(_dig(tweet, "entities", "urls")):
+        for url in as_list(_dig(tweet, "entities", "urls")):
             short = _text(url.get("url")) if isinstance(url, dict) else None
             if short is None:
                 continue
@@ -377,7 +378,7 @@ class _State:
 
 def _media_entities(tweet: dict) -> list[dict]:
     """``extended_entities.media`` (all items), else ``entities.media`` (only the first)."""
-    media = _as_list(_dig(tweet, "extended_entities", "media")) or _as_list(_dig(tweet, "entities", "media"))
+    media = as_list(_dig(tweet, "extended_entities", "media")) or as_list(_dig(tweet, "entities", "media"))
     return [m for m in media if isinstance(m, dict)]
 
 
@@ -387,7 +388,7 @@ def media_basename(media: dict) -> str | None:
     url: Any = None
     if media.get("type") in ("video", "animated_gif"):
         best = -2
-        for variant in _as_list(_dig(media, "video_info", "variants")):
+        for variant in as_list(_dig(media, "video_info", "variants")):
             if not isinstance(variant, dict) or not isinstance(variant.get("url"), str):
                 continue
             bitrate = _int(variant.get("bitrate"))
@@ -483,11 +484,6 @@ def _int(value: Any) -> int | None:
         return int(value.strip())
     return None
 
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _dig(value: Any, *path: str) -> Any:

@@ -3,7 +3,6 @@ are copied, which names are reserved at a destination, and how local files are l
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import date, datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -106,14 +105,6 @@ def _is_regular(mode: int) -> bool:
     import stat
 
     return stat.S_ISREG(mode)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def today_utc() -> date:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import StorageError, UsageError
-from ..store.files import commit_temp, ensure_dir, fsync_dir, open_private, storage_error, temp_name
+from ..store.files import commit_temp, ensure_dir, fsync_dir, open_private, sha256_file, storage_error, temp_name
 from .destination import Advance, Destination, _under
-from .layout import CHUNK, INCOMING, check_rel, scan_local, sha256_file
+from .layout import CHUNK, INCOMING, check_rel, scan_local
 
 LOCAL_COPY_THREADS = 8  # concurrent copies to or from a folder (fsync-bound)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ..errors import IntegrityError, NoVaultError, StorageError, VaultExistsError
 from ..store.checksums import read_all
-from ..store.files import DIR_MODE, FILE_MODE, atomic_write, ensure_dir
+from ..store.files import DIR_MODE, FILE_MODE, atomic_write, ensure_dir, sha256_file
 from .destination import Destination, ProgressFactory
-from .layout import RESTORE_MARKER, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file
+from .layout import RESTORE_MARKER, is_junk, is_reserved, is_safe_rel, phase, scan_local
 
 
 @dataclass

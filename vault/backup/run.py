@@ -14,8 +14,9 @@ from typing import Callable, Iterable, Sequence
 
 from ..errors import IntegrityError, UsageError
 from ..store.checksums import read_all
+from ..store.files import sha256_file
 from .destination import Destination, ProgressFactory
-from .layout import HEAD_REL, LOCAL_SKIP_TOP, TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, sha256_file, today_utc
+from .layout import HEAD_REL, LOCAL_SKIP_TOP, TRASH, in_vault_area, is_immutable, is_junk, is_reserved, is_safe_rel, phase, scan_local, today_utc
 from .local import LocalDestination
 
 
