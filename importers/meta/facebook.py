@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any, Iterator
 
 from vault.plugin_api import Item, Place, PostItem, Skipped, Warning_, from_epoch
@@ -45,6 +46,7 @@ from .reader import (
     media_items,
     natural_key,
     number,
+    read_posts,
     stream_records,
     text_of,
 )
@@ -139,41 +141,20 @@ class FacebookImporter:
         # Pass 2: posts.
         seen: set[str] = set()
         for _, entry in posts_files:
-            stream = _posts_stream(entry)
-            found = 0
             not_posts: dict[str, list[str]] = {}  # why -> titles of the entries
-            for got in stream:
-                if isinstance(got, Skipped):
-                    yield got
-                    continue
-                index, post = got
-                if not isinstance(post, dict):
-                    continue
-                found += 1
-                try:
-                    item = _post_item(post, entry.rel, checkins)
-                except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
-                    yield Skipped(entry.rel, f"post #{index} could not be read: {exc}")
-                    continue
-                if item is None:
-                    why = _why_not_a_post(post)
-                    if why:
-                        not_posts.setdefault(why, []).append(text_of(fix_mojibake(post.get("title"))) or "")
-                    continue
-                if isinstance(item, Skipped):
-                    yield item
-                    continue
-                if item.source_id in seen:
-                    continue  # the same post repeated in another part file or zip
-                seen.add(item.source_id)
-                yield item
+
+            def not_a_post(post: dict) -> None:
+                why = _why_not_a_post(post)
+                if why:
+                    not_posts.setdefault(why, []).append(text_of(fix_mojibake(post.get("title"))) or "")
+
+            yield from read_posts(_posts_stream(entry), entry.rel, partial(_post_item, member=entry.rel, checkins=checkins),
+                                  seen, not_a_post)
             for why, titles in not_posts.items():
                 example = next((title for title in titles if title), None)
                 count = f"{len(titles)} entries" if len(titles) != 1 else "1 entry"
                 yield Warning_(f"{count} not imported as posts: {why}"
                                + (f", e.g. {example!r}" if example else ""), path=entry.rel)
-            if not found and not stream.empty:
-                yield Warning_("no posts found: the file's structure is not one this importer knows", path=entry.rel)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,11 +33,30 @@ import json
 import posixpath
 import re
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Iterator
 
 from vault.plugin_api import ArchiveMemberError, Item, Place, PostItem, Skipped, Warning_, from_epoch
 
-from .reader import MediaCatalog, Tree, as_list, clean_uri, content_key, fix_mojibake, html_error, is_html_export, is_media_name, is_url, is_web_url, load_json, media_items, natural_key, stream_records, text_of
+from .reader import (
+    MediaCatalog,
+    Tree,
+    as_list,
+    clean_uri,
+    content_key,
+    fix_mojibake,
+    html_error,
+    is_html_export,
+    is_media_name,
+    is_url,
+    is_web_url,
+    load_json,
+    media_items,
+    natural_key,
+    read_posts,
+    stream_records,
+    text_of,
+)
 
 _POSTS_HOME = r"(?:your_instagram_activity/(?:media|content)/|content/)"
 POSTS_JSON = re.compile(rf"^{_POSTS_HOME}(?:posts(?:_\d+)?|reels|archived_posts|igtv_videos)\.json$")
@@ -124,36 +143,12 @@ class InstagramImporter:
         seen: set[str] = set()
         for path, entry in posts_files:
             kind = _kind(path)
-            posts = _PostsOf(path, entry)
-            empty = found = 0
-            for got in posts:
-                if isinstance(got, Skipped):
-                    yield got
-                    continue
-                index, post = got
-                if not isinstance(post, dict):
-                    continue
-                found += 1
-                try:
-                    item = _post_item(post, entry.rel, kind)
-                except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
-                    yield Skipped(entry.rel, f"post #{index} could not be read: {exc}")
-                    continue
-                if item is None:
-                    empty += 1
-                    continue
-                if isinstance(item, Skipped):
-                    yield item
-                    continue
-                if item.source_id in seen:
-                    continue  # the same post repeated in another part file or zip
-                seen.add(item.source_id)
-                yield item
+            empty: list[dict] = []
+            yield from read_posts(_PostsOf(path, entry), entry.rel, partial(_post_item, member=entry.rel, kind=kind),
+                                  seen, empty.append)
             if empty:
-                yield Warning_(f"{empty} {'entry' if empty == 1 else 'entries'} with neither caption nor media "
+                yield Warning_(f"{len(empty)} {'entry' if len(empty) == 1 else 'entries'} with neither caption nor media "
                                "not imported as posts", path=entry.rel)
-            if not found and not posts.empty:
-                yield Warning_("no posts found: the file's structure is not one this importer knows", path=entry.rel)
 
 
 # ---------------------------------------------------------------------------------------------

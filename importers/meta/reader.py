@@ -19,10 +19,10 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from importers.common.shapes import as_list  # the Meta importers use it as reader.as_list
-from vault.plugin_api import Skipped
+from vault.plugin_api import PostItem, Skipped, Warning_
 
 from ..common import members
 
@@ -411,3 +411,40 @@ def is_html_export(tree: "Tree", posts_json: "re.Pattern[str]", posts_html: "re.
     return (any(START_PAGE.search(path) for path in paths) and bool(mine)
             and not any(path.endswith(".json") for path in mine)
             and any(path.endswith((".html", ".htm")) for path in mine))
+
+
+def read_posts(stream: Any, rel: str, make: Callable[[dict], PostItem | Skipped | None], seen: set[str],
+               not_a_post: Callable[[dict], None]) -> Iterator[PostItem | Skipped | Warning_]:
+    """The posts of one posts file (``stream`` yields ``(index, entry)`` and Skipped values).
+
+    Each entry becomes ``make(entry)``: an item, a Skipped, or None for an entry that is no post
+    (handed to ``not_a_post``).  An entry ``make`` cannot read is a Skipped naming its position;
+    a post already in ``seen`` (repeated in another part file or zip) is dropped.  A file in
+    which no entry was found at all ends with a warning.
+    """
+    found = 0
+    for got in stream:
+        if isinstance(got, Skipped):
+            yield got
+            continue
+        index, post = got
+        if not isinstance(post, dict):
+            continue
+        found += 1
+        try:
+            item = make(post)
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+            yield Skipped(rel, f"post #{index} could not be read: {exc}")
+            continue
+        if item is None:
+            not_a_post(post)
+            continue
+        if isinstance(item, Skipped):
+            yield item
+            continue
+        if item.source_id in seen:
+            continue
+        seen.add(item.source_id)
+        yield item
+    if not found and not stream.empty:
+        yield Warning_("no posts found: the file's structure is not one this importer knows", path=rel)
