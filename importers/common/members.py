@@ -260,6 +260,21 @@ class _Builder:
         else:
             top[self.keys[-1]] = value
 
+    def build(self, kind: str, value: Any, events: Iterator[tuple[str, Any]]) -> str | None:
+        """Build one value from its first event and the ones ``events`` brings.  Returns None, or
+        why the value is refused (``is ...`` / ``holds ...``), with its events consumed."""
+        try:
+            done = self.event(kind, value)
+            while not done:
+                kind, value = next(events)
+                done = self.event(kind, value)
+        except _TooBig as exc:
+            _skip_value(events, len(self.stack))
+            return f"is {exc}"
+        if self.cut:
+            return f"holds a text longer than {_human_size(self.limits.max_string)}"
+        return None
+
     def event(self, kind: str, value: Any) -> bool:
         """Feed one event; True when the element is complete."""
         self.size += 16
@@ -374,18 +389,9 @@ class RecordStream:
                 yield from self._elements(events, rel, key)
                 continue
             builder = _Builder(JsonLimits(self.limits.max_string, self.limits.max_item - rest_size, self.limits.max_depth))
-            try:
-                done = builder.event(kind, value)
-                while not done:
-                    kind, value = next(events)
-                    done = builder.event(kind, value)
-            except _TooBig as exc:
-                yield Skipped(rel, f"the value of {key!r} is {exc}; skipped")
-                _skip_value(events, len(builder.stack))
-                continue
-            if builder.cut:
-                yield Skipped(rel, f"the value of {key!r} holds a text longer than "
-                                   f"{_human_size(self.limits.max_string)}; skipped")
+            problem = builder.build(kind, value, events)
+            if problem:
+                yield Skipped(rel, f"the value of {key!r} {problem}; skipped")
                 continue
             rest_size += builder.size
             rest[key] = builder.result
@@ -407,18 +413,9 @@ class RecordStream:
             index += 1
             self.count += 1
             builder = _Builder(self.limits)
-            try:
-                done = builder.event(kind, value)
-                while not done:
-                    kind, value = next(events)
-                    done = builder.event(kind, value)
-            except _TooBig as exc:
-                yield Skipped(rel, f"element #{index}{where} is {exc}; skipped")
-                _skip_value(events, len(builder.stack))
-                continue
-            if builder.cut:
-                yield Skipped(rel, f"element #{index}{where} holds a text longer than "
-                                   f"{_human_size(self.limits.max_string)}; skipped")
+            problem = builder.build(kind, value, events)
+            if problem:
+                yield Skipped(rel, f"element #{index}{where} {problem}; skipped")
                 continue
             yield index, builder.result
 
