@@ -11,3 +11,12 @@ def as_list(value: Any) -> list:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def dig(value: Any, *path: str) -> Any:
+    """``value[p0][p1]...`` through dicts, or None when a step is missing or not a dict."""
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value

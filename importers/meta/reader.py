@@ -21,7 +21,7 @@ import re
 import unicodedata
 from typing import Any, Callable, Iterable, Iterator
 
-from importers.common.shapes import as_list  # the Meta importers use it as reader.as_list
+from importers.common.shapes import as_list, dig  # the Meta importers use them as reader.as_list, reader.dig
 from vault.plugin_api import PostItem, Skipped, Warning_
 
 from ..common import members
@@ -153,15 +153,6 @@ def as_records(root: Any, *keys: str, record_keys: Iterable[str] = ()) -> list[d
     if len(root) == 1 and len(lists) == 1:
         return [item for item in lists[0] if isinstance(item, dict)]
     return []
-
-
-def dig(value: Any, *path: str) -> Any:
-    """``value[p0][p1]...`` through dicts, or None when a step is missing or not a dict."""
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def number(value: Any) -> float | None:

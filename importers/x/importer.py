@@ -45,7 +45,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit
 
-from importers.common.shapes import as_list
+from importers.common.shapes import as_list, dig
 from vault.plugin_api import ArchiveMemberError, Item, MediaItem, PostItem, Skipped, Warning_
 
 from ..common.members import RecordStream
@@ -284,7 +284,7 @@ class _State:
 
         links: list[str] = []
         expand: dict[str, str] = {}
-        for url in as_list(_dig(tweet, "entities", "urls")):
+        for url in as_list(dig(tweet, "entities", "urls")):
             short = _text(url.get("url")) if isinstance(url, dict) else None
             if short is None:
                 continue
@@ -378,7 +378,7 @@ class _State:
 
 def _media_entities(tweet: dict) -> list[dict]:
     """``extended_entities.media`` (all items), else ``entities.media`` (only the first)."""
-    media = as_list(_dig(tweet, "extended_entities", "media")) or as_list(_dig(tweet, "entities", "media"))
+    media = as_list(dig(tweet, "extended_entities", "media")) or as_list(dig(tweet, "entities", "media"))
     return [m for m in media if isinstance(m, dict)]
 
 
@@ -388,7 +388,7 @@ def media_basename(media: dict) -> str | None:
     url: Any = None
     if media.get("type") in ("video", "animated_gif"):
         best = -2
-        for variant in as_list(_dig(media, "video_info", "variants")):
+        for variant in as_list(dig(media, "video_info", "variants")):
             if not isinstance(variant, dict) or not isinstance(variant.get("url"), str):
                 continue
             bitrate = _int(variant.get("bitrate"))
@@ -483,15 +483,6 @@ def _int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return None
-
-
-
-def _dig(value: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _add(items: list[str], value: str) -> None:
