@@ -13,9 +13,7 @@ import json
 import os
 import platform
 import random
-import shutil
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -77,19 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = ap.parse_args(argv)
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="vault-bench-catalog-", dir=args.workdir))
-    try:
-        return _run(args, work)
-    except common.SubprocessFailed as exc:
-        print(f"bench: {exc.what} failed (exit {exc.code}):\n{exc.stderr}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            common.log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    return common.in_workdir("vault-bench-catalog-", args, _run)
 
 
 def _run(args: argparse.Namespace, work: Path) -> int:

@@ -20,7 +20,6 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -500,19 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.posts < 1 or args.photos < 0 or args.photo_kb < 1:
         ap.error("need --posts >= 1, --photos >= 0 and --photo-kb >= 1")
 
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="vault-bench-fb-", dir=args.workdir))
-    try:
-        return _run(args, work)
-    except common.SubprocessFailed as exc:
-        print(f"bench: {exc.what} failed (exit {exc.code}):\n{exc.stderr}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            common.log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    return common.in_workdir("vault-bench-fb-", args, _run)
 
 
 def _run(args: argparse.Namespace, work: Path) -> int:

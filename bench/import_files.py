@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image
 
@@ -282,6 +283,24 @@ def fmt_table(r: dict) -> str:
 # --- main -------------------------------------------------------------------------------------
 
 
+def in_workdir(prefix: str, args: argparse.Namespace, run: Callable[[argparse.Namespace, Path], int]) -> int:
+    """``run(args, work)`` in a fresh temp folder under ``args.workdir``: a failed child is
+    reported (exit 1), and the folder is removed afterwards unless ``args.keep``."""
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=args.workdir))
+    try:
+        return run(args, work)
+    except SubprocessFailed as exc:
+        print(f"bench: {exc.what} failed (exit {exc.code}):\n{exc.stderr}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jpegs", type=int, default=2000, help="number of JPEGs in the roll (default 2000)")
@@ -301,19 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: `{tool}` is not on PATH; it is needed for the baseline", file=sys.stderr)
             return 1
 
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="vault-bench-", dir=args.workdir))
-    try:
-        return _run(args, work)
-    except SubprocessFailed as exc:
-        print(f"bench: {exc.what} failed (exit {exc.code}):\n{exc.stderr}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    return in_workdir("vault-bench-", args, _run)
 
 
 def _run(args: argparse.Namespace, work: Path) -> int:

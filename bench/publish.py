@@ -27,7 +27,6 @@ import platform
 import random
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -37,7 +36,7 @@ from pathlib import Path
 # roll benchmark's; sharing them keeps every benchmark measuring the same way.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hugo_site  # noqa: E402
-from import_files import MB, PASSPHRASE, SubprocessFailed, clean_env, log, run_child, vault_cmd  # noqa: E402
+from import_files import MB, PASSPHRASE, clean_env, in_workdir, log, run_child, vault_cmd  # noqa: E402
 
 SOURCE = "mastodon"            # the importer name the injected records carry (any name works)
 PHOTO_SIZE = (1200, 900)       # default; wider than two thumbnail widths (320, 640): each photo makes 3 files
@@ -369,19 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.posts < 1 or args.photos < 0:
         ap.error("--posts must be at least 1 and --photos at least 0")
 
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="vault-bench-publish-", dir=args.workdir))
-    try:
-        return _run(args, work)
-    except SubprocessFailed as exc:
-        print(f"bench: {exc.what} failed (exit {exc.code}):\n{exc.stderr}", file=sys.stderr)
-        return 1
-    finally:
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    return in_workdir("vault-bench-publish-", args, _run)
 
 
 def _run(args: argparse.Namespace, work: Path) -> int:
