@@ -13,13 +13,14 @@ import pytest
 from conftest import REPO
 from media_fixtures import camera_roll
 
-from vault.cli.completions import PACKAGE_DIR, SHELLS, render_all
+from vault.cli.completions import CHECKOUT_DIR, PACKAGE_DIR, SHELLS, render_all
 
 
 def test_committed_completions_are_current():
     for name, text in render_all().items():
-        committed = (PACKAGE_DIR / name).read_text(encoding="utf-8")
-        assert committed == text, f"vault/cli/shell/{name} is stale: run `python -m vault.cli.completions`"
+        for folder in (PACKAGE_DIR, CHECKOUT_DIR):
+            committed = (folder / name).read_text(encoding="utf-8")
+            assert committed == text, f"{folder.relative_to(REPO)}/{name} is stale: run `python -m vault.cli.completions`"
 
 
 def test_scripts_ship_with_the_package_and_print(vault_env):
