@@ -369,7 +369,7 @@ def run_vault(argv: list[str], env: dict[str, str], logdir: Path, what: str,
     skipped items, and the figures (with the skipped count beside them) are still worth printing."""
     out_path, err_path, res_path = (logdir / f"{what}.{x}" for x in ("out", "err", "rusage"))
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.run([sys.executable, "-I", "-S", "-c", common._RSS_HELPER, str(res_path), *argv],
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", common.RSS_HELPER, str(res_path), *argv],
                               env=env, cwd=logdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     if proc.returncode not in ok:
         raise common.SubprocessFailed(what, proc.returncode, err_path.read_text(errors="replace"))

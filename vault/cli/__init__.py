@@ -171,7 +171,7 @@ def _report(exc, verbose: bool) -> int:
 
     code = int(exc.exit_code)
     if context.STATE.json:
-        sys.stderr.write(context._json_text(exc.to_json()) + "\n")
+        sys.stderr.write(context.json_text(exc.to_json()) + "\n")
     else:
         sys.stderr.write(f"vault: error: {context.printable(exc.message)}\n")
         if exc.hint:
