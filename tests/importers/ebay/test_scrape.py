@@ -161,15 +161,6 @@ def test_bad_base_url_is_a_usage_error(vault_env):
     assert res.code == ExitCode.USAGE and "not a base URL" in res.err
 
 
-def test_retry_after_forms():
-    now = datetime(2015, 10, 21, 7, 27, 30, tzinfo=timezone.utc)
-    assert scraping.retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now) == 30.0
-    assert scraping.retry_after_seconds("5", now) == 5.0
-    assert scraping.retry_after_seconds("100000", now) == 120.0  # capped
-    assert scraping.retry_after_seconds("Wed, 21 Oct 2015 07:00:00 GMT", now) == 0.0  # in the past
-    assert scraping.retry_after_seconds("soon", now) is None and scraping.retry_after_seconds(None, now) is None
-
-
 # --- one feedback from three places -------------------------------------------------------------
 
 

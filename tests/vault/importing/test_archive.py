@@ -33,8 +33,8 @@ from vault.importing.archive import (
     Entry,
     ExportSource,
     Limits,
-    _BoundedReader,
 )
+from vault.importing.archive.readers import BoundedReader
 
 MiB = 2**20
 
@@ -604,7 +604,7 @@ def test_tar_gz_cut_short_after_listing_raises_archive_member_error(tmp_path: Pa
 
 
 def test_reader_never_yields_more_than_declared() -> None:
-    reader = _BoundedReader(io.BytesIO(b"0123456789"), "'x' in y.zip", "x", 4)
+    reader = BoundedReader(io.BytesIO(b"0123456789"), "'x' in y.zip", "x", 4)
     assert reader.read(3) == b"012"
     assert reader.read(100) == b"3"  # capped at the declared size
     with pytest.raises(ArchiveMemberError, match="more data than its declared size"):
@@ -613,10 +613,10 @@ def test_reader_never_yields_more_than_declared() -> None:
 
 def test_reader_readall_rejects_overflow_and_truncation() -> None:
     with pytest.raises(ArchiveMemberError, match="declared size"):
-        _BoundedReader(io.BytesIO(b"0123456789"), "'x'", "x", 4).read()
+        BoundedReader(io.BytesIO(b"0123456789"), "'x'", "x", 4).read()
     with pytest.raises(ArchiveMemberError, match="truncated"):
-        _BoundedReader(io.BytesIO(b"01"), "'x'", "x", 4).read()
-    assert _BoundedReader(io.BytesIO(b"0123"), "'x'", "x", 4).read() == b"0123"
+        BoundedReader(io.BytesIO(b"01"), "'x'", "x", 4).read()
+    assert BoundedReader(io.BytesIO(b"0123"), "'x'", "x", 4).read() == b"0123"
 
 
 def test_file_that_grew_after_listing_is_not_read_past_its_size(tmp_path: Path) -> None:

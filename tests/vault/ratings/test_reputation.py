@@ -124,3 +124,31 @@ def test_empty_vault(vault_env):
     assert s["marketplaces"] == {}
     assert s["overall"]["ratings"] == 0 and s["overall"]["percent_positive"] == {"all_time": None, "last_12_months": None}
     assert "no ratings yet" in vault_env.run("reputation").out
+
+
+def test_provenance_counts_every_place_a_rating_was_seen(vault_env, tmp_path):
+    """A rating seen in three places (a data-request CSV, a saved page, a newer CSV) keeps the
+    middle one in ``earlier_seen``; the summary still names it as evidence of that rating."""
+    feedback = [Fb("8001", comment="Perfect, thanks", item_id="31337", bucket="Past month", date="2024-03-01T10:00:00.000Z"),
+                Fb("8002", rating="Negative", comment="Broken on arrival", item_id="31338", bucket="Past 6 months",
+                   date="2024-01-15T10:00:00.000Z")]
+    first = ebay_zip(tmp_path / "eBay_data_2024-03.zip", feedback)
+    page = tmp_path / "feedback.html"
+    page.write_text(card_page(feedback, saved="Tue Mar 05 2024 14:22:10 GMT+0100"))
+    # A later data request holds one more rating (an identical one would be recognised unread).
+    newer = ebay_zip(tmp_path / "eBay_data_2024-05.zip", [*feedback, Fb("8003", comment="Fast", item_id="31339", date="2024-05-02T10:00:00.000Z")])
+    for export in (first, page, newer):
+        assert vault_env.run("import", export).code == 0
+    recs = [r for r in vault_env.records("--kind", "rating") if r["feedback_id"] != "8003"]
+    assert len(recs) == 2
+    for rec in recs:   # the page is neither the first nor the last place: it is in earlier_seen
+        prov = rec["provenance"]
+        assert prov["export"] == first.name and prov["last_seen"]["export"] == newer.name
+        assert [p.get("capture_sha256") for p in prov["earlier_seen"]] == [hashlib.sha256(page.read_bytes()).hexdigest()]
+
+    ebay = open_catalog_summary(vault_env.path, vault_env.identity_file, now=NOW)["marketplaces"]["ebay"]
+    assert ebay["ratings"] == 3 and ebay["received"] == counts(2, 0, 1)   # each rating counted once
+    assert sorted((e["export"], e["ratings"]) for e in ebay["provenance"]["exports"]) == [(first.name, 2), (newer.name, 3)]
+    (cap,) = ebay["provenance"]["captures"]
+    assert (cap["sha256"], cap["export"], cap["ratings"]) == (hashlib.sha256(page.read_bytes()).hexdigest(), page.name, 2)
+    assert "from page https://www.ebay.com/fdbk/feedback_profile/jana_sells" in vault_env.run("reputation").out
