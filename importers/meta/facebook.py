@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, Iterator
 
@@ -281,8 +283,52 @@ def _place(value: Any) -> Place | None:
     return place if (place.name or place.lat is not None or place.address) else None
 
 
+@dataclass
+class _Attached:
+    """What a post's attachments hold, in order of first appearance."""
+
+    links: list[str] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)  # local media uris
+    direct: int = 0  # media attached as {"media": ...} items (the content key counts only these)
+    place: Place | None = None
+
+
 def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem | Skipped | None:
     post = fix_mojibake(post)
+    text, updated = _status_text(post)
+    attached = _attachments(post)
+    # The key is taken before a note's body stands in for a missing status text, over what
+    # earlier versions keyed on, so posts already in a vault keep their ids.
+    key_text = text
+    text, extra = _with_notes(post, text)
+    if not (text or attached.refs or attached.links):
+        return None  # profile-picture updates, life events...: not posts (no text, media or link)
+
+    timestamp, created = _post_time(post, updated)
+    if created is None:
+        return Skipped(member, f"post without a valid timestamp: {json.dumps(post.get('timestamp'))[:40]}")
+    place = attached.place
+    source_id = content_key(
+        "fb:", timestamp, key_text or "", json.dumps(sorted(attached.links), ensure_ascii=False),
+        place.name if place and place.name else "", attached.direct,
+    )
+    return PostItem(
+        source_id=source_id,
+        created_at=created,
+        text=text,
+        title=text_of(post.get("title")),
+        links=attached.links,
+        place=_enriched(place, checkins.get(timestamp)),
+        media_refs=attached.refs,
+        tagged=_tagged(post),
+        member=member,
+        extra=extra,
+        raw=post,
+    )
+
+
+def _status_text(post: dict) -> tuple[str | None, Any]:
+    """The first ``data[].post`` text and the first ``data[].update_timestamp`` of ``post``."""
     text = None
     updated = None
     for item in as_list(post.get("data")):
@@ -292,29 +338,32 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
             text = text_of(item["post"])
         if updated is None and "update_timestamp" in item:
             updated = item["update_timestamp"]
+    return text, updated
 
-    links: list[str] = []
-    refs: list[str] = []
-    direct = 0  # media attached as {"media": ...} items (the content key counts only these)
-    place: Place | None = None
+
+def _attachments(post: dict) -> _Attached:
+    """The links (web urls and shared pages), local media and first place of ``post``."""
+    out = _Attached()
     for item in _attachment_data(post):
         for media in _media_in(item):
             uri = clean_uri(media.get("uri"))
             if uri and is_url(uri):
-                if is_web_url(uri) and uri not in links:
-                    links.append(uri)
-            elif uri and uri not in refs:
-                refs.append(uri)
-                direct += media is item.get("media")
+                if is_web_url(uri) and uri not in out.links:
+                    out.links.append(uri)
+            elif uri and uri not in out.refs:
+                out.refs.append(uri)
+                out.direct += media is item.get("media")
         url = dig(item, "external_context", "url")
-        if isinstance(url, str) and url.strip() and url.strip() not in links:
-            links.append(url.strip())
-        if place is None:
-            place = _place(item.get("place"))
+        if isinstance(url, str) and url.strip() and url.strip() not in out.links:
+            out.links.append(url.strip())
+        if out.place is None:
+            out.place = _place(item.get("place"))
+    return out
 
-    # The key is taken before a note's body stands in for a missing status text, over what
-    # earlier versions keyed on, so posts already in a vault keep their ids.
-    key_text = text
+
+def _with_notes(post: dict, text: str | None) -> tuple[str | None, dict[str, Any]]:
+    """The post's text, the bodies of its notes standing in when it has none, and the extra
+    fields the notes give (``note_text`` when the post has its own text, ``note_title``)."""
     extra: dict[str, Any] = {}
     texts = _note_texts(post)
     if texts:
@@ -326,52 +375,40 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
         if text_of(dig(item, "note", "title")):
             extra["note_title"] = text_of(dig(item, "note", "title"))
             break
+    return text, extra
 
-    if not (text or refs or links):
-        return None  # profile-picture updates, life events...: not posts (no text, media or link)
 
+def _post_time(post: dict, updated: Any) -> tuple[Any, datetime | None]:
+    """The post's raw timestamp and its time; the update time stands in for a missing or
+    invalid ``timestamp``."""
     timestamp = post.get("timestamp")
     created = from_epoch(timestamp)
     if created is None:
         timestamp = updated
         created = from_epoch(updated)
-    if created is None:
-        return Skipped(member, f"post without a valid timestamp: {json.dumps(post.get('timestamp'))[:40]}")
+    return timestamp, created
 
-    source_id = content_key(
-        "fb:", timestamp, key_text or "", json.dumps(sorted(links), ensure_ascii=False),
-        place.name if place and place.name else "", direct,
-    )
 
-    enrich = checkins.get(timestamp)
-    if enrich is not None:
-        if place is None:
-            place = Place(enrich.name, enrich.lat, enrich.lon, enrich.address)
-        else:
-            place.name = place.name or enrich.name
-            if place.lat is None or place.lon is None:
-                place.lat, place.lon = enrich.lat, enrich.lon
-            place.address = place.address or enrich.address
+def _enriched(place: Place | None, checkin: Place | None) -> Place | None:
+    """``place`` with what it lacks filled in from the check-in made at the post's time."""
+    if checkin is None:
+        return place
+    if place is None:
+        return Place(checkin.name, checkin.lat, checkin.lon, checkin.address)
+    place.name = place.name or checkin.name
+    if place.lat is None or place.lon is None:
+        place.lat, place.lon = checkin.lat, checkin.lon
+    place.address = place.address or checkin.address
+    return place
 
-    tagged = []
+
+def _tagged(post: dict) -> list[str]:
+    tagged: list[str] = []
     for tag in as_list(post.get("tags")):
         name = text_of(tag.get("name")) if isinstance(tag, dict) else text_of(tag)
         if name and name not in tagged:
             tagged.append(name)
-
-    return PostItem(
-        source_id=source_id,
-        created_at=created,
-        text=text,
-        title=text_of(post.get("title")),
-        links=links,
-        place=place,
-        media_refs=refs,
-        tagged=tagged,
-        member=member,
-        extra=extra,
-        raw=post,
-    )
+    return tagged
 
 
 # ---------------------------------------------------------------------------------------------
