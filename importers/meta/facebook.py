@@ -111,31 +111,14 @@ class FacebookImporter:
         if self._is_html(tree):
             raise html_error("Facebook", "a Facebook export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
-        catalog = MediaCatalog()
 
-        # Pass 1: what the JSON says about media (posts first, so their metadata wins).
-        for _, entry in posts_files:
-            # Read as a stream (a posts file can be hundreds of MB); its problems are reported
-            # in pass 2, which reads it again.
-            for got in _posts_stream(entry):
-                if not isinstance(got, Skipped) and isinstance(got[1], dict):
-                    for media in _media_of_post(got[1]):
-                        _note_media(catalog, media, entry.rel)
-        for pattern in (ALBUMS, UNCATEGORIZED, VIDEOS):
-            for _, entry in sorted(tree.match(pattern), key=lambda pe: natural_key(pe[0])):
-                root, skipped = load_json(entry)  # read once: not cached for pass 2
-                if skipped is not None:
-                    yield skipped
-                    continue
-                for media in _media_of_collection(root):
-                    _note_media(catalog, media, entry.rel)
+        # Pass 1: what the JSON says about media (posts first, so their metadata wins), and the
+        # check-ins' places.
+        catalog = MediaCatalog()
+        _catalog_posts_media(posts_files, catalog)
+        yield from _catalog_collections(tree, catalog)
         checkins: dict[Any, Place] = {}
-        for _, entry in tree.match(CHECKINS):
-            root, skipped = load_json(entry)
-            if skipped is not None:
-                yield skipped
-                continue
-            checkins.update(_checkins(root))
+        yield from _read_checkins(tree, checkins)
 
         # Media before posts.
         yield from media_items(tree, catalog, MEDIA_FOLDERS, MEDIA_EXCLUDE)
@@ -143,20 +126,63 @@ class FacebookImporter:
         # Pass 2: posts.
         seen: set[str] = set()
         for _, entry in posts_files:
-            not_posts: dict[str, list[str]] = {}  # why -> titles of the entries
-
-            def not_a_post(post: dict) -> None:
-                why = _why_not_a_post(post)
-                if why:
-                    not_posts.setdefault(why, []).append(text_of(fix_mojibake(post.get("title"))) or "")
-
+            not_posts = _NotPosts()
             yield from read_posts(_posts_stream(entry), entry.rel, partial(_post_item, member=entry.rel, checkins=checkins),
-                                  seen, not_a_post)
-            for why, titles in not_posts.items():
-                example = next((title for title in titles if title), None)
-                count = f"{len(titles)} entries" if len(titles) != 1 else "1 entry"
-                yield Warning_(f"{count} not imported as posts: {why}"
-                               + (f", e.g. {example!r}" if example else ""), path=entry.rel)
+                                  seen, not_posts.add)
+            yield from not_posts.warnings(entry.rel)
+
+
+def _catalog_posts_media(posts_files: list, catalog: MediaCatalog) -> None:
+    """Note in ``catalog`` the media the posts files name.  A posts file is read as a stream (it
+    can be hundreds of MB); its problems are reported by pass 2, which reads it again."""
+    for _, entry in posts_files:
+        for got in _posts_stream(entry):
+            if not isinstance(got, Skipped) and isinstance(got[1], dict):
+                for media in _media_of_post(got[1]):
+                    _note_media(catalog, media, entry.rel)
+
+
+def _catalog_collections(tree: Tree, catalog: MediaCatalog) -> Iterator[Skipped]:
+    """Note in ``catalog`` the media of the albums, uncategorized photos and videos files;
+    yields a Skipped for each of those files that cannot be read."""
+    for pattern in (ALBUMS, UNCATEGORIZED, VIDEOS):
+        for _, entry in sorted(tree.match(pattern), key=lambda pe: natural_key(pe[0])):
+            root, skipped = load_json(entry)  # read once: not cached for pass 2
+            if skipped is not None:
+                yield skipped
+                continue
+            for media in _media_of_collection(root):
+                _note_media(catalog, media, entry.rel)
+
+
+def _read_checkins(tree: Tree, checkins: dict[Any, Place]) -> Iterator[Skipped]:
+    """Fill ``checkins`` (post timestamp -> place) from the check-ins files; yields a Skipped for
+    each of them that cannot be read."""
+    for _, entry in tree.match(CHECKINS):
+        root, skipped = load_json(entry)
+        if skipped is not None:
+            yield skipped
+            continue
+        checkins.update(_checkins(root))
+
+
+class _NotPosts:
+    """The entries of one posts file that gave no post, grouped by why, for one warning each."""
+
+    def __init__(self) -> None:
+        self.titles: dict[str, list[str]] = {}  # why -> titles of the entries
+
+    def add(self, post: dict) -> None:
+        why = _why_not_a_post(post)
+        if why:
+            self.titles.setdefault(why, []).append(text_of(fix_mojibake(post.get("title"))) or "")
+
+    def warnings(self, rel: str) -> Iterator[Warning_]:
+        for why, titles in self.titles.items():
+            example = next((title for title in titles if title), None)
+            count = f"{len(titles)} entries" if len(titles) != 1 else "1 entry"
+            yield Warning_(f"{count} not imported as posts: {why}"
+                           + (f", e.g. {example!r}" if example else ""), path=rel)
 
 
 # ---------------------------------------------------------------------------------------------
