@@ -9,7 +9,9 @@ What becomes what:
 
 * every photo/video the posts, albums, uncategorized photos and videos files name, plus media files
   under the posts media folders that nothing names -> ``MediaItem`` (yielded first, once per uri);
-* every entry of the posts files with text, media or a link -> ``PostItem``;
+* every entry of the posts files with text, media or a link -> ``PostItem``; the line Facebook
+  writes about the entry ("Jana updated her status.") is kept as ``extra["activity"]``, and the
+  post has no ``title`` (it is not the author's);
 * the check-ins file only fills in place details of posts (never creates posts); comments,
   messages, reactions and stories are not read.
 
@@ -78,7 +80,7 @@ _COORDS = re.compile(r"(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)")
 
 class FacebookImporter:
     name = "facebook"
-    version = "1"
+    version = "2"  # 2: Facebook's activity line moved from `title` to `extra.activity`
     description = "Facebook \"Download your information\" export (JSON format): posts, photos, videos"
     reads = ("zip(s) or folder with your_posts*.json (2018, 2020-22, 2022-23 and 2024+ layouts), "
              "albums, uncategorized photos, videos, check-ins; several zips = one export")
@@ -327,6 +329,11 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
     # earlier versions keyed on, so posts already in a vault keep their ids.
     key_text = text
     text, extra = _with_notes(post, text)
+    activity = text_of(post.get("title"))
+    if activity:
+        # Facebook's own line about the entry ("Jana updated her status."), not the author's
+        # title: kept beside the post, never as its title.
+        extra["activity"] = activity
     if not (text or attached.refs or attached.links):
         return None  # profile-picture updates, life events...: not posts (no text, media or link)
 
@@ -342,7 +349,6 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
         source_id=source_id,
         created_at=created,
         text=text,
-        title=text_of(post.get("title")),
         links=attached.links,
         place=_enriched(place, checkins.get(timestamp)),
         media_refs=attached.refs,
