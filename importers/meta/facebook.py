@@ -134,7 +134,7 @@ class FacebookImporter:
             yield from not_posts.warnings(entry.rel)
 
 
-def _catalog_posts_media(posts_files: list, catalog: MediaCatalog) -> None:
+def _catalog_posts_media(posts_files: list[tuple[str, Any]], catalog: MediaCatalog) -> None:
     """Note in ``catalog`` the media the posts files name.  A posts file is read as a stream (it
     can be hundreds of MB); its problems are reported by pass 2, which reads it again."""
     for _, entry in posts_files:
