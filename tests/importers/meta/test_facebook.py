@@ -102,12 +102,17 @@ def test_golden_fields_2024(vault_env, tmp_path):
     posts = by_text(posts_of(vault_env))
     text = posts[MOJI_TEXT]
     assert text["created_at"] == "2023-06-13T15:30:45Z"
-    assert text["title"] == "Jana Nováková updated her status."
+    # Facebook's line about the entry is not the author's title: kept in extra, shown as such.
+    assert text["title"] is None and text["extra"] == {"activity": "Jana Nováková updated her status."}
+    shown = vault_env.run("show", text["id"])
+    assert shown.code == 0, shown.err
+    fields = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in shown.out.splitlines() if " " in line}
+    assert "title" not in fields and json.loads(fields["extra"]) == {"activity": "Jana Nováková updated her status."}
     assert text["tagged"] == ["Sam Sample", "Zdeněk Čížek"]
     assert text["source_id"].startswith("fb:") and len(text["source_id"]) == 3 + 64
     assert text["media"] == [] and text["links"] == [] and text["place"] is None
     assert text["provenance"]["member"] == "your_facebook_activity/posts/your_posts__check_ins__photos_and_videos_1.json"
-    assert text["provenance"]["importer"] == "facebook" and text["provenance"]["importer_version"] == "1"
+    assert text["provenance"]["importer"] == "facebook" and text["provenance"]["importer_version"] == "2"
 
     trip = posts[TRIP_TEXT]
     assert trip["created_at"] == "2023-06-05T21:20:00Z"
@@ -159,6 +164,39 @@ def test_unpacked_folder_with_and_without_wrapper(vault_env, tmp_path, wrapper):
     rep = import_json(vault_env, folder)
     assert rep["added"] == {"post": N_POSTS, "media": N_MEDIA, "rating": 0} and rep["warnings"] == []
     assert_complete(vault_env)
+
+
+def test_reimport_moves_the_activity_line_out_of_an_older_title(vault_env, tmp_path, monkeypatch):
+    """Importer version 1 stored Facebook's line as ``title``; importing the same export again
+    (version 2) moves it to ``extra.activity``: the same posts, updated, none added."""
+    from importers.meta import facebook
+    from vault.plugin_api import PostItem
+
+    export = write_zip(tmp_path / "fb.zip", fb_export("2024"))
+    current = facebook._post_item
+
+    def as_version_1(post, member, checkins):
+        item = current(post, member, checkins)
+        if isinstance(item, PostItem):
+            item.title = item.extra.pop("activity", None)
+        return item
+
+    with monkeypatch.context() as patch:
+        patch.setattr(facebook, "_post_item", as_version_1)
+        patch.setattr(facebook.FacebookImporter, "version", "1")
+        import_json(vault_env, export)
+    before = by_text(posts_of(vault_env))
+    assert before[MOJI_TEXT]["title"] == "Jana Nováková updated her status." and "extra" not in before[MOJI_TEXT]
+
+    rep = import_json(vault_env, export)
+    assert rep["added"] == {"post": 0, "media": 0, "rating": 0}
+    after = by_text(posts_of(vault_env))
+    moved = {text for text, post in before.items() if post["title"]}
+    assert rep["updated"]["post"] == len(moved) > 0
+    for text in moved:
+        assert after[text]["id"] == before[text]["id"]
+        assert after[text]["title"] is None and after[text]["extra"]["activity"] == before[text]["title"]
+
 
 
 def test_split_posts_files_with_a_repeated_post(vault_env, tmp_path):
@@ -375,7 +413,7 @@ def test_recognize_and_sources(tmp_path, capsys):
     res = run_cli(["sources", "--json"], capsys)
     assert res.code == 0
     fb = [s for s in res.json()["sources"] if s["name"] == "facebook"][0]
-    assert fb["version"] == "1" and fb["description"] and "your_posts" in fb["reads"]
+    assert fb["version"] == "2" and fb["description"] and "your_posts" in fb["reads"]
 
 
 def test_mojibake_fix_rules():
@@ -469,5 +507,7 @@ def test_photo_inside_a_note_attachment_is_a_post(vault_env, tmp_path):
     (media,) = media_of(vault_env)
     assert photo["media"] == [media["id"]] and photo["media_refs"] == [note_photo]
     assert media["filename"] == "note_photo_1.jpg"
-    assert photo["extra"]["note_text"] == ["Poznámka o létě"] and photo["extra"]["note_title"] == "Léto"
+    assert photo["extra"] == {"note_text": ["Poznámka o létě"], "note_title": "Léto",
+                              "activity": "Jana Nováková added a new photo."}
+    assert photo["title"] is None
     assert got["Jen poznámka"]["media"] == []        # a note without a status text: its body is the text
