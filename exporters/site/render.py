@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any
 
@@ -172,8 +172,8 @@ def tag_slug(name: str) -> str:
 
 
 def rfc822(iso_time: str) -> str:
-    dt = parse_iso(iso_time) or datetime(1970, 1, 1)
-    return format_datetime(dt, usegmt=True)
+    dt = parse_iso(iso_time) or datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return format_datetime(dt.astimezone(timezone.utc), usegmt=True)
 
 
 def archive_pages(posts: list[PostView], per: int) -> tuple[list[PostView], str | None, list[tuple[str, list[PostView], str, str | None]]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -83,9 +83,9 @@ def _build(vault: Vault, out: Path, progress: Callable[[int], None] | None) -> B
     w.begin()
     media = _publish_media(vault, chosen, out, w, progress, result.warnings)
     access = premium.premium_access(vault, conf.premium, result.warnings) if chosen.any_premium else None
-    views = _post_views(vault, conf, chosen, media, w, access, result.warnings)
+    views, inputs = _post_views(vault, conf, chosen, media, w, access, result.warnings)
     site = _site(conf, chosen, views, media, as_of)
-    _write_pages(w, conf, site)
+    _write_pages(w, conf, site, inputs)
     _write_assets(w, conf, access if site.has_premium else None, result.warnings)
     key = signing.load_or_create_key(vault)
     _write_claims(w, conf, did, key, site.markets, as_of)
@@ -197,22 +197,29 @@ def _render_media(vault: Vault, records: list[dict], out: Path, w, progress: Cal
 
 
 def _post_views(vault: Vault, conf, chosen: selection.Selection, media: dict[str, Any], w, access,
-                warnings: list[str]) -> list:
-    """The views of the published posts, newest first.  Premium posts' age files are written
-    here; a premium post nobody could open is left out (with one warning for all of them)."""
+                warnings: list[str]) -> tuple[list, dict[str, str]]:
+    """The views of the published posts, newest first, and what each is made from (post id ->
+    ``views.page_inputs``).  Premium posts' age files are written here; a premium post nobody
+    could open is left out (with one warning for all of them)."""
     views = []
+    inputs: dict[str, str] = {}
     skipped: list[str] = []
     for rec in chosen.posts:
         if chosen.is_premium(rec):
-            view = premium.premium_view(rec, chosen.sealed_media(rec), conf, vault, w, skipped, warnings, access)
+            sealed = chosen.sealed_media(rec)
+            view = premium.premium_view(rec, sealed, conf, vault, w, skipped, warnings, access)
+            made_of = views_mod.page_inputs(rec, [], "premium", len(sealed))
         else:
-            view = views_mod.post_view(rec, [media[m] for m in rec.get("media") or [] if media.get(m)], conf)
+            images = [media[m] for m in rec.get("media") or [] if media.get(m)]
+            view = views_mod.post_view(rec, images, conf)
+            made_of = views_mod.page_inputs(rec, images)
         if view is not None:
             views.append(view)
+            inputs[view.id] = made_of
     if skipped:
         warnings.append(premium.premium_warning(conf.premium, skipped))
     views.sort(key=lambda v: (v.created_at, v.id), reverse=True)
-    return views
+    return views, inputs
 
 
 def _site(conf, chosen: selection.Selection, views: list, media: dict[str, Any], as_of) -> _Site:
@@ -223,22 +230,39 @@ def _site(conf, chosen: selection.Selection, views: list, media: dict[str, Any],
                  reputation=views_mod.reputation_jsonld(profile, markets), has_premium=any(v.premium for v in views))
 
 
-def _write_pages(w, conf, site: _Site) -> None:
-    """Post pages (one whose inputs are unchanged is neither rendered nor written again), then
-    every other page, the feeds and the sitemap."""
+def _write_pages(w, conf, site: _Site, inputs: dict[str, str]) -> None:
+    """Post pages, then every other page, the feeds and the sitemap.
+
+    A post page whose inputs are unchanged is neither rendered nor written again.  Its key covers
+    what its bytes depend on: the post's ``inputs`` (its fields and media, see
+    ``views.page_inputs``) and what every post page shares (the settings, the templates, the code
+    that makes views, and the header's links to the site's sections).  A post page shows no
+    other post, so a neighbour's change leaves it alone."""
     from exporters.site import render as site_mod
 
     nav = site_mod.navigation(site.views, site.gallery)
     has_reputation = bool(site.markets)
-    site_key = hashlib.sha256(json.dumps([repr(conf), site_mod.template_digest(), has_reputation, site.has_premium, nav]).encode()).hexdigest()
+    shared = [repr(conf), site_mod.template_digest(), _code_digest(), has_reputation, site.has_premium, nav]
+    site_key = hashlib.sha256(json.dumps(shared).encode()).hexdigest()
     for view in site.views:
-        key = hashlib.sha256((site_key + json.dumps(asdict(view), sort_keys=True, default=str)).encode()).hexdigest()
+        key = hashlib.sha256((site_key + inputs[view.id]).encode()).hexdigest()
         if not w.unchanged(view.path, key):
             w.write(view.path, site_mod.render_post(conf, view, has_reputation, site.has_premium, nav), key)
     pages = site_mod.render_site(conf, site.views, site.markets, site.has_premium, site.profile, site.reputation,
                                  site.updated, site.gallery)
     for rel, data in pages.items():
         w.write(rel, data)
+
+
+def _code_digest() -> str:
+    """Changes with the code that turns records into post pages (so an edit to it, even without a
+    new version number, rebuilds them)."""
+    from exporters.site import render as site_mod
+
+    h = hashlib.sha256()
+    for module in (views_mod, premium, site_mod):
+        h.update(Path(module.__file__ or "").read_bytes())
+    return h.hexdigest()
 
 
 def _write_assets(w, conf, access, warnings: list[str]) -> None:

@@ -3,8 +3,15 @@ JSON-LD that describes the author.  Nothing here reads the vault or writes the b
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import fields
 from datetime import datetime
+
+# Every record field ``post_view`` and ``premium.premium_view`` read.  A post page's cache key is
+# made of these, its media and the site's settings and templates (``page_inputs``), so a field a
+# view starts reading must be added here (tests/test_publish_cache.py perturbs every field).
+PAGE_FIELDS = ("id", "source", "created_at", "title", "text", "links", "place", "url", "tags")
 
 
 def own_title(rec: dict) -> str | None:
@@ -57,6 +64,17 @@ def post_view(rec: dict, images: list, conf):
         view.og_image = first_image.src
     view.jsonld = jsonld(conf, view)
     return view
+
+
+def page_inputs(rec: dict, images: list, *more: object) -> str:
+    """A digest of everything a post's view is made from besides the settings: the record's
+    ``PAGE_FIELDS`` (and a Facebook note's title), each published media with every field it
+    shows, and ``more`` (what a premium view adds).  Cheap next to hashing the view itself."""
+    own: list = [rec.get(k) for k in PAGE_FIELDS]
+    if rec.get("source") == "facebook":
+        own.append((rec.get("extra") or {}).get("note_title"))
+    shown = [[getattr(im, f.name) for f in fields(im)] for im in images]
+    return hashlib.sha256(json.dumps([own, shown, more], sort_keys=True, default=str).encode()).hexdigest()
 
 
 def gallery(standalone: list[dict], published: dict) -> list:
