@@ -182,8 +182,9 @@ def archive_pages(posts: list[PostView], per: int) -> tuple[list[PostView], str 
     The home page holds the newest ``per`` posts; every other post is on exactly one archive
     page.  Archive pages are numbered from the OLDEST post (page 1 holds the oldest ``per``) and
     only the newest one may be short, so adding a post changes the home page and the newest
-    archive page only: older pages keep their posts (their page list changes only when a page is
-    added).  Each page: (path, posts newest first, newer link, older link).
+    archive page only, and a post that opens a new page changes the page before it too (its
+    "newer" link): older pages keep their posts and their links (see ``page_links``).  Each
+    page: (path, posts newest first, newer link, older link).
     """
     home = posts[:per]
     rest = posts[per:]
@@ -201,21 +202,25 @@ def archive_pages(posts: list[PostView], per: int) -> tuple[list[PostView], str 
 
 
 def page_links(count: int, current: int | None, window: int = 3) -> list[dict]:
-    """Numbered page links, newest first: the home page ("Latest"), then archive pages from
-    ``count`` down to 1, keeping the first, the last and ``window`` pages either side of the
-    current one (``None`` for gaps).  ``current`` is None on the home page."""
+    """Numbered page links, newest first, ``None`` paths for gaps.  ``current`` is None on the
+    home page, which links "Latest" (itself), the newest ``window`` archive pages and page 1.
+
+    An archive page links "Latest", itself, the ``window`` pages before it and page 1: only
+    older pages, which never change when a post is added, so neither does its list (the pages
+    newer than it are one "Newer posts" link away, or on the home page)."""
     if count == 0:
         return []
-    here = count + 1 if current is None else current
+    if current is None:
+        shown = [k for k in range(count, 0, -1) if k in (1, count) or count + 1 - k <= window]
+    else:
+        shown = [k for k in range(current, 0, -1) if k == 1 or current - k <= window]
     items: list[dict] = [{"label": "Latest", "path": "index.html", "current": current is None}]
-    gap = False
-    for k in range(count, 0, -1):
-        if k in (1, count) or abs(k - here) <= window:
-            items.append({"label": str(k), "path": f"page/{k}/index.html", "current": k == current})
-            gap = False
-        elif not gap:
+    above = count + 1
+    for k in shown:
+        if k < above - 1:
             items.append({"label": None, "path": None, "current": False})
-            gap = True
+        items.append({"label": str(k), "path": f"page/{k}/index.html", "current": k == current})
+        above = k
     return items
 
 
