@@ -292,6 +292,9 @@ def fmt_report(r: dict) -> str:
         lines.append(f"  {label:<18} {b['wall_s']:8.2f} s (cpu {b['cpu_s']:7.2f} s)  {b['pages_per_s']:7.1f} pages/s  "
                      f"peak RSS {b['peak_rss_mb']:6.1f} MB  written {b['written']:>6}  removed {b['removed']:>3}  "
                      f"bundle {b['files']} files ({b['html_pages']} HTML, {b['bundle_mb']:.1f} MB)")
+    runs = v["nochange"].get("cpu_s_runs") or []
+    if len(runs) > 1:
+        lines.append(f"  (no-change rebuild: the least CPU of {len(runs)} runs: {', '.join(f'{c:.2f}' for c in runs)} s)")
     f = v["first"]
     lines.append(f"  published: {f['published']}   (startup floor `vault key show`: {r['startup_s']:.2f} s, "
                  f"{r['startup_peak_rss_mb']:.1f} MB; RSS floor {r['rss_floor_mb']:.1f} MB)")
@@ -302,12 +305,13 @@ def fmt_report(r: dict) -> str:
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(ch["touched"].items()))
     lines.append(f"    files replaced on disk: {kinds or 'none'}; other = {', '.join(ch['other_touched']) or '-'}"
                  + (f"; gone: {len(ch['gone'])}" if ch["gone"] else ""))
-    # The new post is the newest, and index pages are numbered from the newest: every post moves
-    # down one slot, so every index page changes.  That is in the count, not a missed skip.
+    # Archive pages are numbered from the oldest post and link only to older pages: a new post
+    # changes the home page and the newest archive page, and the one before it when it opens a page.
     entries = inc["published"]["post"]          # post pages, photo pages included
     n_pages = -(-entries // PER_PAGE)           # ceiling division
     lines.append(f"    ({entries} entries at {PER_PAGE} per page make {n_pages} archive pages, numbered from the oldest "
-                 "post: a new post changes the home page and the newest archive page only)")
+                 "post: a new post changes the home page and the newest archive page, and the one before "
+                 "when it opens a new page)")
     lines.append("")
     ratio = inc["wall_s"] / f["wall_s"]
     lines.append(f"  incremental / full build: {ratio:.1%} of the wall time, {inc['cpu_s'] / f['cpu_s']:.1%} of the CPU time "
@@ -315,7 +319,7 @@ def fmt_report(r: dict) -> str:
     lines.append("")
     h = r["hugo"]
     if h is None:
-        lines.append("hugo not installed")
+        lines.append("hugo skipped (--no-hugo)" if r.get("hugo_skipped") else "hugo not installed")
     else:
         lines.append(f"hugo --quiet   ({h['version']})")
         for key, label in (("noimages", "no image work"), ("first", "first build"), ("incremental", "+1 post rebuild")):
@@ -364,9 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=None, help="parent of the temp dir (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (vault, bundle, Hugo site, logs)")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.add_argument("--rebuilds", type=int, default=1, metavar="N",
+                    help="run the no-change rebuild N times and report the run with the least CPU time (default 1)")
+    ap.add_argument("--no-hugo", action="store_true", help="skip the Hugo comparison even when hugo is installed")
     args = ap.parse_args(argv)
-    if args.posts < 1 or args.photos < 0:
-        ap.error("--posts must be at least 1 and --photos at least 0")
+    if args.posts < 1 or args.photos < 0 or args.rebuilds < 1:
+        ap.error("--posts and --rebuilds must be at least 1, --photos at least 0")
 
     return in_workdir("vault-bench-publish-", args, _run)
 
@@ -424,11 +431,17 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     log("vault publish (first build) ...")
     first = publish_run(out, env, logs, "publish-first")
     log(f"  {first['wall_s']:.2f} s, {first['files']} files")
-    log("vault publish (nothing changed) ...")
-    before = snapshot(out)
-    nochange = publish_run(out, env, logs, "publish-nochange")
-    nochange["changes"] = changed_by_kind(before, snapshot(out))
-    log(f"  {nochange['wall_s']:.2f} s, written {nochange['written']}")
+    # The no-change rebuild is short, so other work on the machine weighs on it most: it can be
+    # run several times, and the figures are those of the run that took the least CPU time.
+    rebuilds = []
+    for i in range(args.rebuilds):
+        log("vault publish (nothing changed) ...")
+        before = snapshot(out)
+        run = publish_run(out, env, logs, f"publish-nochange-{i + 1}")
+        run["changes"] = changed_by_kind(before, snapshot(out))
+        log(f"  {run['wall_s']:.2f} s (cpu {run['cpu_s']:.2f} s), written {run['written']}")
+        rebuilds.append(run)
+    nochange = dict(min(rebuilds, key=lambda b: b["cpu_s"]), cpu_s_runs=[b["cpu_s"] for b in rebuilds])
 
     # ONE new post, newest of all (the usual case: you post today), made public the way a user
     # would: it is the only record on or after NEW_POST_AT's day.
@@ -443,7 +456,9 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     log(f"  {incremental['wall_s']:.2f} s, written {incremental['written']}, removed {incremental['removed']}")
 
     hugo = None
-    if shutil.which("hugo") is None:
+    if args.no_hugo:
+        log("hugo skipped (--no-hugo)")
+    elif shutil.which("hugo") is None:
         log("hugo not installed")
     else:
         version_text, version = hugo_site.version()
@@ -471,7 +486,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "vault": {"first": first, "nochange": nochange, "incremental": incremental},
         "startup_s": shown.wall, "startup_peak_rss_mb": kib_to_mb(shown.maxrss_kib),
         "rss_floor_mb": kib_to_mb(floor.maxrss_kib),
-        "hugo": hugo,
+        "hugo": hugo, "hugo_skipped": args.no_hugo,
         "env": {"python": f"Python {platform.python_version()}", "cpus": os.cpu_count(), "platform": platform.platform(),
                 "loadavg_before": load_before, "loadavg_after": load_after},
         "workdir": str(work),
