@@ -15,8 +15,9 @@ PAGE_FIELDS = ("id", "source", "created_at", "title", "text", "links", "place", 
 
 
 def own_title(rec: dict) -> str | None:
-    """The title the author gave a post, if any.  Facebook's ``title`` is its own activity line
-    ("Jana updated her status."), never the author's: only a note's title counts there."""
+    """The title the author gave a post, if any.  For Facebook only a note's title counts: the
+    importer keeps Facebook's own activity line ("Jana updated her status.") in
+    ``extra["activity"]``, and records its version 1 wrote still carry that line in ``title``."""
     if rec.get("source") == "facebook":
         title = (rec.get("extra") or {}).get("note_title")
     else:
