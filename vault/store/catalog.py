@@ -44,7 +44,6 @@ import hmac
 import json
 import os
 import secrets
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -52,27 +51,14 @@ from .. import crypto
 from ..errors import IntegrityError
 from .catalog_read import CatalogReader
 from .catalog_write import BATCH, CatalogWriter
-from .codec import Encoded, _dumps, _loads, _ReplaySink, _search_text, content_digest, encode_record
+from .codec import Encoded, _loads, _ReplaySink, _search_text, content_digest, encode_record
 from .files import atomic_writer, ensure_dir, storage_error, temp_name
 from .head import CatalogHead, Survey
 from .index import PLAIN_TABLES, IndexUnusable, index_key, open_db, remove_files
 from .index import index_errors as _index_errors
-from .segments import _Chain, _SegmentWriter, _ShaWriter, list_segment_files, list_snapshot_files
+from .segments import _SegmentWriter, _ShaWriter, list_segment_files, list_snapshot_files
+from .snapshot import SNAPSHOT_MAGIC, SNAPSHOT_SCHEMA, read_snapshot_file, snapshot_mac, tables_of, write_snapshot_file
 
-# The tables of a snapshot's database (format version 1; the word index is rebuilt from records).
-SNAPSHOT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records(
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NULL, source_id TEXT,
-    created_at TEXT, visibility TEXT NOT NULL DEFAULT 'private', data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS explicit(id TEXT PRIMARY KEY, visibility TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tags(id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY(id, tag));
-CREATE TABLE IF NOT EXISTS refs(source TEXT NOT NULL, ref TEXT NOT NULL, media TEXT NOT NULL, PRIMARY KEY(source, ref));
-CREATE TABLE IF NOT EXISTS hints(k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS digests(id TEXT PRIMARY KEY, digest TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS imports(at TEXT, source TEXT, export TEXT, summary TEXT);
-CREATE TABLE IF NOT EXISTS provenance(k TEXT PRIMARY KEY, v TEXT NOT NULL);
-"""
-SNAPSHOT_MAGIC = "vault-snapshot"
 AUTO_COMPACT_SEGMENTS = 64
 
 
@@ -254,45 +240,38 @@ class Catalog(CatalogReader, CatalogWriter):
         return hmac.new(self._wk, b"segment\0" + name.encode() + b"\0" + body, hashlib.sha256).hexdigest()
 
     def _load_snapshot(self, path: Path) -> None:
-        plain = crypto.decrypt_bytes(path.read_bytes(), self._identity, what=f"catalog/snapshots/{path.name}")
-        header_raw, _, db_bytes = plain.partition(b"\n")
-        del plain
-        try:
-            header = json.loads(header_raw)
-        except ValueError:
-            raise IntegrityError(f"catalog/snapshots/{path.name} has a corrupt header") from None
-        mac = header.pop("mac", "")
-        if header.get("format") != SNAPSHOT_MAGIC or not hmac.compare_digest(mac, self._snapshot_mac(path.name, header, db_bytes)):
-            raise IntegrityError(f"catalog/snapshots/{path.name} fails its MAC")
-        snap = sqlite3.connect(":memory:")
-        try:
-            snap.deserialize(db_bytes)
-            del db_bytes
-            snap.executescript(SNAPSHOT_SCHEMA)  # tables an older snapshot lacks
-            for table, cols in PLAIN_TABLES.items():
-                rows = snap.execute(f"SELECT {', '.join(cols)} FROM {table}")
-                self.db.executemany(f"INSERT OR REPLACE INTO {table}({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows)
-            rows = snap.execute("SELECT r.id, r.kind, r.source, r.source_id, r.created_at, r.visibility, d.digest, r.data "
-                                "FROM records r LEFT JOIN digests d ON d.id = r.id")
-            for rid, kind, source, source_id, created_at, visibility, digest, data in rows:
-                rec = _loads(data)
-                rec.pop("id", None)
-                n = self._next_n
-                self._next_n += 1
-                self._puts[rid] = (n, True, kind, source, source_id, created_at, visibility or "private",
-                                   digest, data, _search_text(rec), None)
-                if len(self._puts) >= BATCH:
-                    self._flush_batch()
-            self._flush_batch()
-        finally:
-            snap.close()
+        """Replay a snapshot into the index, streamed (see ``vault.store.snapshot``)."""
+        header = read_snapshot_file(path, self.tmpdir, self._identity, self._wk, self._copy_snapshot)
         self.superseded = list(header.get("supersedes", []))
         self.snapshot_seq = int(header.get("seq", 0))
         self.snapshot_name = path.name
 
+    def _copy_snapshot(self, snap: Any) -> None:
+        tables = tables_of(snap)  # an older snapshot may lack some
+        for table, cols in PLAIN_TABLES.items():
+            if table in tables:
+                rows = snap.execute(f"SELECT {', '.join(cols)} FROM {table}")
+                self.db.executemany(f"INSERT OR REPLACE INTO {table}({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows)
+        if "records" not in tables:
+            return
+        digest = "d.digest" if "digests" in tables else "NULL"
+        join = " LEFT JOIN digests d ON d.id = r.id" if "digests" in tables else ""
+        rows = snap.execute(f"SELECT r.id, r.kind, r.source, r.source_id, r.created_at, r.visibility, {digest}, r.data FROM records r{join}")
+        for rid, kind, source, source_id, created_at, visibility, digest, data in rows:
+            rec = _loads(data)
+            rec.pop("id", None)
+            n = self._next_n
+            self._next_n += 1
+            self._puts[rid] = (n, True, kind, source, source_id, created_at, visibility or "private",
+                               digest, data, _search_text(rec), None)
+            if len(self._puts) >= BATCH:
+                self._flush_batch()
+        self._flush_batch()
+
     def _snapshot_mac(self, name: str, header: dict, db: bytes) -> str:
-        msg = b"snapshot\0" + name.encode() + b"\0" + _dumps(header).encode() + b"\0" + db
-        return hmac.new(self._wk, msg, hashlib.sha256).hexdigest()
+        mac = snapshot_mac(self._wk, name, header)
+        mac.update(db)
+        return mac.hexdigest()
 
     def _write_encrypted(self, final: Path, plain: crypto.Readable, what: str) -> str:
         """Encrypt ``plain`` into ``final`` atomically; return the ciphertext's sha256."""
@@ -310,25 +289,9 @@ class Catalog(CatalogReader, CatalogWriter):
         name = f"{seq:012d}-{secrets.token_hex(4)}.sqlite.age"
         supersedes = sorted(set(self.superseded) | set(self.segments))
         header = {"format": SNAPSHOT_MAGIC, "version": 1, "seq": seq, "supersedes": supersedes}
-        snap = sqlite3.connect(":memory:")
-        try:
-            snap.executescript(SNAPSHOT_SCHEMA)
-            snap.executemany("INSERT INTO records(id, kind, source, source_id, created_at, visibility, data) VALUES (?,?,?,?,?,?,?)",
-                             self.db.execute("SELECT id, kind, source, source_id, created_at, visibility, data FROM records ORDER BY n"))
-            snap.executemany("INSERT INTO digests(id, digest) VALUES (?,?)",
-                             self.db.execute("SELECT id, digest FROM records WHERE digest IS NOT NULL"))
-            for table, cols in PLAIN_TABLES.items():
-                snap.executemany(f"INSERT OR REPLACE INTO {table}({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-                                 self.db.execute(f"SELECT {', '.join(cols)} FROM {table}"))
-            snap.commit()
-            db_bytes = snap.serialize()
-        finally:
-            snap.close()
-        header_full = dict(header, mac=self._snapshot_mac(name, header, db_bytes))
-        # Header line then the database, streamed through age without concatenating copies.
-        plain = _Chain(_dumps(header_full).encode() + b"\n", db_bytes)
-        sha = self._write_encrypted(self.snap_dir / name, plain, "a catalog snapshot")
-        del db_bytes, plain
+        # The database is built in an encrypted scratch file and streamed: memory does not grow
+        # with the catalog.  Atomic: temporary file, fsync, rename, fsync of the folder.
+        sha = write_snapshot_file(self.db, self.snap_dir / name, self.tmpdir, self.recipients, self._wk, header)
         self.snapshot_name, self.snapshot_seq = name, seq
         self.superseded, self.segments = supersedes, []
         self.head.record(name, [])  # the snapshot is live from here on
@@ -384,4 +347,4 @@ class Catalog(CatalogReader, CatalogWriter):
 
 
 __all__ = ["Catalog", "AUTO_COMPACT_SEGMENTS", "list_segment_files", "list_snapshot_files", "content_digest", "encode_record",
-           "Encoded", "storage_error"]
+           "Encoded", "storage_error", "SNAPSHOT_MAGIC", "SNAPSHOT_SCHEMA"]

@@ -147,25 +147,6 @@ class _ShaWriter:
         self._dst.flush()
 
 
-class _Chain:
-    """A reader over several byte strings in turn, without joining them."""
-
-    def __init__(self, *parts: bytes) -> None:
-        self._parts = [memoryview(p) for p in parts]
-
-    def read(self, n: int = -1) -> bytes:
-        while self._parts and not len(self._parts[0]):
-            self._parts.pop(0)
-        if not self._parts:
-            return b""
-        head = self._parts[0]
-        if n is None or n < 0 or n >= len(head):
-            self._parts.pop(0)
-            return bytes(head)
-        self._parts[0] = head[n:]
-        return bytes(head[:n])
-
-
 def list_segment_files(root: Path) -> list[Path]:
     d = root / "journal"
     return sorted(d.glob("*.jsonl.age")) if d.is_dir() else []
