@@ -152,3 +152,37 @@ def test_scratch_file_round_trips_and_refuses_a_changed_block(tmp_path):
     finally:
         scratch.remove()
     assert not (tmp_path / "s.db").exists()
+
+
+def test_compact_on_a_full_disk_changes_nothing(vault_env, monkeypatch):
+    """The scratch database fills the disk half-way: a clear error, no snapshot, no file left in
+    tmp/, every segment still there, and the next compact succeeds."""
+    import errno
+
+    from vault.store import scratch as scratch_mod
+
+    with open_vault(vault_env.path, exclusive=True) as v:
+        v.unlock(vault_env.identity_file)
+        cat = v.catalog()
+        _add(cat, 0, 200)
+        _add(cat, 200, 400)
+    catalog_dir = vault_env.path / "catalog"
+    before = sorted(p.relative_to(catalog_dir) for p in catalog_dir.rglob("*"))
+    real, calls = scratch_mod.ScratchFile._write_block, []
+
+    def full_after_a_while(self, i, data):
+        calls.append(i)
+        if len(calls) > 40:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, i, data)
+
+    monkeypatch.setattr(scratch_mod.ScratchFile, "_write_block", full_after_a_while)
+    res = vault_env.run("compact")
+    assert res.code == 1 and "vault: error: disk full" in res.err and "Traceback" not in res.err, res.err
+    assert sorted(p.relative_to(catalog_dir) for p in catalog_dir.rglob("*")) == before
+    assert not any((vault_env.path / "tmp").iterdir())
+    monkeypatch.setattr(scratch_mod.ScratchFile, "_write_block", real)
+    assert len(vault_env.records()) == 400
+    res = vault_env.run("compact", "--json")
+    assert res.code == 0 and res.json()["segments_merged"] == 2
+    assert len(vault_env.records()) == 400 and vault_env.run("check", "--read-data").code == 0

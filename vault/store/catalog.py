@@ -7,8 +7,8 @@ On disk (docs/on-disk-format.md):
   the last line ``{"mac": ...}`` = HMAC(writer key, "segment" + name + body), so a segment that was
   swapped, renamed or forged by someone holding only the public recipient is refused.
 * ``catalog/snapshots/<seq>-<rand>.sqlite.age``: a header line (seq, the segments it supersedes,
-  MAC) then the bytes of an SQLite database (``sqlite3.Connection.serialize()``) holding the
-  tables of ``SNAPSHOT_SCHEMA``.
+  MAC) then the bytes of an SQLite database file holding the tables of ``SNAPSHOT_SCHEMA``,
+  written and read in bounded memory (``vault.store.snapshot``).
 * ``index/catalog.db``: the local index (``vault.store.index``), derived from the two above.
 
 These files are the truth; the index only says which of them it holds.  ``load`` opens the index

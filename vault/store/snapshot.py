@@ -56,14 +56,16 @@ def snapshot_mac(writer_key: bytes, name: str, header: dict) -> "hmac.HMAC":
 def _fill(snap: Any, db: Any) -> None:
     """Copy the index's tables into the snapshot database ``snap``, a row at a time."""
     snap.execute(SNAPSHOT_SCHEMA)
-    with snap:
-        snap.executemany("INSERT INTO records(id, kind, source, source_id, created_at, visibility, data) VALUES (?,?,?,?,?,?,?)",
-                         db.cursor().execute("SELECT id, kind, source, source_id, created_at, visibility, data FROM records ORDER BY n"))
-        snap.executemany("INSERT INTO digests(id, digest) VALUES (?,?)",
-                         db.cursor().execute("SELECT id, digest FROM records WHERE digest IS NOT NULL"))
-        for table, cols in PLAIN_TABLES.items():
-            snap.executemany(f"INSERT OR REPLACE INTO {table}({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-                             db.cursor().execute(f"SELECT {', '.join(cols)} FROM {table}"))
+    # One transaction, never rolled back: on failure the scratch file is deleted whole.
+    snap.execute("BEGIN")
+    snap.executemany("INSERT INTO records(id, kind, source, source_id, created_at, visibility, data) VALUES (?,?,?,?,?,?,?)",
+                     db.cursor().execute("SELECT id, kind, source, source_id, created_at, visibility, data FROM records ORDER BY n"))
+    snap.executemany("INSERT INTO digests(id, digest) VALUES (?,?)",
+                     db.cursor().execute("SELECT id, digest FROM records WHERE digest IS NOT NULL"))
+    for table, cols in PLAIN_TABLES.items():
+        snap.executemany(f"INSERT OR REPLACE INTO {table}({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                         db.cursor().execute(f"SELECT {', '.join(cols)} FROM {table}"))
+    snap.execute("COMMIT")
 
 
 class _Plaintext:
@@ -210,6 +212,8 @@ def read_snapshot_file(path: Path, tmpdir: Path, identity: Any, writer_key: byte
         with connect(scratch, readonly=True) as snap:
             visit(snap)
         return header
+    except OSError as exc:
+        raise storage_error(exc, "a scratch copy of a catalog snapshot") from exc
     finally:
         scratch.remove()
 
