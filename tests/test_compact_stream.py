@@ -124,6 +124,9 @@ def test_snapshot_is_read_by_stock_age_and_sqlite_and_leaves_no_plaintext(vault_
 
 
 def test_scratch_file_round_trips_and_refuses_a_changed_block(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")  # SQLite resolves links in the path it opens
+    tmp_path = tmp_path / "link"
     scratch = ScratchFile(tmp_path / "s.db")
     try:
         with connect(scratch) as db:

@@ -33,7 +33,7 @@ OVERHEAD = 12 + 16    # nonce and tag
 CACHE_KIB = 8192      # SQLite page cache of a scratch database
 VFS_NAME = "vault-scratch"
 
-# Scratch files open through the VFS, by path: the VFS has no other way to learn their keys.
+# Scratch files open through the VFS, by file name: the VFS has no other way to learn their keys.
 _OPEN: dict[str, "ScratchFile"] = {}
 _vfs: Any = None
 
@@ -205,9 +205,13 @@ def _register() -> None:
         def __init__(self) -> None:
             super().__init__(VFS_NAME, base="unix")
 
+        def xFullPathname(self, name: str) -> str:
+            # As given: the unix VFS would resolve symbolic links, which apsw reports as an error.
+            return os.path.abspath(name)
+
         def xOpen(self, name: Any, flags: list[int]) -> Any:
             path = name.filename() if isinstance(name, apsw.URIFilename) else name
-            scratch = _OPEN.get(str(path))
+            scratch = _OPEN.get(os.path.basename(str(path or "")))
             if scratch is None:  # a journal or temporary file: scratch databases have none
                 raise apsw.CantOpenError(f"{VFS_NAME} opens only registered scratch databases")
             return _File(scratch)
@@ -221,12 +225,12 @@ def connect(scratch: ScratchFile, readonly: bool = False) -> Iterator[Any]:
     import apsw
 
     _register()
-    key = str(scratch.path)
+    key = scratch.path.name  # random (``files.temp_name``), so unique in the process
     _OPEN[key] = scratch
     flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
     conn = None
     try:
-        conn = apsw.Connection(key, flags=flags, vfs=VFS_NAME)
+        conn = apsw.Connection(str(scratch.path), flags=flags, vfs=VFS_NAME)
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         if not readonly:
