@@ -19,6 +19,7 @@ Memory: SQLite's page cache (``CACHE_KIB``) and one block at a time.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import struct
@@ -67,7 +68,8 @@ class ScratchFile:
     def _write_block(self, i: int, data: bytes) -> None:
         nonce = secrets.token_bytes(12)
         raw = nonce + self._aead.encrypt(nonce, data, struct.pack(">Q", i))
-        os.pwrite(self._fd, raw, i * (BLOCK + OVERHEAD))
+        if os.pwrite(self._fd, raw, i * (BLOCK + OVERHEAD)) != len(raw):
+            raise OSError(errno.ENOSPC, "short write to a scratch file")
 
     # --- bytes ---------------------------------------------------------------------------------
 
