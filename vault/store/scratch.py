@@ -157,52 +157,55 @@ class Appender:
             self._buf.clear()
 
 
+class _File:
+    """A scratch file as SQLite sees it through the VFS (apsw calls these by name)."""
+
+    def __init__(self, scratch: ScratchFile) -> None:
+        self._s = scratch
+
+    def xRead(self, amount: int, offset: int) -> bytes:
+        return self._s.read(amount, offset)  # short at the end: SQLite zero-fills
+
+    def xWrite(self, data: bytes, offset: int) -> None:
+        self._s.write(bytes(data), offset)
+
+    def xTruncate(self, newsize: int) -> None:
+        self._s.truncate(newsize)
+
+    def xFileSize(self) -> int:
+        return self._s.size()
+
+    def xSync(self, flags: int) -> None:
+        pass  # scratch: nothing in it needs to survive a crash
+
+    def xClose(self) -> None:
+        pass  # the owner closes and deletes the file
+
+    def xLock(self, level: int) -> None:
+        pass  # private to this process (and to one connection)
+
+    def xUnlock(self, level: int) -> None:
+        pass
+
+    def xCheckReservedLock(self) -> bool:
+        return False
+
+    def xFileControl(self, op: int, ptr: int) -> bool:
+        return False
+
+    def xSectorSize(self) -> int:
+        return BLOCK
+
+    def xDeviceCharacteristics(self) -> int:
+        return 0
+
+
 def _register() -> None:
     """The VFS, registered once per process."""
     global _vfs
     if _vfs is not None:
         return
     import apsw
-
-    class _File(apsw.VFSFile):
-        def __init__(self, scratch: ScratchFile) -> None:  # the base class is not opened: every method is here
-            self._s = scratch
-
-        def xRead(self, amount: int, offset: int) -> bytes:
-            return self._s.read(amount, offset)  # short at the end: SQLite zero-fills
-
-        def xWrite(self, data: bytes, offset: int) -> None:
-            self._s.write(bytes(data), offset)
-
-        def xTruncate(self, newsize: int) -> None:
-            self._s.truncate(newsize)
-
-        def xFileSize(self) -> int:
-            return self._s.size()
-
-        def xSync(self, flags: int) -> None:
-            pass  # scratch: nothing in it needs to survive a crash
-
-        def xClose(self) -> None:
-            pass  # the owner closes and deletes the file
-
-        def xLock(self, level: int) -> None:
-            pass  # private to this process (and to one connection)
-
-        def xUnlock(self, level: int) -> None:
-            pass
-
-        def xCheckReservedLock(self) -> bool:
-            return False
-
-        def xFileControl(self, op: int, ptr: int) -> bool:
-            return False
-
-        def xSectorSize(self) -> int:
-            return BLOCK
-
-        def xDeviceCharacteristics(self) -> int:
-            return 0
 
     class _VFS(apsw.VFS):
         def __init__(self) -> None:
