@@ -189,3 +189,45 @@ def test_compact_on_a_full_disk_changes_nothing(vault_env, monkeypatch):
     res = vault_env.run("compact", "--json")
     assert res.code == 0 and res.json()["segments_merged"] == 2
     assert len(vault_env.records()) == 400 and vault_env.run("check", "--read-data").code == 0
+
+
+def test_compact_killed_while_streaming_leaves_a_sound_vault_and_only_ciphertext(vault_env):
+    """kill -9 in the middle of the second pass (scratch database into age): no snapshot appears,
+    the files left in tmp/ hold no plaintext, and the next compact works."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    with open_vault(vault_env.path, exclusive=True) as v:
+        v.unlock(vault_env.identity_file)
+        cat = v.catalog()
+        _add(cat, 0, 300)
+        _add(cat, 300, 600)
+    code = (
+        "import os, signal, sys\n"
+        "from vault.store import scratch\n"
+        "real = scratch.ScratchFile.chunks\n"
+        "passes = []\n"
+        "def chunks(self, size=None):\n"
+        "    passes.append(1)\n"
+        "    for n, block in enumerate(real(self, size)):\n"
+        "        if len(passes) == 2 and n == 20:\n"
+        "            os.kill(os.getpid(), signal.SIGKILL)\n"
+        "        yield block\n"
+        "scratch.ScratchFile.chunks = chunks\n"
+        "from vault.cli import main\n"
+        "sys.exit(main(['compact']))\n"
+    )
+    env = dict(os.environ, VAULT_DIR=str(vault_env.path))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    assert not (vault_env.path / "catalog" / "snapshots").exists() or not any((vault_env.path / "catalog" / "snapshots").iterdir())
+    left = list((vault_env.path / "tmp").iterdir())
+    assert len(left) == 2  # the scratch database and the half-written age file
+    for f in left:
+        assert SECRET.encode() not in f.read_bytes() and b"SQLite format 3" not in f.read_bytes()
+    assert len(vault_env.records()) == 600 and vault_env.run("check", "--read-data").code == 0
+    res = vault_env.run("compact", "--json")
+    assert res.code == 0 and res.json()["segments_merged"] == 2
+    assert len(vault_env.records()) == 600 and vault_env.run("check", "--read-data").code == 0
