@@ -231,3 +231,25 @@ def test_compact_killed_while_streaming_leaves_a_sound_vault_and_only_ciphertext
     res = vault_env.run("compact", "--json")
     assert res.code == 0 and res.json()["segments_merged"] == 2
     assert len(vault_env.records()) == 600 and vault_env.run("check", "--read-data").code == 0
+
+
+def test_check_reads_segments_streamed_and_still_refuses_a_forged_one(vault_env):
+    import io
+
+    with open_vault(vault_env.path, exclusive=True) as v:
+        v.unlock(vault_env.identity_file)
+        cat = v.catalog()
+        _add(cat, 0, 50)
+        for name in cat.segments:
+            assert cat.check_segment(name) == len(cat.read_segment(name)) > 50  # puts and the shared provenance
+        body = b'{"op":"hint","k":"x","v":"y"}\n'
+        name = cat.segments[0]
+        # Same name, re-encrypted to the vault's recipient with a MAC made without the writer key.
+        forged = body + json.dumps({"mac": hashlib.sha256(body).hexdigest()}).encode() + b"\n"
+        cat._write_encrypted(cat.journal_dir / name, io.BytesIO(forged), "test segment")
+        from vault.errors import IntegrityError
+
+        with pytest.raises(IntegrityError, match="fails its MAC"):
+            cat.check_segment(name)
+    res = vault_env.run("check", "--read-data", "--json")
+    assert res.code != 0 and any(p["path"] == f"catalog/journal/{name}" for p in res.json()["problems"]), res.out
