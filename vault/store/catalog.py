@@ -51,12 +51,12 @@ from .. import crypto
 from ..errors import IntegrityError
 from .catalog_read import CatalogReader
 from .catalog_write import BATCH, CatalogWriter
-from .codec import Encoded, _loads, _ReplaySink, _search_text, content_digest, encode_record
+from .codec import Encoded, ReplaySink, content_digest, encode_record, load_json, search_text
 from .files import atomic_writer, ensure_dir, storage_error, temp_name
 from .head import CatalogHead, Survey
 from .index import PLAIN_TABLES, IndexUnusable, index_key, open_db, remove_files
 from .index import index_errors as _index_errors
-from .segments import _SegmentWriter, _ShaWriter, list_segment_files, list_snapshot_files
+from .segments import SegmentWriter, ShaWriter, list_segment_files, list_snapshot_files
 from .snapshot import SNAPSHOT_MAGIC, SNAPSHOT_SCHEMA, read_snapshot_file, snapshot_mac, tables_of, write_snapshot_file
 
 AUTO_COMPACT_SEGMENTS = 64
@@ -79,7 +79,7 @@ class Catalog(CatalogReader, CatalogWriter):
         self.superseded: list[str] = []     # segments named by the current snapshot
         self.snapshot_name: str | None = None
         self.snapshot_seq = 0
-        self._writer: _SegmentWriter | None = None
+        self._writer: SegmentWriter | None = None
         self._pending = 0
         self._in_tx = False
         self._next_n = 0
@@ -224,14 +224,14 @@ class Catalog(CatalogReader, CatalogWriter):
         ops = []
         for line in body.splitlines():
             if line.strip():
-                ops.append(_loads(line))
+                ops.append(load_json(line))
         return ops
 
     def check_segment(self, name: str) -> int:
         """Decrypt a segment and check its MAC and every line as ``read_segment`` does, streamed
         (memory does not grow with the segment); return its number of operations."""
         ops: list[int] = []
-        sink = _ReplaySink(self._segment_mac_start(name), lambda op: ops.append(1))
+        sink = ReplaySink(self._segment_mac_start(name), lambda op: ops.append(1))
         with open(self.journal_dir / name, "rb") as fh:
             crypto.decrypt_stream(fh, sink, self._identity, what=f"catalog/journal/{name}")
         sink.finish(name)
@@ -241,7 +241,7 @@ class Catalog(CatalogReader, CatalogWriter):
         """Apply a segment's operations to the index while it is decrypted, a chunk at a time
         (memory does not grow with the segment).  The MAC is checked at the end; the caller
         rolls the transaction back when it fails, so nothing of a forged segment stays."""
-        sink = _ReplaySink(self._segment_mac_start(name), self._apply)
+        sink = ReplaySink(self._segment_mac_start(name), self._apply)
         with open(self.journal_dir / name, "rb") as fh:
             crypto.decrypt_stream(fh, sink, self._identity, what=f"catalog/journal/{name}")
         sink.finish(name)
@@ -268,12 +268,12 @@ class Catalog(CatalogReader, CatalogWriter):
         join = " LEFT JOIN digests d ON d.id = r.id" if "digests" in tables else ""
         rows = snap.execute(f"SELECT r.id, r.kind, r.source, r.source_id, r.created_at, r.visibility, {digest}, r.data FROM records r{join}")
         for rid, kind, source, source_id, created_at, visibility, digest, data in rows:
-            rec = _loads(data)
+            rec = load_json(data)
             rec.pop("id", None)
             n = self._next_n
             self._next_n += 1
             self._puts[rid] = (n, True, kind, source, source_id, created_at, visibility or "private",
-                               digest, data, _search_text(rec), None)
+                               digest, data, search_text(rec), None)
             if len(self._puts) >= BATCH:
                 self._flush_batch()
         self._flush_batch()
@@ -287,7 +287,7 @@ class Catalog(CatalogReader, CatalogWriter):
         """Encrypt ``plain`` into ``final`` atomically; return the ciphertext's sha256."""
         ensure_dir(final.parent)
         with atomic_writer(final, self.tmpdir, what=what) as fh:
-            sink = _ShaWriter(fh)
+            sink = ShaWriter(fh)
             crypto.encrypt_stream(plain, sink, self.recipients)
         return sink.sha.hexdigest()
 

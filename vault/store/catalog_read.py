@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from .codec import _dumps, _loads
+from .codec import dump_text, load_json
 from .index import PLAIN_TABLES, match_clauses
 
 
@@ -80,7 +80,7 @@ class CatalogReader:
         row = self._row(rid)
         if row is None:
             return None
-        rec = _loads(row[2])
+        rec = load_json(row[2])
         rec.pop("id", None)
         return self._expand(rec)
 
@@ -113,7 +113,7 @@ class CatalogReader:
 
     def _full(self, row: tuple) -> dict:
         rid, visibility, data = row
-        rec = self._expand(_loads(data))
+        rec = self._expand(load_json(data))
         rec.pop("id", None)
         out: dict[str, Any] = {"id": rid}
         out.update(rec)
@@ -218,9 +218,9 @@ class CatalogReader:
         self._flush_batch()
         for rid, kind, source, source_id, created_at, visibility, data in self.db.cursor().execute(
                 "SELECT id, kind, source, source_id, created_at, visibility, data FROM records ORDER BY id"):
-            rec = self._expand(_loads(data))
+            rec = self._expand(load_json(data))
             rec.pop("id", None)
-            yield ("record", rid, kind, source, source_id, created_at, visibility, _dumps(rec))
+            yield ("record", rid, kind, source, source_id, created_at, visibility, dump_text(rec))
         for table, cols in PLAIN_TABLES.items():
             if table == "provenance":
                 continue

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError
-from .codec import PROV_SHARED, Encoded, _dumpb, _dumps, _join_json, _search_text, encode_record
+from .codec import PROV_SHARED, Encoded, dump_bytes, dump_text, encode_record, join_json, search_text
 from .index import has_unspaced, remove_files
 from .index import index_errors as _index_errors
-from .segments import _SegmentWriter
+from .segments import SegmentWriter
 
 if TYPE_CHECKING:
     from .head import CatalogHead
@@ -36,7 +36,7 @@ class CatalogWriter:
     snapshot_name: str | None
     head: "CatalogHead"
     _wk: bytes
-    _writer: _SegmentWriter | None
+    _writer: SegmentWriter | None
     _pending: int
     _in_tx: bool
     _next_n: int
@@ -105,27 +105,27 @@ class CatalogWriter:
     def _stage_put(self, enc: Encoded) -> None:
         self._begin()
         prov = self._compact_prov(enc.provenance)
-        prov_json = _dumpb(prov) if prov is not None else None
-        data = _join_json(b'"provenance":' + prov_json if prov_json is not None else None, enc.body)
-        head = b'"id":' + _dumpb(enc.rid)
+        prov_json = dump_bytes(prov) if prov is not None else None
+        data = join_json(b'"provenance":' + prov_json if prov_json is not None else None, enc.body)
+        head = b'"id":' + dump_bytes(enc.rid)
         if prov_json is not None:
             head += b',"provenance":' + prov_json
         for extra in ("visibility", "tags"):
             if enc.rec.get(extra):
-                head += b',"' + extra.encode() + b'":' + _dumpb(enc.rec[extra])
-        line = b'{"op":"put","d":"' + enc.digest.encode() + b'","r":' + _join_json(head, enc.body) + b"}\n"
+                head += b',"' + extra.encode() + b'":' + dump_bytes(enc.rec[extra])
+        line = b'{"op":"put","d":"' + enc.digest.encode() + b'","r":' + join_json(head, enc.body) + b"}\n"
         self._writer_for().write(line)
         self._pending += 1
         self._put_row(enc.rid, enc.rec, enc.digest, data.decode("utf-8"))
 
     def _stage_line(self, op: dict) -> None:
-        self._writer_for().write(_dumpb(op) + b"\n")
+        self._writer_for().write(dump_bytes(op) + b"\n")
         self._pending += 1
 
-    def _writer_for(self) -> "_SegmentWriter":
+    def _writer_for(self) -> "SegmentWriter":
         if self._writer is None:
             name = f"{time.time_ns():020d}-{secrets.token_hex(4)}.jsonl.age"
-            self._writer = _SegmentWriter(self.journal_dir / name, self.tmpdir, self.recipients,
+            self._writer = SegmentWriter(self.journal_dir / name, self.tmpdir, self.recipients,
                                           self._segment_mac_start(name))
         return self._writer
 
@@ -204,10 +204,10 @@ class CatalogWriter:
         if kind == "put":
             enc = encode_record(op["r"])
             prov = self._compact_prov(enc.provenance, stage=False)
-            data = _join_json(b'"provenance":' + _dumpb(prov) if prov is not None else None, enc.body)
+            data = join_json(b'"provenance":' + dump_bytes(prov) if prov is not None else None, enc.body)
             self._put_row(enc.rid, enc.rec, op.get("d") or enc.digest, data.decode("utf-8"))
         elif kind == "prov":
-            blob = _dumps(op.get("p") or {})
+            blob = dump_text(op.get("p") or {})
             self._provs[op["k"]] = blob
             self._prov_cache[op["k"]] = json.loads(blob)
         elif kind == "curate":
@@ -221,7 +221,7 @@ class CatalogWriter:
             self._hints[op["k"]] = op["v"]
         elif kind == "import":
             self.db.execute("INSERT INTO imports(at, source, export, summary) VALUES (?,?,?,?)",
-                            (op.get("at"), op.get("source"), op.get("export"), _dumps(op.get("summary", {}))))
+                            (op.get("at"), op.get("source"), op.get("export"), dump_text(op.get("summary", {}))))
         # Unknown operations come from a newer minor version: ignored, never fatal.
 
     def _put_row(self, rid: str, rec: dict, digest: str | None, data: str) -> None:
@@ -240,7 +240,7 @@ class CatalogWriter:
             tags = rec.get("tags") if new else None
         self._last = None
         self._puts[rid] = (n, new, rec["kind"], rec["source"], rec.get("source_id"), rec.get("created_at"),
-                           rec.get("visibility") or "private", digest, data, _search_text(rec), tags)
+                           rec.get("visibility") or "private", digest, data, search_text(rec), tags)
         if len(self._puts) >= BATCH:
             self._flush_batch()
 
@@ -305,14 +305,14 @@ class CatalogWriter:
         except TypeError:  # an unhashable value: computed each time
             key, memo = None, None
         if key is None:
-            key = hashlib.sha256(_dumpb(shared)).hexdigest()[:20]
+            key = hashlib.sha256(dump_bytes(shared)).hexdigest()[:20]
             if memo is not None:
                 self._prov_keys[memo] = key
         if self._shared_prov(key) is None:
             self._prov_cache[key] = shared
             if stage:
                 self._stage_line({"op": "prov", "k": key, "p": shared})
-            self._provs[key] = _dumps(shared)
+            self._provs[key] = dump_text(shared)
         out = {"@": key}
         out.update((k, v) for k, v in prov.items() if k not in shared)
         return out

@@ -21,11 +21,11 @@ SEARCH_FIELDS = ("title", "text", "comment", "caption", "alt", "filename", "item
 PROV_SHARED = ("importer", "importer_version", "export", "export_sha256", "captured_at")
 
 
-def _dumps(obj: Any) -> str:
+def dump_text(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _dumpb(obj: Any) -> bytes:
+def dump_bytes(obj: Any) -> bytes:
     """Canonical JSON bytes (sorted keys, no spaces, UTF-8): orjson, or json for what it refuses."""
     try:
         import orjson
@@ -35,7 +35,7 @@ def _dumpb(obj: Any) -> bytes:
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def _loads(data: bytes | str) -> Any:
+def load_json(data: bytes | str) -> Any:
     try:
         import orjson
 
@@ -57,7 +57,7 @@ class Encoded:
 
 def encode_record(rec: dict) -> Encoded:
     fields = {k: v for k, v in rec.items() if k not in ("id", "provenance", "visibility", "tags")}
-    body = _dumpb(fields)
+    body = dump_bytes(fields)
     return Encoded(rec["id"], rec, body, hashlib.sha256(body).hexdigest(), rec.get("provenance"))
 
 
@@ -67,14 +67,14 @@ def content_digest(rec: dict) -> str:
     return encode_record(dict(rec, id=rec.get("id", ""))).digest
 
 
-def _join_json(head: bytes | None, body: bytes) -> bytes:
+def join_json(head: bytes | None, body: bytes) -> bytes:
     """``{head, ...body's members}`` from an encoded object ``body``, without decoding it."""
     if head is None:
         return body
     return b"{" + head + (b"," + body[1:] if body != b"{}" else b"}")
 
 
-class _ReplaySink:
+class ReplaySink:
     """The write side of a segment's decryption: complete lines are MAC'd and applied, holding
     back the last non-empty one, which at the end must be the MAC line."""
 
@@ -111,7 +111,7 @@ class _ReplaySink:
         for held in self._held:
             self._mac.update(held + b"\n")
             if held.strip():
-                self._apply(_loads(held))
+                self._apply(load_json(held))
         self._held = [line]
 
     def finish(self, name: str) -> None:
@@ -134,7 +134,7 @@ class _ReplaySink:
             raise IntegrityError(f"catalog/journal/{name} fails its MAC (tampered, renamed or not written by this vault)")
 
 
-def _search_text(rec: dict) -> str:
+def search_text(rec: dict) -> str:
     parts = [str(rec[f]) for f in SEARCH_FIELDS if rec.get(f)]
     place = rec.get("place") or {}
     if isinstance(place, dict) and place.get("name"):

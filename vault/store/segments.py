@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from .. import crypto
-from .codec import _dumps
+from .codec import dump_text
 from .files import ensure_dir, fsync_dir, open_private, storage_error, temp_name
 
 
@@ -41,7 +41,7 @@ class _QueueReader:
         return out
 
 
-class _SegmentWriter:
+class SegmentWriter:
     """Streams a segment's lines through age on a worker thread while the caller goes on.
 
     Memory stays bounded by the queue (a few MiB), whatever the number of operations.  ``finish``
@@ -62,7 +62,7 @@ class _SegmentWriter:
             self._fh = open_private(self._tmp)
         except OSError as exc:
             raise storage_error(exc, "a catalog segment") from exc
-        self._sink = _ShaWriter(self._fh)
+        self._sink = ShaWriter(self._fh)
         self._thread = threading.Thread(target=self._run, args=(recipients,), name="vault-segment", daemon=True)
         self._thread.start()
 
@@ -91,7 +91,7 @@ class _SegmentWriter:
     def seal(self) -> tuple[str, int]:
         """Append the MAC line, wait for the encryption and fsync the temporary file; return
         the ciphertext's sha256 and size.  The segment is not in the journal yet."""
-        self._buf += (_dumps({"mac": self._mac.hexdigest()}) + "\n").encode()
+        self._buf += (dump_text({"mac": self._mac.hexdigest()}) + "\n").encode()
         try:
             self._end()
             if self._error is not None:
@@ -134,7 +134,7 @@ class _SegmentWriter:
             pass
 
 
-class _ShaWriter:
+class ShaWriter:
     def __init__(self, dst: IO[bytes]) -> None:
         self._dst = dst
         self.sha = hashlib.sha256()

@@ -23,11 +23,11 @@ from typing import Any, Callable, Iterator
 
 from .. import crypto
 from ..errors import IntegrityError
-from .codec import _dumps
+from .codec import dump_text
 from .files import atomic_writer, ensure_dir, storage_error, temp_name
 from .index import PLAIN_TABLES
 from .scratch import Appender, ScratchFile, connect
-from .segments import _ShaWriter
+from .segments import ShaWriter
 
 # The tables of a snapshot's database (format version 1; the word index is rebuilt from records).
 SNAPSHOT_SCHEMA = """
@@ -48,7 +48,7 @@ HEADER_MAX = 64 << 20  # a header line longer than this is not one the vault wro
 
 def snapshot_mac(writer_key: bytes, name: str, header: dict) -> "hmac.HMAC":
     """The snapshot MAC with everything before the database fed in; the database follows."""
-    return hmac.new(writer_key, b"snapshot\0" + name.encode() + b"\0" + _dumps(header).encode() + b"\0", hashlib.sha256)
+    return hmac.new(writer_key, b"snapshot\0" + name.encode() + b"\0" + dump_text(header).encode() + b"\0", hashlib.sha256)
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -112,10 +112,10 @@ def write_snapshot_file(db: Any, final: Path, tmpdir: Path, recipients: list[str
         mac = snapshot_mac(writer_key, final.name, header)
         for block in scratch.chunks(size):
             mac.update(block)
-        line = (_dumps(dict(header, mac=mac.hexdigest())) + "\n").encode()
+        line = (dump_text(dict(header, mac=mac.hexdigest())) + "\n").encode()
         again = snapshot_mac(writer_key, final.name, header)
         with atomic_writer(final, tmpdir, what="a catalog snapshot") as fh:
-            sink = _ShaWriter(fh)
+            sink = ShaWriter(fh)
             crypto.encrypt_stream(_Plaintext(line, scratch, size, again), sink, recipients)
             if not hmac.compare_digest(again.hexdigest(), mac.hexdigest()):
                 raise IntegrityError("the snapshot changed while it was written; nothing was replaced",
