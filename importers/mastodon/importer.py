@@ -351,11 +351,14 @@ def _type(obj: dict) -> str | None:
 
 def _href(value: Any) -> str | None:
     """A URI given as a string, or as an object with ``id`` / ``href`` (JSON-LD allows both)."""
-    if isinstance(value, list):
-        value = next(iter(value), None)
-    if isinstance(value, dict):
-        value = value.get("href") or value.get("id")
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    if value.__class__ is not str:  # the common case first: a plain string
+        if isinstance(value, list):
+            value = next(iter(value), None)
+        if isinstance(value, dict):
+            value = value.get("href") or value.get("id")
+        if not isinstance(value, str):
+            return None
+    return value.strip() or None
 
 
 def _str(value: Any) -> str | None:
