@@ -115,11 +115,12 @@ class _Shape:
         self.closed = False    # the streamed array has ended
         self.brace = layout.depth == 2  # the root object's closing brace is still to come
 
-    def feed(self, chunk: bytes) -> bool:
-        """Take the next chunk; False when anything but the end of the root follows the array."""
+    def feed(self, chunk: bytes, blanked: tuple[bytes, bytes]) -> bool:
+        """Take the next chunk; False when anything but the end of the root follows the array.
+        ``blanked`` is the guard's (chunk, chunk with escapes blanked), when it is this chunk."""
         if self.closed:
             return self._tail(chunk)
-        clean = blank_escapes(chunk)
+        clean = blanked[1] if blanked[0] is chunk and len(blanked[1]) == len(chunk) else blank_escapes(chunk)
         parts = clean.translate(_AS_SQUARE, _NOT_STRUCTURE).split(b'"')
         brackets = b"".join(parts[1::2] if self.in_string else parts[0::2])
         inner = 0
@@ -200,7 +201,7 @@ class _Feed:
         self.pending = self.last if self.finished else self.pending + self.last
         self.last, self.finished = len(chunk), False
         cut = self.guard.cuts or _CUT_UTF8 in chunk or _CUT_ESCAPE.search(chunk)
-        if cut or self.pending + len(chunk) > self.most or not self.shape.feed(chunk):
+        if cut or self.pending + len(chunk) > self.most or not self.shape.feed(chunk, self.guard.blanked):
             raise _Unsure
         return chunk
 

@@ -69,6 +69,8 @@ class StringGuard:
         self._bare = 0           # bytes of a number or literal token running over chunks
         self._out = b""
         self.cuts = 0
+        # The last chunk handed on whole and unchanged, with its escapes blanked (for jsonfast).
+        self.blanked: tuple[bytes, bytes] = (b"", b"")
 
     def read(self, size: int = -1) -> bytes:
         while not self._out:
@@ -103,7 +105,9 @@ class StringGuard:
             chunk, clean, self._carry = chunk[:cut], clean[:cut], chunk[cut:]
         else:
             self._carry = b""
-        return self._tail(self._guard(chunk, clean), final=False)
+        out = self._tail(self._guard(chunk, clean), final=False)
+        self.blanked = (out, clean)
+        return out
 
     def _skip_head(self, raw: bytes) -> bytes | None:
         if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, which parsers refuse
