@@ -121,7 +121,10 @@ class _Shape:
         if self.closed:
             return self._tail(chunk)
         clean = blanked[1] if blanked[0] is chunk and len(blanked[1]) == len(chunk) else blank_escapes(chunk)
-        parts = clean.translate(_AS_SQUARE, _NOT_STRUCTURE).split(b'"')
+        # Two quotes side by side have nothing between them: dropped, they leave every bracket on
+        # its side of every string.  Only strings with brackets in them keep their quotes.
+        structure = clean.translate(_AS_SQUARE, _NOT_STRUCTURE).replace(b'""', b"")
+        parts = structure.split(b'"') if b'"' in structure else [structure]
         brackets = b"".join(parts[1::2] if self.in_string else parts[0::2])
         inner = 0
         while True:
