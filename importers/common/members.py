@@ -4,7 +4,7 @@ Every way a member can fail becomes a ``Skipped`` value naming it, never an exce
 
 Exports can hold JSON files of hundreds of megabytes (a decade of posts in one array), and a
 hostile one can hold a single 200 MB string or a post nested a thousand levels deep.
-:func:`stream_records` reads such a file element by element, so memory is bounded by the largest
+:class:`RecordStream` reads such a file element by element, so memory is bounded by the largest
 element it accepts (:class:`JsonLimits`), and an element over a limit is skipped with its
 position while every other one is still read.
 """
@@ -89,6 +89,10 @@ class RecordStream:
 
     After iterating: ``empty`` is True for a root ``[]`` or ``{}``, ``count`` is the number of
     elements seen, ``arrays`` the keys whose arrays were streamed ("" for a root array).
+
+    Two readers give the same results: :mod:`importers.common.jsonfast` (ijson's C builder) takes
+    ordinary members; the exact one here (every parser event through :class:`Builder`) reads the
+    others, and the rest of a member where the fast one stopped short.
     """
 
     def __init__(self, entry: "Entry", keys: Iterable[str] = (), *, fallback: Callable[[dict], list] | None = None,
