@@ -109,3 +109,17 @@ def test_a_deep_element_late_in_the_file_hands_over_to_the_exact_reader(tmp_path
     assert fast == _read(path, True, monkeypatch, keys=("orderedItems",))
     assert fast[0][2500].reason == "element #2501 of 'orderedItems' is nested more than 100 levels deep; skipped"
     assert len(fast[0]) == 3001
+
+
+def test_long_texts_with_little_structure_go_to_the_exact_reader(tmp_path, monkeypatch):
+    # 20 KB strings: the exact reader's cost follows its few events, the fast path's the bytes.
+    path = tmp_path / "posts.json"
+    path.write_text(json.dumps([{"timestamp": i, "data": [{"post": f"post {i}"}], "tracking": "x" * 20_000}
+                                for i in range(120)]))
+    parsed = []
+    exact_parse = RecordStream._parse
+    monkeypatch.setattr(RecordStream, "_parse", lambda self, source, skip: parsed.append(skip) or exact_parse(self, source, skip))
+    fast = _read(path, False, monkeypatch)
+    assert parsed and parsed[0] > 0  # the fast path gave the first posts, then handed over
+    assert fast == _read(path, True, monkeypatch)
+    assert [i for i, _ in fast[0]] == list(range(1, 121))

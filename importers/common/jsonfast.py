@@ -35,12 +35,16 @@ _WS = b" \t\r\n"
 _CUT_ESCAPE = re.compile(rb"\\u[Ff][Dd][Dd]0")
 _CUT_UTF8 = "\ufdd0".encode()
 _AS_SQUARE = bytes.maketrans(b"{}", b"[]")
-_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"\xef')
 _STRUCTURE = re.compile(rb'["\[\]{}]')
 # The exact reader counts 16 per parser event plus the characters of strings and keys; every
 # event takes at least one byte of the file, so an element of n bytes counts at most 17 n.
 _COST_PER_BYTE = 17
 _OPEN = frozenset(b"[{")
+# After this many chunks with fewer quotes and brackets than this in each on average, the member
+# is read by the exact reader: its cost follows the parser's events, the fast path's the bytes.
+_SPARSE_AFTER = 16
+_SPARSE_TOKENS = 256
 
 
 def available() -> bool:
@@ -103,7 +107,8 @@ class _Unsure(Exception):
 
 class _Shape:
     """Follows the nesting of the bytes the parser is fed, chunk by chunk; see the module
-    docstring.  Raises :class:`_Unsure` when an element may nest deeper than ``max_depth``."""
+    docstring.  Raises :class:`_Unsure` when an element may nest deeper than ``max_depth`` or a
+    chunk holds U+FDD0 as UTF-8 (the escaped form is looked for by :class:`_Feed`)."""
 
     def __init__(self, layout: Layout, max_depth: int) -> None:
         self.base = layout.depth
@@ -114,6 +119,7 @@ class _Shape:
         self.open = False      # inside the streamed array
         self.closed = False    # the streamed array has ended
         self.brace = layout.depth == 2  # the root object's closing brace is still to come
+        self.tokens = 0        # quotes and brackets seen
 
     def feed(self, chunk: bytes, blanked: tuple[bytes, bytes]) -> bool:
         """Take the next chunk; False when anything but the end of the root follows the array.
@@ -123,7 +129,13 @@ class _Shape:
         clean = blanked[1] if blanked[0] is chunk and len(blanked[1]) == len(chunk) else blank_escapes(chunk)
         # Two quotes side by side have nothing between them: dropped, they leave every bracket on
         # its side of every string.  Only strings with brackets in them keep their quotes.
-        structure = clean.translate(_AS_SQUARE, _NOT_STRUCTURE).replace(b'""', b"")
+        structure = clean.translate(_AS_SQUARE, _NOT_STRUCTURE)
+        self.tokens += len(structure)
+        if b"\xef" in structure:  # the lead byte of U+F000-U+FFFF, U+FDD0 among them: look closer
+            if _CUT_UTF8 in chunk:
+                raise _Unsure
+            structure = structure.replace(b"\xef", b"")
+        structure = structure.replace(b'""', b"")
         parts = structure.split(b'"') if b'"' in structure else [structure]
         brackets = b"".join(parts[1::2] if self.in_string else parts[0::2])
         inner = 0
@@ -193,6 +205,7 @@ class _Feed:
         self.pending = 0      # bytes since the start of the chunk that finished the last element
         self.last = 0         # bytes of the chunk before
         self.finished = False  # an element was finished since the last read
+        self.chunks = 0
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:  # ijson's check that this reader gives bytes
@@ -203,8 +216,12 @@ class _Feed:
             chunk = self.guard.read(CHUNK)
         self.pending = self.last if self.finished else self.pending + self.last
         self.last, self.finished = len(chunk), False
-        cut = self.guard.cuts or _CUT_UTF8 in chunk or _CUT_ESCAPE.search(chunk)
-        if cut or self.pending + len(chunk) > self.most or not self.shape.feed(chunk, self.guard.blanked):
+        too_big = self.pending + len(chunk) > self.most
+        if too_big or self.guard.cuts or _CUT_ESCAPE.search(chunk) or not self.shape.feed(chunk, self.guard.blanked):
+            raise _Unsure
+        self.chunks += 1
+        if self.chunks == _SPARSE_AFTER and self.shape.tokens < _SPARSE_AFTER * _SPARSE_TOKENS:
+            # Long texts and little structure: the exact reader, with few events, is as fast.
             raise _Unsure
         return chunk
 
