@@ -74,13 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=None, help="parent of the temp dir")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--import-runs", type=int, default=1, metavar="N",
+                    help="import N times, each into a new vault, and keep the fastest (default 1)")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = ap.parse_args(argv)
     return common.in_workdir("vault-bench-catalog-", args, _run)
 
 
 def _run(args: argparse.Namespace, work: Path) -> int:
-    vdir, logs, home = work / "vault", work / "logs", work / "home"
+    logs, home = work / "logs", work / "home"
     logs.mkdir()
     home.mkdir()
     base_env = {"HOME": str(home), "XDG_DATA_HOME": str(home / ".local/share"), "XDG_CONFIG_HOME": str(home / ".config")}
@@ -92,25 +94,31 @@ def _run(args: argparse.Namespace, work: Path) -> int:
 
     pfile = work / "passphrase"
     pfile.write_text(common.PASSPHRASE + "\n")
-    common.run_child(common.vault_cmd("init", vdir, "--passphrase-file", pfile, "--no-keyring"),
-                     common.clean_env(base_env), logs, "init")
-    exported = common.run_child(common.vault_cmd("--vault", vdir, "key", "export"),
-                                common.clean_env(dict(base_env, VAULT_PASSPHRASE_FILE=str(pfile))), logs, "key-export")
-    ident = work / "identity.txt"
-    ident.write_text(exported.stdout)
-    os.chmod(ident, 0o600)
-    env = common.clean_env(dict(base_env, VAULT_IDENTITY_FILE=str(ident)))
+    runs: list[tuple[common.ChildRun, Path, dict[str, str]]] = []
+    for n in range(max(1, args.import_runs)):
+        # A new vault for every run, each with its own key, used as an identity file (no scrypt).
+        vdir = work / (f"vault{n}" if n else "vault")
+        common.run_child(common.vault_cmd("init", vdir, "--passphrase-file", pfile, "--no-keyring"),
+                         common.clean_env(base_env), logs, f"init{n}")
+        exported = common.run_child(common.vault_cmd("--vault", vdir, "key", "export"),
+                                    common.clean_env(dict(base_env, VAULT_PASSPHRASE_FILE=str(pfile))), logs, f"key-export{n}")
+        ident = work / f"identity{n}.txt"
+        ident.write_text(exported.stdout)
+        os.chmod(ident, 0o600)
+        env = common.clean_env(dict(base_env, VAULT_IDENTITY_FILE=str(ident)))
+        common.settle()
+        common.log(f"vault import ({n + 1} of {max(1, args.import_runs)}) ...")
+        run = common.run_child(common.vault_cmd("--vault", vdir, "--quiet", "--json", "import", archive), env, logs, f"import{n}")
+        common.log(f"  {run.wall:.2f} s, cpu {run.cpu:.2f} s")
+        runs.append((run, vdir, env))
+    # The fastest run; its vault is the one the read commands use (the others have the same records).
+    imp, vdir, env = min(runs, key=lambda r: r[0].wall)
+    report = json.loads(imp.stdout)
     v = ("--vault", vdir)
 
-    common.settle()
-    common.log("vault import ...")
-    imp = common.run_child(common.vault_cmd(*v, "--quiet", "--json", "import", archive), env, logs, "import")
-    report = json.loads(imp.stdout)
-    common.log(f"  {imp.wall:.2f} s")
-
     def best_of(n: int, argv: list, what: str) -> common.ChildRun:
-        runs = [common.run_child(argv, env, logs, f"{what}{i}") for i in range(n)]
-        return min(runs, key=lambda r: r.wall)
+        tries = [common.run_child(argv, env, logs, f"{what}{i}") for i in range(n)]
+        return min(tries, key=lambda r: r.wall)
 
     bare = best_of(3, [sys.executable, "-c", "pass"], "bare")
     # The CLI's own start-up (typer and what it imports), which opens no vault at all.
@@ -131,6 +139,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     r = {
         "posts": args.posts, "zip_bytes": size,
         "import_s": imp.wall, "import_cpu_s": imp.cpu, "import_peak_rss_mb": imp.maxrss_kib * kib,
+        "import_runs": [{"s": run.wall, "cpu_s": run.cpu, "peak_rss_mb": run.maxrss_kib * kib} for run, _, _ in runs],
         "import_added": report.get("added", {}),
         "bare_s": bare.wall, "bare_rss_mb": bare.maxrss_kib * kib,
         "cli_s": cli.wall, "cli_rss_mb": cli.maxrss_kib * kib,
@@ -141,6 +150,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     }
     for name, run in (("search", search), ("search_cjk", search_cjk), ("list", listing), ("status", status)):
         r[f"{name}_s"] = run.wall
+        r[f"{name}_cpu_s"] = run.cpu
         r[f"{name}_over_start_s"] = run.wall - bare.wall
         r[f"{name}_rss_mb"] = run.maxrss_kib * kib
     r["goals"] = {
@@ -155,9 +165,10 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         return 0
     met = lambda ok: "MET" if ok else "NOT MET"
     g = r["goals"]
+    runs_note = f", fastest of {len(runs)}" if len(runs) > 1 else ""
     rows = [
         ("archive", f"{args.posts:,} Mastodon posts, {size / MB:.1f} MB zip", "", "", ""),
-        ("import", f"{r['import_s']:.2f} s (cpu {r['import_cpu_s']:.2f} s), added {r['import_added'].get('post', 0):,} posts",
+        ("import", f"{r['import_s']:.2f} s (cpu {r['import_cpu_s']:.2f} s), added {r['import_added'].get('post', 0):,} posts{runs_note}",
          f"< {GOAL_IMPORT_S:.0f} s", f"{r['import_peak_rss_mb']:.0f} MB", met(g["import_time"])),
         ("bare start-up", f"{r['bare_s']:.3f} s  (`python -c pass`, the reference)", "", f"{r['bare_rss_mb']:.0f} MB", ""),
     ]
@@ -166,7 +177,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     for name, label in (("search", f"search {MARKER} ({r['search_hits']} hits)"),
                         ("search_cjk", f"search 関数 ({r['search_cjk_hits']} hits)"),
                         ("list", "list --limit 20"), ("status", "status")):
-        rows.append((label, f"{r[name + '_s']:.3f} s = start-up + {r[name + '_over_start_s']:.3f} s",
+        rows.append((label, f"{r[name + '_s']:.3f} s = start-up + {r[name + '_over_start_s']:.3f} s (cpu {r[name + '_cpu_s']:.3f} s)",
                      f"+ <= {GOAL_READ_OVER_START_S} s, <= {GOAL_RSS_MB:.0f} MB", f"{r[name + '_rss_mb']:.0f} MB",
                      met(g[name + "_time"] and g[name + "_rss"])))
     rows.append(("compact", f"{r['compact_s']:.2f} s (cpu {r['compact_cpu_s']:.2f} s) into one snapshot of {snapshot_bytes / MB:.1f} MB",

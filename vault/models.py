@@ -47,7 +47,10 @@ def iso(dt: datetime | None) -> str | None:
     """ISO 8601 UTC with seconds and a ``Z`` suffix, the only form the JSON output uses."""
     if dt is None:
         return None
-    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
+    u = utc(dt)
+    if u.year < 1000:  # strftime writes such years unpadded; kept as they always were
+        return u.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{u.year}-{u.month:02}-{u.day:02}T{u.hour:02}:{u.minute:02}:{u.second:02}Z"
 
 
 def parse_iso(text: str | None) -> datetime | None:

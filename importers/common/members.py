@@ -4,7 +4,7 @@ Every way a member can fail becomes a ``Skipped`` value naming it, never an exce
 
 Exports can hold JSON files of hundreds of megabytes (a decade of posts in one array), and a
 hostile one can hold a single 200 MB string or a post nested a thousand levels deep.
-:func:`stream_records` reads such a file element by element, so memory is bounded by the largest
+:class:`RecordStream` reads such a file element by element, so memory is bounded by the largest
 element it accepts (:class:`JsonLimits`), and an element over a limit is skipped with its
 position while every other one is still read.
 """
@@ -14,9 +14,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Iterator
 
 from vault.plugin_api import ArchiveMemberError, Skipped
+
+from . import jsonfast
+from .jsonguard import CHUNK, Builder, JsonLimits, StringGuard, clean_error, skip_value
+
+__all__ = ["CsvFileError", "CsvRow", "JsonLimits", "RecordStream", "csv_rows", "depth_over", "load_json"]
 
 if TYPE_CHECKING:
     from vault.plugin_api import Entry
@@ -70,244 +75,6 @@ def depth_over(value: Any, limit: int) -> bool:
     return False
 
 
-# ---------------------------------------------------------------------------------------------
-# Streaming
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JsonLimits:
-    """What one streamed element may cost.  Real posts are a few KiB; these are far above."""
-
-    max_string: int = 8 * 2**20   # bytes of one JSON string (text, key) as stored in the file
-    max_item: int = 32 * 2**20    # about the bytes one element takes as Python objects
-    max_depth: int = 100          # nesting of lists and objects inside one element
-
-
-# A noncharacter that the reader appends to a string it has cut short; the element holding it
-# is skipped.  A file that contains it on purpose only gets its own element skipped.
-_CUT = "\ufdd0"
-_CUT_ESCAPED = b"\\ufdd0"
-_CHUNK = 64 * 1024
-_PAIRED_BACKSLASHES = re.compile(rb"\\\\")
-_UNICODE_ESCAPE = re.compile(rb"\\u[0-9A-Fa-f]{4}")
-_SHORT_ESCAPE = re.compile(rb"\\[^u]")
-# Anything that ends a number or literal token; a chunk outside strings without one of these
-# continues a single token (a parser buffers a token whole, as it does a string).
-_TOKEN_END = re.compile(rb"[,:\[\]{}\s\"]")
-
-
-class _StringGuard:
-    """A file-like reader over a member that cuts every JSON string longer than ``max_string``.
-
-    A JSON parser must hold a whole string token before it can report it, so one 200 MB string
-    would cost hundreds of megabytes whatever the parser.  This reader follows where strings
-    start and end at C speed (escapes are blanked out with same-length fillers, then quotes are
-    counted per chunk; only a chunk where a string runs over the limit is looked at closer) and
-    replaces the rest of an oversized string by ``\\ufdd0``, so the parser never sees more than
-    ``max_string`` bytes of one string.  A chunk never ends inside an escape sequence.
-
-    ``after`` drops everything up to and including the first occurrence of those bytes (X's
-    ``window.YTD.tweets.part0 =`` prefix); ``strip_tail`` drops a trailing ``;`` and blanks.
-    """
-
-    def __init__(self, stream: Any, max_string: int, after: bytes | None = None, strip_tail: bool = False) -> None:
-        self._stream = stream
-        self._max = max(max_string, _CHUNK)
-        self._after = after
-        self._strip_tail = strip_tail
-        self._carry = b""        # the start of an escape sequence cut by the chunk boundary
-        self._held = b""         # the last chunk, held back while strip_tail needs to see the end
-        self._started = False
-        self._in_string = False
-        self._run = 0            # bytes of the open string so far
-        self._dropping = False   # inside an oversized string, after its cut
-        self._bare = 0           # bytes of a number or literal token running over chunks
-        self._out = b""
-        self.cuts = 0
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._out:
-            chunk = self._next()
-            if chunk is None:
-                return b""
-            self._out = chunk
-        if size is None or size < 0 or size >= len(self._out):
-            out, self._out = self._out, b""
-        else:
-            out, self._out = self._out[:size], self._out[size:]
-        return out
-
-    def _next(self) -> bytes | None:
-        """The next guarded bytes (possibly empty), or None at the end."""
-        raw = self._stream.read(_CHUNK)
-        if not raw:
-            if self._carry:
-                tail, self._carry = self._carry, b""
-                return self._tail(self._guard(tail), final=True)
-            if self._held:
-                return self._tail(b"", final=True)
-            return None
-        if not self._started:
-            raw = self._skip_head(raw)
-            if raw is None:
-                return b""
-        chunk = self._carry + raw
-        clean = _SHORT_ESCAPE.sub(b"xx", _UNICODE_ESCAPE.sub(b"xxxxxx", _PAIRED_BACKSLASHES.sub(b"xx", chunk)))
-        cut = clean.rfind(b"\\")
-        if cut != -1 and cut >= len(clean) - 5:
-            chunk, clean, self._carry = chunk[:cut], clean[:cut], chunk[cut:]
-        else:
-            self._carry = b""
-        return self._tail(self._guard(chunk, clean), final=False)
-
-    def _skip_head(self, raw: bytes) -> bytes | None:
-        if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, which parsers refuse
-            raw = raw[3:]
-        if self._after is not None:
-            pos = raw.find(self._after)
-            if pos == -1:
-                raise ValueError(f"no {self._after.decode()!r} near the start")
-            raw = raw[pos + len(self._after):]
-        self._started = True
-        return raw
-
-    def _tail(self, data: bytes, final: bool) -> bytes:
-        if not self._strip_tail:
-            return data
-        data, self._held = self._held + data, b""
-        if final:
-            return data.rstrip(b" \t\r\n;")
-        # Hold back the trailing blanks and ';' until it is known whether more data follows.
-        body = data.rstrip(b" \t\r\n;")
-        self._held = data[len(body):]
-        return body
-
-    def _guard(self, chunk: bytes, clean: bytes | None = None) -> bytes:
-        if clean is None:
-            clean = _SHORT_ESCAPE.sub(b"xx", _UNICODE_ESCAPE.sub(b"xxxxxx", _PAIRED_BACKSLASHES.sub(b"xx", chunk)))
-        quotes = clean.count(b'"')
-        first = clean.find(b'"')
-        end_of_open = first if quotes else len(clean)
-        if self._in_string and (self._dropping or self._run + end_of_open > self._max):
-            # The string open since an earlier chunk is too long: it was fed up to that chunk's
-            # end (at most max bytes); cut it there and drop the rest of it.
-            out = b""
-            if not self._dropping:
-                self._dropping = True
-                self.cuts += 1
-                out = _CUT_ESCAPED
-            if not quotes:
-                return out
-            self._dropping = False
-            self._in_string = False
-            self._track(clean[first + 1:], quotes - 1)
-            return out + chunk[first:]
-        if not self._in_string and not quotes and _TOKEN_END.search(clean) is None:
-            self._bare += len(clean)
-            if self._bare > self._max:
-                raise ValueError(f"a number or literal longer than {_human_size(self._max)}")
-        else:
-            self._bare = 0
-        self._track(clean, quotes)
-        return chunk
-
-    def _track(self, clean: bytes, quotes: int) -> None:
-        """Advance the string state over ``clean``, which holds ``quotes`` real quotes."""
-        if not quotes:
-            if self._in_string:
-                self._run += len(clean)
-            return
-        last = clean.rfind(b'"')
-        self._in_string ^= bool(quotes & 1)
-        if self._in_string:
-            self._run = len(clean) - last - 1
-
-
-def _clean_error(exc: BaseException) -> str:
-    """A parser error as one short line (yajl's messages carry a multi-line excerpt)."""
-    text = str(exc)
-    if text.startswith(("b'", 'b"')):  # yajl's message as bytes, with escaped newlines
-        text = text[2:].split("\\n")[0]
-    lines = text.strip().splitlines()
-    return lines[0].rstrip(".") if lines else type(exc).__name__
-
-
-class _TooBig(Exception):
-    """Internal: the element being built went over a limit; carries the reason."""
-
-
-class _Builder:
-    """Builds one element from parser events, accounting for its size and depth."""
-
-    __slots__ = ("limits", "stack", "keys", "size", "result", "cut")
-
-    def __init__(self, limits: JsonLimits) -> None:
-        self.limits = limits
-        self.stack: list[Any] = []
-        self.keys: list[str | None] = []
-        self.size = 0
-        self.result: Any = None
-        self.cut = False
-
-    def _add(self, value: Any) -> None:
-        if not self.stack:
-            self.result = value
-            return
-        top = self.stack[-1]
-        if isinstance(top, list):
-            top.append(value)
-        else:
-            top[self.keys[-1]] = value
-
-    def build(self, kind: str, value: Any, events: Iterator[tuple[str, Any]]) -> str | None:
-        """Build one value from its first event and the ones ``events`` brings.  Returns None, or
-        why the value is refused (``is ...`` / ``holds ...``), with its events consumed."""
-        try:
-            done = self.event(kind, value)
-            while not done:
-                kind, value = next(events)
-                done = self.event(kind, value)
-        except _TooBig as exc:
-            _skip_value(events, len(self.stack))
-            return f"is {exc}"
-        if self.cut:
-            return f"holds a text longer than {_human_size(self.limits.max_string)}"
-        return None
-
-    def event(self, kind: str, value: Any) -> bool:
-        """Feed one event; True when the element is complete."""
-        self.size += 16
-        if kind == "map_key":
-            if _CUT in value:
-                self.cut = True
-            self.size += len(value)
-            self.keys[-1] = value
-        elif kind in ("start_map", "start_array"):
-            container: Any = {} if kind == "start_map" else []
-            self._add(container)
-            self.stack.append(container)
-            self.keys.append(None)
-            if len(self.stack) > self.limits.max_depth:  # raised after the push: stack = open containers
-                raise _TooBig(f"nested more than {self.limits.max_depth} levels deep")
-        elif kind in ("end_map", "end_array"):
-            self.stack.pop()
-            self.keys.pop()
-        else:
-            if kind == "string":
-                if _CUT in value:
-                    self.cut = True
-                self.size += len(value)
-            self._add(value)
-        if self.size > self.limits.max_item:
-            raise _TooBig(f"larger than {self.limits.max_item // 2**20} MiB")
-        return not self.stack
-
-
-def _human_size(limit: int) -> str:
-    return f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit} bytes"
-
-
 class RecordStream:
     """The elements of the JSON arrays in one member, read as a stream.  Iterate once.
 
@@ -322,6 +89,10 @@ class RecordStream:
 
     After iterating: ``empty`` is True for a root ``[]`` or ``{}``, ``count`` is the number of
     elements seen, ``arrays`` the keys whose arrays were streamed ("" for a root array).
+
+    Two readers give the same results: :mod:`importers.common.jsonfast` (ijson's C builder) takes
+    ordinary members; the exact one here (every parser event through :class:`Builder`) reads the
+    others, and the rest of a member where the fast one stopped short.
     """
 
     def __init__(self, entry: "Entry", keys: Iterable[str] = (), *, fallback: Callable[[dict], list] | None = None,
@@ -335,34 +106,85 @@ class RecordStream:
         self.empty = False
         self.count = 0
         self.arrays: set[str] = set()
+        self._skip = 0
+        self._done = False
 
     def _wanted(self, key: str) -> bool:
         return key in self.keys or key.endswith("_v2")
 
     def __iter__(self) -> Iterator[tuple[int, Any] | Skipped]:
+        raw = yield from self._open()
+        if raw is None:
+            return
+        with raw:
+            guard = StringGuard(raw, self.limits.max_string, after=self.after, strip_tail=self.strip_tail)
+            source = yield from self._native(guard)
+            if source is not None:
+                yield from self._parse(source, 0)
+        if source is not None or self._done:
+            return
+        # The fast path stopped short: read the member again with the exact reader, past the
+        # elements already given, so whatever stopped it is reported as it always is.
+        skip, self.count, self.arrays, self.empty = self.count, 0, set(), False
+        raw = yield from self._open()
+        if raw is None:
+            return
+        with raw:
+            yield from self._parse(StringGuard(raw, self.limits.max_string, after=self.after,
+                                               strip_tail=self.strip_tail), skip)
+
+    def _open(self) -> Generator[Skipped, None, Any]:
+        try:
+            return self.entry.open()
+        except ArchiveMemberError as exc:
+            yield Skipped(self.entry.rel, exc.message)
+        except OSError as exc:
+            yield Skipped(self.entry.rel, f"cannot read: {exc.strerror or exc}")
+        return None
+
+    def _native(self, guard: StringGuard) -> Generator[tuple[int, Any], None, Any]:
+        """Read with :mod:`jsonfast` when it takes the member on.  Returns what the exact reader
+        must read from the start (None when the fast path read the member, or must be redone)."""
+        self._done = False
+        if not jsonfast.available():
+            return guard
+        try:
+            head = guard.read(CHUNK)
+        except (ArchiveMemberError, OSError, ValueError):
+            return None
+        layout = jsonfast.probe(head, self.limits, self._wanted) if head else None
+        if layout is None:
+            return _Replay(head, guard)
+        self.arrays.add(layout.key)
+        reader = jsonfast.read(guard, head, layout, self.limits)
+        while True:
+            try:
+                element = next(reader)
+            except StopIteration as stop:
+                self._done = stop.value
+                break
+            self.count += 1
+            yield self.count, element
+        self.empty = self._done and not layout.key and not self.count
+        return None
+
+    def _parse(self, source: Any, skip: int) -> Iterator[tuple[int, Any] | Skipped]:
+        """The exact reader: every event through :class:`Builder`; the first ``skip`` elements
+        are passed over unbuilt."""
         import ijson
 
         rel = self.entry.rel
+        self._skip = skip
+        events = ijson.basic_parse(source, buf_size=CHUNK, use_float=True)
         try:
-            raw = self.entry.open()
+            yield from self._walk(events, rel)
         except ArchiveMemberError as exc:
             yield Skipped(rel, exc.message)
-            return
         except OSError as exc:
             yield Skipped(rel, f"cannot read: {exc.strerror or exc}")
-            return
-        with raw:
-            guard = _StringGuard(raw, self.limits.max_string, after=self.after, strip_tail=self.strip_tail)
-            events = ijson.basic_parse(guard, use_float=True)
-            try:
-                yield from self._walk(events, rel)
-            except ArchiveMemberError as exc:
-                yield Skipped(rel, exc.message)
-            except OSError as exc:
-                yield Skipped(rel, f"cannot read: {exc.strerror or exc}")
-            except (ijson.JSONError, ValueError) as exc:
-                where = f" after element #{self.count}" if self.count else ""
-                yield Skipped(rel, f"invalid JSON{where}: {_clean_error(exc)}")
+        except (ijson.JSONError, ValueError) as exc:
+            where = f" after element #{self.count}" if self.count else ""
+            yield Skipped(rel, f"invalid JSON{where}: {clean_error(exc)}")
 
     def _walk(self, events: Iterator[tuple[str, Any]], rel: str) -> Iterator[tuple[int, Any] | Skipped]:
         first = next(events, None)
@@ -388,7 +210,7 @@ class RecordStream:
                 streamed = True
                 yield from self._elements(events, rel, key)
                 continue
-            builder = _Builder(JsonLimits(self.limits.max_string, self.limits.max_item - rest_size, self.limits.max_depth))
+            builder = Builder(JsonLimits(self.limits.max_string, self.limits.max_item - rest_size, self.limits.max_depth))
             problem = builder.build(kind, value, events)
             if problem:
                 yield Skipped(rel, f"the value of {key!r} {problem}; skipped")
@@ -412,7 +234,11 @@ class RecordStream:
                 return
             index += 1
             self.count += 1
-            builder = _Builder(self.limits)
+            if self._skip:
+                self._skip -= 1
+                skip_value(events, 1 if kind in ("start_map", "start_array") else 0)
+                continue
+            builder = Builder(self.limits)
             problem = builder.build(kind, value, events)
             if problem:
                 yield Skipped(rel, f"element #{index}{where} {problem}; skipped")
@@ -420,14 +246,18 @@ class RecordStream:
             yield index, builder.result
 
 
-def _skip_value(events: Iterator[tuple[str, Any]], depth: int) -> None:
-    """Consume events until ``depth`` open containers have closed, building nothing."""
-    while depth > 0:
-        kind, _ = next(events)
-        if kind in ("start_map", "start_array"):
-            depth += 1
-        elif kind in ("end_map", "end_array"):
-            depth -= 1
+class _Replay:
+    """A reader that gives ``head`` back first, then the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: StringGuard) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head and size != 0:  # ijson reads 0 bytes first, to see that they are bytes
+            head, self._head = self._head, b""
+            return head
+        return self._stream.read(size)
 
 
 # ---------------------------------------------------------------------------------------------

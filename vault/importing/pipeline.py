@@ -156,6 +156,7 @@ class _Run:
         self._captures: dict[str, str] = {}
         self._export_sha: dict[str, str | None] = {}
         self._seen_ids: set[str] = set()
+        self._post_ids: dict[str, str] = {}  # source_id -> record id, for the batch being handled
         self._prov_by_member: dict[str | None, dict] = {}
         from ..store.objects import BackgroundWriter
 
@@ -242,8 +243,11 @@ class _Run:
         source = self.importer.name
 
         def drain() -> None:
-            self.cat.prefetch(record_id(self.wk, "post" if isinstance(i, PostItem) else "rating", source, i.source_id)
-                              for i in batch)
+            # The posts' ids are kept for post() (an HMAC each): computed once per record.
+            self._post_ids = {i.source_id: record_id(self.wk, "post", source, i.source_id)
+                              for i in batch if isinstance(i, PostItem)}
+            self.cat.prefetch([*self._post_ids.values(),
+                               *(record_id(self.wk, "rating", source, i.source_id) for i in batch if isinstance(i, RatingItem))])
             for queued in batch:
                 self.handle(queued)
             batch.clear()
@@ -375,7 +379,7 @@ class _Run:
         if not (text and text.strip()) and not item.media_refs and not item.links and not item.url and not item.repost_of:
             return  # docs/architecture.md, records: neither text nor media nor link is not a post
         rec: dict[str, Any] = {
-            "id": record_id(self.wk, "post", source, item.source_id),
+            "id": self._post_ids.get(item.source_id) or record_id(self.wk, "post", source, item.source_id),
             "kind": "post",
             "source": source,
             "source_id": item.source_id,

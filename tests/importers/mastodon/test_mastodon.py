@@ -175,6 +175,26 @@ def test_html_to_text(html, text, links):
     assert html_to_text(html) == (text, links)
 
 
+def test_plain_paragraphs_give_what_the_html_parser_gives():
+    # Plain <p>/<br> statuses skip the HTML parser; random ones must come out the same as parsed.
+    import random
+
+    from importers.mastodon.importer import _PLAIN_PARAGRAPHS, _TextParser, html_to_text
+
+    rng = random.Random(5)
+    atoms = ["<p>", "</p>", "<br>", "<br/>", "<br />", " ", "\n", "\t", "\r", "a", "ž", "\u5173", ">", "\x00", "\xa0", "<", "&"]
+    plain = 0
+    for _ in range(20000):
+        html = "".join(rng.choice(atoms) for _ in range(rng.randint(0, 12)))
+        html = f"<p>{html}</p>" if rng.random() < 0.5 else html
+        parser = _TextParser()
+        parser.feed(html)
+        parser.close()
+        assert html_to_text(html) == (parser.text(), parser.links), repr(html)
+        plain += bool(_PLAIN_PARAGRAPHS.fullmatch(html))
+    assert plain > 2000
+
+
 @pytest.mark.parametrize("to,cc,expected", [
     (["https://www.w3.org/ns/activitystreams#Public"], [], "public"),
     (["as:Public"], [], "public"),
