@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Callable, Sequence
+from typing import IO, Callable, Iterable, Protocol, Sequence
 
 from vault.errors import UnsupportedInputError, UsageError
 from vault.models import Skipped
@@ -72,6 +72,15 @@ class Limits:
     max_members: int = 250_000
 
 
+class MemberMemory(Protocol):
+    """What the import pipeline installs on an ExportSource (``ExportSource.memory``) to answer
+    :meth:`ExportSource.unchanged` and hear :meth:`ExportSource.unsettled`."""
+
+    def unchanged(self, entry: Entry, depends: tuple[Entry, ...]) -> bool: ...
+
+    def unsettled(self, rel: str) -> None: ...
+
+
 @dataclass(slots=True)
 class _Found:
     """A member accepted while scanning a part, before the part's wrapper folder is known."""
@@ -115,6 +124,8 @@ class ExportSource:
         self._by_rel: dict[str, Entry] = {}
         self._by_path: dict[str, Entry] = {}
         self._by_name: dict[str, list[Entry]] = {}
+        # Set by the import pipeline; None (read everything) for anyone else.
+        self.memory: MemberMemory | None = None
         if not paths:
             raise UsageError("no export given")
 
@@ -151,6 +162,25 @@ class ExportSource:
     def by_name(self, basename: str) -> list[Entry]:
         """Entries whose last path segment equals ``basename`` (case-sensitive, NFC)."""
         return list(self._by_name.get(unicodedata.normalize("NFC", basename), []))
+
+    def unchanged(self, entry: Entry, *, depends: Iterable[Entry] = ()) -> bool:
+        """Ask this before reading a big member whole (a posts file, tweets.js, a CSV of ratings).
+
+        True: an earlier import into this vault, by the same importer version, read this very
+        member (same path, size and fingerprint) to its end and committed, and the members in
+        ``depends`` (other files its records drew on, such as a check-ins file) were the same
+        then.  The importer MUST NOT read it: the pipeline counts the member's records as
+        unchanged and repeats the problems its reading gave.  False: read it.  The records whose
+        ``member`` and the problems whose ``path`` is ``entry.rel`` are then what a later import
+        repeats in its place.  Always False when no import pipeline asks (``recognize``, tests).
+        """
+        return self.memory is not None and self.memory.unchanged(entry, tuple(depends))
+
+    def unsettled(self, rel: str) -> None:
+        """What reading member ``rel`` gave depends on more than the member and its ``depends``
+        (a file it names is missing from this export): the next import reads it again."""
+        if self.memory is not None:
+            self.memory.unsettled(rel)
 
     def close(self) -> None:
         """Close every open archive.  Idempotent; entries refuse to open afterwards."""
