@@ -109,16 +109,26 @@ class FacebookImporter:
         if self._is_html(tree):
             raise html_error("Facebook", "a Facebook export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
+        # Posts files read by an earlier import are skipped; each one's posts also draw on the
+        # check-ins and on which posts the other files hold (a post repeated keeps the first).
+        inputs = [entry for _, entry in posts_files + tree.match(CHECKINS)]
+        unchanged = [entry for _, entry in posts_files if src.unchanged(entry, depends=inputs)]
+        posts_files = [(path, entry) for path, entry in posts_files if entry not in unchanged]
         catalog = MediaCatalog()
 
         # Pass 1: what the JSON says about media (posts first, so their metadata wins).
         for _, entry in posts_files:
             # Read as a stream (a posts file can be hundreds of MB); its problems are reported
             # in pass 2, which reads it again.
+            named: list[str] = []
             for got in _posts_stream(entry):
                 if not isinstance(got, Skipped) and isinstance(got[1], dict):
                     for media in _media_of_post(got[1]):
-                        _note_media(catalog, media, entry.rel)
+                        named += _note_media(catalog, media, entry.rel)
+            src.remember(entry, named)
+        for entry in unchanged:  # what they named is still media (or a thumbnail, which is not)
+            for name in src.recalled(entry):
+                _note_media(catalog, {"uri": name[2:]} if name[0] == "m" else {"thumbnail": {"uri": name[2:]}}, entry.rel)
         for pattern in (ALBUMS, UNCATEGORIZED, VIDEOS):
             for _, entry in sorted(tree.match(pattern), key=lambda pe: natural_key(pe[0])):
                 root, skipped = load_json(entry)  # read once: not cached for pass 2
@@ -244,13 +254,18 @@ def _why_not_a_post(post: dict) -> str | None:
     return "attachments with neither text, media nor a link"
 
 
-def _note_media(catalog: MediaCatalog, media: dict, member: str) -> None:
+def _note_media(catalog: MediaCatalog, media: dict, member: str) -> list[str]:
+    """Note a media entry of the JSON; returns the files it named, as "m:<uri>" / "t:<uri>"."""
+    named = []
     uri = clean_uri(media.get("uri"))
     if uri and not is_url(uri):
         catalog.add(uri, media, member)
+        named.append("m:" + uri)
     thumbnail = clean_uri(dig(media, "thumbnail", "uri"))
     if thumbnail and not is_url(thumbnail):
         catalog.thumbnails.add(thumbnail)
+        named.append("t:" + thumbnail)
+    return named
 
 
 def _media_of_collection(root: Any) -> Iterator[dict]:

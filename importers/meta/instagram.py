@@ -115,11 +115,17 @@ class InstagramImporter:
             raise html_error("Instagram", "an Instagram export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: (_order(pe[0]), natural_key(pe[0])))
         posts_files += _legacy_files(tree)
+        # Posts files read by an earlier import are skipped (a post repeated keeps the first file's
+        # record, so each file's posts draw on the others too).
+        inputs = [entry for _, entry in posts_files]
+        unchanged = [entry for _, entry in posts_files if src.unchanged(entry, depends=inputs)]
+        posts_files = [(path, entry) for path, entry in posts_files if entry not in unchanged]
         catalog = MediaCatalog()
 
         # Pass 1: what the posts say about their media.  Posts files are read as streams; their
         # problems are reported in pass 2, which reads them again.
         for path, entry in posts_files:
+            named: list[str] = []
             for got in _PostsOf(path, entry):
                 if isinstance(got, Skipped) or not isinstance(got[1], dict):
                     continue
@@ -131,6 +137,11 @@ class InstagramImporter:
                     if uri and not is_url(uri):
                         catalog.add(uri, one, entry.rel, caption=text_of(one.get("title")) or "",
                                     created_at=created)
+                        named.append(uri)
+            src.remember(entry, named)
+        for entry in unchanged:  # the files they named are still media of their own
+            for uri in src.recalled(entry):
+                catalog.add(uri, {}, entry.rel, caption="")
         # The captions above are "" rather than None so a missing caption is not taken from
         # another field; turn them back into None.
         for uri in catalog:

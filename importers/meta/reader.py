@@ -332,6 +332,7 @@ def media_items(tree: Tree, catalog: MediaCatalog, folders: re.Pattern[str],
         info = catalog[uri]
         entry = tree.lookup(uri)
         if entry is None:
+            tree.src.unsettled(info["member"])  # read it again: a later export may hold the file
             yield Warning_(f"media file missing from the export: {uri}", path=info["member"])
             continue
         done.add(id(entry))

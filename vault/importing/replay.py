@@ -118,6 +118,8 @@ class MemberMemory:
         self.replayed: set[str] = set()
         self.unsettled_: set[str] = set()
         self.tally: dict[str, dict[str, Any]] = {}
+        self.notes: dict[str, dict[str, list]] = {}       # rel -> what the importer asked to remember
+        self.recalls: dict[str, list[str]] = {}          # rel -> names remembered with a skipped member
 
     # asked by the importer, through ExportSource ------------------------------------------------
 
@@ -136,6 +138,16 @@ class MemberMemory:
     def unsettled(self, rel: str) -> None:
         self.unsettled_.add(rel)
 
+    def remember(self, entry: "Entry", names: tuple[str, ...], inputs: "tuple[Entry, ...]") -> None:
+        if entry.rel not in self.reading:
+            return
+        notes = self.notes.setdefault(entry.rel, {"names": [], "inputs": []})
+        notes["names"].extend(names)
+        notes["inputs"].extend([dep.rel, dep.size, dep.fingerprint] for dep in inputs)
+
+    def recalled(self, entry: "Entry") -> list[str]:
+        return list(self.recalls.get(entry.rel, ()))
+
     def _key(self, entry: "Entry", depends: "tuple[Entry, ...]") -> str:
         h = hashlib.sha256()
         for dep in sorted(depends, key=lambda e: (e.rel, e.path)):
@@ -151,8 +163,15 @@ class MemberMemory:
             earlier = json.loads(known)
             totals = _totals(earlier["totals"])
             skipped, warnings = _problems(earlier)
+            names = [str(name) for name in earlier.get("names", [])]
+            inputs = [(str(rel), size, str(fp)) for rel, size, fp in earlier.get("inputs", [])]
         except (ValueError, KeyError, TypeError, AttributeError):
             return False
+        src = self.run.src
+        for dep_rel, size, fingerprint in inputs:
+            dep = src.get(dep_rel) if src is not None else None
+            if dep is None or dep.size != size or dep.fingerprint != fingerprint:
+                return False  # a file its records drew on changed or went: read it again
         report = self.run.report
         for kind, count in totals.items():
             report.unchanged[kind] += count
@@ -160,6 +179,7 @@ class MemberMemory:
         report.warnings.extend(warnings)
         report.unchanged_files += 1
         self.replayed.add(rel)
+        self.recalls[rel] = names
         return True
 
     # told by the pipeline, as it handles items -------------------------------------------------
@@ -189,7 +209,7 @@ class MemberMemory:
 
     # at the end of a successful import ----------------------------------------------------------
 
-    def remember(self) -> None:
+    def stage_done(self) -> None:
         """Stage one hint per member read to its end (the caller commits them with the import)."""
         for rel, (key, kind) in self.reading.items():
             if rel in self.unsettled_:
@@ -197,4 +217,5 @@ class MemberMemory:
             tally = self.tally.get(rel) or {"totals": dict.fromkeys(KINDS, 0), "skipped": [], "warnings": []}
             if tally["skipped"] and kind in ("dir", "file"):
                 continue  # a plain file's problem may be gone next time (made readable) at the same size and time
-            self.run.stage({"op": "hint", "k": key, "v": json.dumps(tally, ensure_ascii=False, sort_keys=True)})
+            value = dict(tally, **self.notes.get(rel, {}))
+            self.run.stage({"op": "hint", "k": key, "v": json.dumps(value, ensure_ascii=False, sort_keys=True)})

@@ -200,7 +200,7 @@ class Run:
         if self.dry_run:
             return
         self.export_replay.remember()
-        self.members.remember()
+        self.members.stage_done()
         self.stage({"op": "import", "at": iso(self.captured_at), "source": self.importer.name,
                     "export": self.label, "summary": {
                         "added": self.report.added, "updated": self.report.updated,

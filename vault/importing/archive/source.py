@@ -80,6 +80,10 @@ class MemberMemory(Protocol):
 
     def unsettled(self, rel: str) -> None: ...
 
+    def remember(self, entry: Entry, names: tuple[str, ...], inputs: tuple[Entry, ...]) -> None: ...
+
+    def recalled(self, entry: Entry) -> list[str]: ...
+
 
 @dataclass(slots=True)
 class _Found:
@@ -181,6 +185,18 @@ class ExportSource:
         (a file it names is missing from this export): the next import reads it again."""
         if self.memory is not None:
             self.memory.unsettled(rel)
+
+    def remember(self, entry: Entry, names: Iterable[str] = (), *, inputs: Iterable[Entry] = ()) -> None:
+        """While reading ``entry``: ``names`` are strings :meth:`recalled` gives back when a
+        later import skips it (e.g. the media files it names, which the importer must still
+        yield), and ``inputs`` are members its records drew on that it found only by reading it
+        (the media files it names): a later import skips it only if they are unchanged."""
+        if self.memory is not None:
+            self.memory.remember(entry, tuple(names), tuple(inputs))
+
+    def recalled(self, entry: Entry) -> list[str]:
+        """The ``names`` remembered with a member that :meth:`unchanged` said to skip."""
+        return self.memory.recalled(entry) if self.memory is not None else []
 
     def close(self) -> None:
         """Close every open archive.  Idempotent; entries refuse to open afterwards."""
