@@ -189,3 +189,57 @@ def test_x_skips_the_unchanged_part_and_reads_the_one_with_a_missing_photo(vault
     assert rep["unchanged"] == {"post": 5, "media": 3, "rating": 0}
     assert rep["warnings"] == first["warnings"]
     assert counts(vault_env) == (5, 4)
+
+
+@pytest.fixture
+def outbox_parsed(monkeypatch) -> list[str]:
+    import importers.mastodon.importer as mastodon
+
+    seen: list[str] = []
+    real = mastodon.RecordStream
+
+    def record_stream(entry, *args, **kwargs):
+        seen.append(entry.rel)
+        return real(entry, *args, **kwargs)
+
+    monkeypatch.setattr(mastodon, "RecordStream", record_stream)
+    return seen
+
+
+def test_mastodon_skips_an_unchanged_outbox_and_still_checks_its_media(vault_env, tmp_path, outbox_parsed):
+    from social_fixtures import M_MEDIA, m_export
+
+    first = import_json(vault_env, write_zip(tmp_path / "m-1.zip", m_export()))
+    assert first["held"] and first["added"]["media"] == 2
+    outbox_parsed.clear()
+    newer = dict(m_export(), **{"likes.json": b'{"orderedItems": []}'})
+    rep = import_json(vault_env, write_zip(tmp_path / "m-2.zip", newer))
+    assert outbox_parsed == [] and rep["unchanged_files"] == 1
+    assert rep["added"] == {"post": 0, "media": 0, "rating": 0}
+    assert rep["unchanged"] == {k: first["added"][k] for k in ("post", "media", "rating")}
+    assert rep["held"] == first["held"] and rep["warnings"] == first["warnings"]
+    # A media file the outbox names changed: the outbox is read again, so the new bytes are stored.
+    changed = dict(newer, **{M_MEDIA: jpeg((77, 77, 77))})
+    rep = import_json(vault_env, write_zip(tmp_path / "m-3.zip", changed))
+    assert outbox_parsed == ["outbox.json"] and rep["added"]["media"] == 1
+
+
+def test_linkedin_and_etsy_skip_files_read_before(vault_env, tmp_path):
+    from market_fixtures import etsy_json, etsy_review
+    from social_fixtures import li_export
+
+    first = import_json(vault_env, write_zip(tmp_path / "li-1.zip", li_export()))
+    newer = dict(li_export(), **{"Profile.csv": "First Name,Last Name,Headline\r\nJana,Nováková,Architect\r\n".encode()})
+    rep = import_json(vault_env, write_zip(tmp_path / "li-2.zip", newer))
+    assert rep["unchanged_files"] == 1 and rep["unchanged"]["post"] == first["added"]["post"] > 0
+    assert rep["added"] == {"post": 0, "media": 0, "rating": 0}
+
+    pages = {"reviews-1.json": etsy_json([etsy_review(1, 5, "Krásné!"), etsy_review(2, 4, "Dobré")])}
+    first = import_json(vault_env, write_zip(tmp_path / "etsy-1.zip", pages))
+    assert first["added"]["rating"] == 2
+    pages["reviews-2.json"] = etsy_json([etsy_review(3, 5, "Skvělé")])
+    rep = import_json(vault_env, write_zip(tmp_path / "etsy-2.zip", pages))
+    # A new page beside it changes what the first page's reviews may be counted with: both are read.
+    assert rep["unchanged_files"] == 0 and rep["added"]["rating"] == 1 and rep["unchanged"]["rating"] == 2
+    rep = import_json(vault_env, write_zip(tmp_path / "etsy-3.zip", dict(pages, **{"shop-banner.jpg": jpeg((3, 3, 3))})))
+    assert rep["unchanged_files"] == 2 and rep["unchanged"]["rating"] == 3
