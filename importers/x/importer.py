@@ -122,7 +122,7 @@ class XImporter:
         state = _State(src, media_dirs)
         # A part read by an earlier import is skipped (its media are still yielded, as files no
         # tweet named); its tweets also drew on the manifest and on the other parts (duplicates).
-        inputs = [got for rel, _ in parts if (got := src.get(rel)) is not None] + ([found[0]] if found else [])
+        inputs = [listed_part for rel, _ in parts if (listed_part := src.get(rel)) is not None] + ([found[0]] if found else [])
         for rel, count in parts:
             part = src.get(rel)
             if part is None:
