@@ -178,11 +178,11 @@ def x_files() -> dict[str, bytes]:
 
 
 def test_x_skips_the_unchanged_part_and_reads_the_one_with_a_missing_photo(vault_env, tmp_path, parsed):
-    first = import_json(vault_env, write_zip(tmp_path / "x-1.zip", x_files()))
+    first = import_json(vault_env, write_zip(tmp_path / "x-1.zip", x_files(), wrapper="twitter-2023"))
     assert first["added"] == {"post": 5, "media": 3, "rating": 0}
     parsed.clear()
     newer = dict(x_files(), **{"data/tweets_media/1234-NeWpHoTo.jpg": jpeg((5, 6, 7))})
-    rep = import_json(vault_env, write_zip(tmp_path / "x-2.zip", newer))
+    rep = import_json(vault_env, write_zip(tmp_path / "x-2.zip", newer, wrapper="twitter-2023"))
     # tweets-part1.js names a photo the export does not hold: read again in case a later one does.
     assert parsed == ["data/tweets-part1.js"] and rep["unchanged_files"] == 1
     assert rep["added"] == {"post": 0, "media": 1, "rating": 0}
@@ -206,22 +206,41 @@ def outbox_parsed(monkeypatch) -> list[str]:
     return seen
 
 
-def test_mastodon_skips_an_unchanged_outbox_and_still_checks_its_media(vault_env, tmp_path, outbox_parsed):
-    from social_fixtures import M_MEDIA, m_export
+def m_files() -> dict[str, bytes]:
+    """The Mastodon fixture with every file its statuses name (the fixture leaves one out)."""
+    from social_fixtures import M_MEDIA, M_MEDIA2, M_MISSING, m_export, png
 
-    first = import_json(vault_env, write_zip(tmp_path / "m-1.zip", m_export()))
-    assert first["held"] and first["added"]["media"] == 2
+    return m_export(media={M_MEDIA: jpeg((1, 2, 3)), M_MEDIA2: png((4, 5, 6)), M_MISSING: jpeg((8, 8, 8))})
+
+
+def test_mastodon_skips_an_unchanged_outbox_and_still_checks_its_media(vault_env, tmp_path, outbox_parsed):
+    from social_fixtures import M_MEDIA
+
+    first = import_json(vault_env, write_zip(tmp_path / "m-1.zip", m_files()))
+    assert first["held"] and first["added"]["media"] == 3 and first["warnings"] == []
     outbox_parsed.clear()
-    newer = dict(m_export(), **{"likes.json": b'{"orderedItems": []}'})
+    newer = dict(m_files(), **{"likes.json": b'{"orderedItems": []}'})
     rep = import_json(vault_env, write_zip(tmp_path / "m-2.zip", newer))
     assert outbox_parsed == [] and rep["unchanged_files"] == 1
     assert rep["added"] == {"post": 0, "media": 0, "rating": 0}
     assert rep["unchanged"] == {k: first["added"][k] for k in ("post", "media", "rating")}
-    assert rep["held"] == first["held"] and rep["warnings"] == first["warnings"]
+    assert rep["held"] == first["held"] and rep["warnings"] == []
     # A media file the outbox names changed: the outbox is read again, so the new bytes are stored.
     changed = dict(newer, **{M_MEDIA: jpeg((77, 77, 77))})
     rep = import_json(vault_env, write_zip(tmp_path / "m-3.zip", changed))
     assert outbox_parsed == ["outbox.json"] and rep["added"]["media"] == 1
+
+
+def test_mastodon_reads_the_outbox_again_once_a_missing_file_is_there(vault_env, tmp_path, outbox_parsed):
+    from social_fixtures import M_MISSING
+
+    partial = {path: data for path, data in m_files().items() if path != M_MISSING}
+    first = import_json(vault_env, write_zip(tmp_path / "m-1.zip", partial))
+    assert any("missing" in w for w in first["warnings"]) and first["added"]["media"] == 2
+    outbox_parsed.clear()
+    rep = import_json(vault_env, write_zip(tmp_path / "m-2.zip", m_files()))
+    assert outbox_parsed == ["outbox.json"] and rep["added"]["media"] == 1 and rep["warnings"] == []
+    assert M_MISSING in {m["provenance"]["member"] for m in vault_env.records("--kind", "media")}
 
 
 def test_linkedin_and_etsy_skip_files_read_before(vault_env, tmp_path):

@@ -203,6 +203,7 @@ def _post(status: dict, activity: dict, followers: str | None, src: "ExportSourc
         refs.append(ref)
         entry = src.get(ref)
         if entry is None:
+            src.unsettled(member)  # read the outbox again next time: a later archive may hold the file
             problems.append(Warning_(f"media file missing from the archive: {ref} (status {status_id})", path=member))
         else:
             found[ref] = (entry, attachment)

@@ -120,6 +120,7 @@ class MemberMemory:
         self.tally: dict[str, dict[str, Any]] = {}
         self.notes: dict[str, dict[str, list]] = {}       # rel -> what the importer asked to remember
         self.recalls: dict[str, list[str]] = {}          # rel -> names remembered with a skipped member
+        self.aliases: dict[str, str] = {}                # full path inside its part -> rel (items may use either)
 
     # asked by the importer, through ExportSource ------------------------------------------------
 
@@ -133,10 +134,11 @@ class MemberMemory:
         if self._replay(rel, self.run.cat.hint(key)):
             return True
         self.reading[rel] = (key, entry.part.kind)
+        self.aliases[entry.path] = rel
         return False
 
     def unsettled(self, rel: str) -> None:
-        self.unsettled_.add(rel)
+        self.unsettled_.add(self.aliases.get(rel, rel))
 
     def remember(self, entry: "Entry", names: tuple[str, ...], inputs: "tuple[Entry, ...]") -> None:
         if entry.rel not in self.reading:
@@ -164,7 +166,7 @@ class MemberMemory:
             totals = _totals(earlier["totals"])
             skipped, warnings = _problems(earlier)
             names = [str(name) for name in earlier.get("names", [])]
-            inputs = [(str(rel), size, str(fp)) for rel, size, fp in earlier.get("inputs", [])]
+            inputs = [(str(path), size, str(fp)) for path, size, fp in earlier.get("inputs", [])]
         except (ValueError, KeyError, TypeError, AttributeError):
             return False
         src = self.run.src
@@ -184,7 +186,8 @@ class MemberMemory:
 
     # told by the pipeline, as it handles items -------------------------------------------------
 
-    def _of(self, rel: str | None) -> dict[str, Any] | None:
+    def _of(self, name: str | None) -> dict[str, Any] | None:
+        rel = self.aliases.get(name, name) if name is not None else None
         if rel is None or rel not in self.reading:
             return None
         tally = self.tally.get(rel)
@@ -198,7 +201,7 @@ class MemberMemory:
             tally["totals"][kind] += count
 
     def skipped(self, path: str, reason: str) -> None:
-        tally = self._of(path if path in self.reading else path.rpartition(":")[0])
+        tally = self._of(path if path in self.reading or path in self.aliases else path.rpartition(":")[0])
         if tally is not None:
             tally["skipped"].append({"path": path, "reason": reason})
 

@@ -168,11 +168,14 @@ class Run:
     def handle(self, item: Item) -> None:
         if isinstance(item, MediaItem):
             media.media(self, item)
-        elif isinstance(item, (PostItem, RatingItem)):
-            kind = "post" if isinstance(item, PostItem) else "rating"
+        elif isinstance(item, PostItem):
             before = self.report.total
-            records.post(self, item) if isinstance(item, PostItem) else records.rating(self, item)
-            self.members.counted(item.member, kind, self.report.total - before)
+            records.post(self, item)
+            self.members.counted(item.member, "post", self.report.total - before)
+        elif isinstance(item, RatingItem):
+            before = self.report.total
+            records.rating(self, item)
+            self.members.counted(item.member, "rating", self.report.total - before)
         elif isinstance(item, CaptureItem):
             media.capture(self, item)
         elif isinstance(item, Skipped):
