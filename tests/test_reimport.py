@@ -49,12 +49,14 @@ def parsed(monkeypatch) -> list[str]:
 
 def fb_files() -> dict[str, bytes]:
     """The Facebook fixture with a local video thumbnail (named by the posts file, not media of
-    its own) and an entry that is not a post (a per-item warning to repeat)."""
+    its own), an entry that is not a post and one without a time (a warning and a skipped item
+    to repeat)."""
     files = fb_export("2024")
     posts = fb_posts("2024")
     posts[3]["attachments"][0]["data"][0]["media"]["thumbnail"] = {"uri": THUMBNAIL}
     posts.append({"timestamp": 1680000000, "attachments": [{"data": [{"name": "a poll"}]}],
                   "title": "Jana created a poll."})
+    posts.append({"timestamp": "yesterday", "data": [{"post": "a post without a usable time"}]})
     files[FB_POSTS] = meta_json(posts)
     files[THUMBNAIL] = jpeg((1, 2, 3))
     return files
@@ -65,14 +67,14 @@ def counts(env) -> tuple[int, int]:
 
 
 def test_a_newer_facebook_export_with_one_new_photo_parses_no_posts_file(vault_env, tmp_path, parsed):
-    first = import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()))
+    first = import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()), expect=3)
     assert first["added"] == {"post": 5, "media": 6, "rating": 0} and first["unchanged_files"] == 0
-    assert first["warnings"], "the fixture should give a per-item warning to repeat"
+    assert first["warnings"] and first["skipped"], "the fixture should give per-item problems to repeat"
     assert parsed.count(FB_POSTS) == 2  # both passes
 
     parsed.clear()
     newer = dict(fb_files(), **{NEW_PHOTO: jpeg((99, 99, 99))})
-    rep = import_json(vault_env, write_zip(tmp_path / "fb-2.zip", newer))
+    rep = import_json(vault_env, write_zip(tmp_path / "fb-2.zip", newer), expect=3)
     assert FB_POSTS not in parsed
     assert rep["unchanged_files"] == 1
     assert rep["added"] == {"post": 0, "media": 1, "rating": 0}
@@ -84,12 +86,12 @@ def test_a_newer_facebook_export_with_one_new_photo_parses_no_posts_file(vault_e
     assert media[MEDIA_FILES["photo_a"][1]]["caption"] == TRIP_TEXT
 
     # The same newer export again: replayed whole, as before.
-    again = import_json(vault_env, write_zip(tmp_path / "fb-3.zip", newer))
-    assert again["unchanged"] == {"post": 5, "media": 7, "rating": 0} and again["warnings"] == first["warnings"]
+    again = import_json(vault_env, write_zip(tmp_path / "fb-3.zip", newer), expect=3)
+    assert again["unchanged"] == {"post": 5, "media": 7, "rating": 0} and again["warnings"] == first["warnings"] and again["skipped"] == first["skipped"]
 
 
 def test_a_changed_posts_file_is_parsed(vault_env, tmp_path, parsed):
-    import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()))
+    import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()), expect=3)
     files = fb_files()
     posts = fb_posts("2024")
     posts.insert(0, {"timestamp": 1700000000, "data": [{"post": "a newer post"}]})
@@ -104,30 +106,30 @@ def test_a_changed_posts_file_is_parsed(vault_env, tmp_path, parsed):
 
 
 def test_a_changed_check_ins_file_reads_the_posts_again(vault_env, tmp_path, parsed):
-    import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()))
+    import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()), expect=3)
     files = fb_files()
     files["your_facebook_activity/posts/check-ins.json"] = meta_json([])
     parsed.clear()
-    import_json(vault_env, write_zip(tmp_path / "fb-2.zip", files))
+    import_json(vault_env, write_zip(tmp_path / "fb-2.zip", files), expect=3)
     assert FB_POSTS in parsed
 
 
 def test_a_new_importer_version_reads_everything_again(vault_env, tmp_path, parsed, monkeypatch):
     from importers.meta.facebook import FacebookImporter
 
-    import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()))
+    import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()), expect=3)
     monkeypatch.setattr(FacebookImporter, "version", "1.1")
     parsed.clear()
-    rep = import_json(vault_env, write_zip(tmp_path / "fb-2.zip", dict(fb_files(), **{NEW_PHOTO: jpeg((99, 99, 99))})))
+    rep = import_json(vault_env, write_zip(tmp_path / "fb-2.zip", dict(fb_files(), **{NEW_PHOTO: jpeg((99, 99, 99))})), expect=3)
     assert FB_POSTS in parsed and rep["unchanged_files"] == 0
     assert rep["unchanged"]["post"] == 5
 
 
 def test_a_dry_run_remembers_nothing(vault_env, tmp_path, parsed):
-    rep = import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()), "--dry-run")
+    rep = import_json(vault_env, write_zip(tmp_path / "fb-1.zip", fb_files()), "--dry-run", expect=3)
     assert rep["added"]["post"] == 5 and counts(vault_env) == (0, 0)
     parsed.clear()
-    rep = import_json(vault_env, write_zip(tmp_path / "fb-2.zip", dict(fb_files(), **{NEW_PHOTO: jpeg((99, 99, 99))})))
+    rep = import_json(vault_env, write_zip(tmp_path / "fb-2.zip", dict(fb_files(), **{NEW_PHOTO: jpeg((99, 99, 99))})), expect=3)
     assert FB_POSTS in parsed and rep["unchanged_files"] == 0
     assert rep["added"] == {"post": 5, "media": 7, "rating": 0}
 
@@ -262,3 +264,21 @@ def test_linkedin_and_etsy_skip_files_read_before(vault_env, tmp_path):
     assert rep["unchanged_files"] == 0 and rep["added"]["rating"] == 1 and rep["unchanged"]["rating"] == 2
     rep = import_json(vault_env, write_zip(tmp_path / "etsy-3.zip", dict(pages, **{"shop-banner.jpg": jpeg((3, 3, 3))})))
     assert rep["unchanged_files"] == 2 and rep["unchanged"]["rating"] == 3
+
+
+def test_a_member_that_could_not_be_read_is_read_again(vault_env, tmp_path):
+    """Damaged bytes (here a CRC-32 mismatch) may be a bad disk as well as a bad export: the
+    member's problem is not remembered, and the next import tries it again."""
+    import zipfile
+
+    from market_fixtures import etsy_json, etsy_review
+
+    reviews = [etsy_review(i, 5, f"review number {i}") for i in range(1, 1200)]
+    path = write_zip(tmp_path / "etsy.zip", {"reviews.json": etsy_json(reviews)}, compression=zipfile.ZIP_STORED)
+    data = path.read_bytes()
+    assert data.count(b"review number 1198") == 1
+    path.write_bytes(data.replace(b"review number 1198", b"review number 1197"))
+    first = import_json(vault_env, path, expect=3)
+    assert [s["path"] for s in first["skipped"]] == ["reviews.json"]
+    rep = import_json(vault_env, path, expect=3)
+    assert rep["unchanged_files"] == 0 and rep["skipped"] == first["skipped"]

@@ -114,7 +114,7 @@ class MemberMemory:
 
     def __init__(self, run: "Run") -> None:
         self.run = run
-        self.reading: dict[str, tuple[str, str]] = {}    # rel -> (hint key, kind of its part)
+        self.reading: dict[str, tuple[str, "Entry"]] = {}  # rel -> (hint key, the member)
         self.replayed: set[str] = set()
         self.unsettled_: set[str] = set()
         self.tally: dict[str, dict[str, Any]] = {}
@@ -133,7 +133,7 @@ class MemberMemory:
         key = self._key(entry, depends)
         if self._replay(rel, self.run.cat.hint(key)):
             return True
-        self.reading[rel] = (key, entry.part.kind)
+        self.reading[rel] = (key, entry)
         self.aliases[entry.path] = rel
         return False
 
@@ -214,11 +214,10 @@ class MemberMemory:
 
     def stage_done(self) -> None:
         """Stage one hint per member read to its end (the caller commits them with the import)."""
-        for rel, (key, kind) in self.reading.items():
-            if rel in self.unsettled_:
-                continue
+        src = self.run.src
+        for rel, (key, entry) in self.reading.items():
+            if rel in self.unsettled_ or (src is not None and src.read_failed(entry)):
+                continue  # its bytes could not be read (a damaged or unreadable file): try again next time
             tally = self.tally.get(rel) or {"totals": dict.fromkeys(KINDS, 0), "skipped": [], "warnings": []}
-            if tally["skipped"] and kind in ("dir", "file"):
-                continue  # a plain file's problem may be gone next time (made readable) at the same size and time
             value = dict(tally, **self.notes.get(rel, {}))
             self.run.stage({"op": "hint", "k": key, "v": json.dumps(value, ensure_ascii=False, sort_keys=True)})

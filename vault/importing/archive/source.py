@@ -198,6 +198,11 @@ class ExportSource:
         """The ``names`` remembered with a member that :meth:`unchanged` said to skip."""
         return self.memory.recalled(entry) if self.memory is not None else []
 
+    def read_failed(self, entry: Entry) -> bool:
+        """True when opening or reading ``entry`` failed since the source was opened (damaged
+        data, an I/O error, a file that went away or became unreadable)."""
+        return entry.path in self._state.failed
+
     def close(self) -> None:
         """Close every open archive.  Idempotent; entries refuse to open afterwards."""
         self._state.closed = True
