@@ -24,7 +24,7 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from import_files import _RSS_HELPER, clean_env, vault_cmd  # noqa: E402
+from import_files import RSS_HELPER, clean_env, vault_cmd  # noqa: E402
 
 MiB = 2**20
 FB_POSTS = "your_facebook_activity/posts/your_posts__check_ins__photos_and_videos_1.json"
@@ -34,7 +34,7 @@ def run(argv: list[str], env: dict[str, str], logdir: Path, what: str) -> dict:
     """Exit code, wall seconds and peak RSS (MiB) of one command; any exit code is a result."""
     res = logdir / f"{what}.rusage"
     with open(logdir / f"{what}.out", "wb") as out, open(logdir / f"{what}.err", "wb") as err:
-        proc = subprocess.run([sys.executable, "-I", "-S", "-c", _RSS_HELPER, str(res), *argv], env=env,
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", RSS_HELPER, str(res), *argv], env=env,
                               cwd=logdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     wall, _cpu, maxrss = res.read_text().split()
     return {"exit": proc.returncode, "seconds": round(float(wall), 1), "peak_mib": round(int(maxrss) / 1024),

@@ -156,7 +156,7 @@ def settle() -> None:
 # benchmark's own peak (noise buffers, Pillow, ...).  Started from this small interpreter (no
 # site, only os/sys/time), the inherited floor is a few MB, far below any vault process; the
 # benchmark measures and prints that floor.
-_RSS_HELPER = r"""
+RSS_HELPER = r"""
 import os, sys, time
 result, argv = sys.argv[1], sys.argv[2:]
 t0 = time.perf_counter()
@@ -177,7 +177,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 
 def run_child(argv: list[str], env: dict[str, str], logdir: Path, what: str, cwd: Path | None = None) -> ChildRun:
-    """Run one process through _RSS_HELPER: its own wall time, CPU time and peak RSS (wait4).
+    """Run one process through RSS_HELPER: its own wall time, CPU time and peak RSS (wait4).
 
     wait4 gives the rusage of exactly that child, unlike RUSAGE_CHILDREN here, whose ru_maxrss
     is a maximum over *all* children so far and so cannot be split per run.  Output goes to
@@ -188,7 +188,7 @@ def run_child(argv: list[str], env: dict[str, str], logdir: Path, what: str, cwd
     """
     out_path, err_path, res_path = (logdir / f"{what}.{x}" for x in ("out", "err", "rusage"))
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.run([sys.executable, "-I", "-S", "-c", _RSS_HELPER, str(res_path), *argv],
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", RSS_HELPER, str(res_path), *argv],
                               env=env, cwd=cwd or logdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     if proc.returncode != 0:
         raise SubprocessFailed(what, proc.returncode, err_path.read_text(errors="replace"))

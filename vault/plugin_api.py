@@ -15,13 +15,16 @@ What a plugin implements is described where the core calls it: the importer cont
 * the export it reads (``ExportSource``, ``Entry``, ``ArchiveMemberError``);
 * for capturing pages over HTTP: the core's polite ``Fetcher``;
 * for targets: deploy plans (``Plan``, ``diff``, ``upload_order``), ``Secret`` and ``keyring_get``
-  for tokens, file hashing, and the rclone runner.
+  for tokens, file hashing, the rclone runner, and the HTTP retry policy of :mod:`vault.http`
+  (``RETRY_ATTEMPTS``, ``retry_wait``, ``retryable_status``, ``transient_error``, ``is_idempotent``).
 """
 
 from __future__ import annotations
 
 from vault import __version__, rclone
 from vault.errors import RemoteError, UnsupportedInputError, UsageError
+from vault.http import MAX_ATTEMPTS as RETRY_ATTEMPTS
+from vault.http import is_idempotent, retry_wait, retryable_status, transient_error
 from vault.importing.archive import ArchiveMemberError, Entry, ExportSource
 from vault.importing.mediainfo import register_image_openers
 from vault.importing.scraping import Fetcher
@@ -42,6 +45,7 @@ __all__ = [
     "Fetcher",
     "from_epoch",
     "Held",
+    "is_idempotent",
     "iso",
     "Item",
     "keyring_get",
@@ -55,11 +59,15 @@ __all__ = [
     "rclone",
     "register_image_openers",
     "RemoteError",
+    "RETRY_ATTEMPTS",
+    "retry_wait",
+    "retryable_status",
     "Secret",
     "sha256_file",
     "signing",
     "Skipped",
     "storage_error",
+    "transient_error",
     "UnsupportedInputError",
     "upload_order",
     "UsageError",

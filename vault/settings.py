@@ -119,6 +119,23 @@ def _list(value: Any, where: str) -> list:
 
 
 def load(path: Path) -> Settings:
+    """The settings in ``path`` (defaults when it does not exist).
+
+    Raises UsageError for invalid YAML, a value of the wrong shape, or anything that looks like a
+    secret.
+    """
+    raw = _read_yaml(path)
+    _check_no_secrets(raw)
+    pub = raw.get("publish") or {}
+    if not isinstance(pub, dict):
+        raise UsageError("vault.yaml: publish must be a mapping")
+    settings = _publish_settings(pub)
+    if settings.per_page < 1:
+        raise UsageError("vault.yaml: publish.per_page must be at least 1")
+    return Settings(settings, _targets(raw))
+
+
+def _read_yaml(path: Path) -> dict:
     import yaml
 
     try:
@@ -128,21 +145,11 @@ def load(path: Path) -> Settings:
     raw = raw or {}
     if not isinstance(raw, dict):
         raise UsageError("vault.yaml must be a mapping")
-    _check_no_secrets(raw)
-    pub = raw.get("publish") or {}
-    if not isinstance(pub, dict):
-        raise UsageError("vault.yaml: publish must be a mapping")
-    rules = pub.get("public") or {}
-    since = rules.get("since")
-    if isinstance(since, datetime):
-        since = since.strftime("%Y-%m-%dT%H:%M:%SZ")
-    elif since is not None:
-        since = str(since)
-        if len(since) == 10:
-            since += "T00:00:00Z"
-    money = pub.get("monetization") or {}
-    prem = pub.get("premium") or {}
-    settings = PublishSettings(
+    return raw
+
+
+def _publish_settings(pub: dict) -> PublishSettings:
+    return PublishSettings(
         title=str(pub.get("title") or "My archive"),
         author=str(pub.get("author") or ""),
         description=str(pub.get("description") or ""),
@@ -150,30 +157,51 @@ def load(path: Path) -> Settings:
         language=str(pub.get("language") or "en"),
         same_as=[str(u) for u in _list(pub.get("same_as"), "publish.same_as")],
         per_page=int(pub.get("per_page") or 20),
-        public=PublicRules(
-            sources=[str(s) for s in _list(rules.get("sources"), "publish.public.sources")],
-            kinds=[str(s) for s in _list(rules.get("kinds"), "publish.public.kinds")],
-            tags=[str(s) for s in _list(rules.get("tags"), "publish.public.tags")],
-            since=since,
-        ),
-        monetization=Monetization(
-            web_monetization=money.get("web_monetization"),
-            lightning_address=money.get("lightning_address"),
-            lnurlp=money.get("lnurlp"),
-            links=[{"name": str(l.get("name", "")), "url": str(l.get("url", ""))} for l in _list(money.get("links"), "publish.monetization.links") if isinstance(l, dict)],
-        ),
-        premium=Premium(
-            recipients=[str(r) for r in _list(prem.get("recipients"), "publish.premium.recipients")],
-            passphrase_env=prem.get("passphrase_env"),
-            teaser_chars=int(prem.get("teaser_chars") or 0),
-            access=str(prem.get("access") or "").strip(),
-            contact=str(prem.get("contact") or "").strip(),
-        ),
+        public=_public_rules(pub.get("public") or {}),
+        monetization=_monetization(pub.get("monetization") or {}),
+        premium=_premium(pub.get("premium") or {}),
         credential_validity_days=int(pub.get("credential_validity_days") or 365),
         image=str(pub.get("image") or ""),
     )
-    if settings.per_page < 1:
-        raise UsageError("vault.yaml: publish.per_page must be at least 1")
+
+
+def _public_rules(rules: dict) -> PublicRules:
+    since = rules.get("since")
+    if isinstance(since, datetime):
+        since = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif since is not None:
+        since = str(since)
+        if len(since) == 10:   # a bare date: from its start, UTC
+            since += "T00:00:00Z"
+    return PublicRules(
+        sources=[str(s) for s in _list(rules.get("sources"), "publish.public.sources")],
+        kinds=[str(s) for s in _list(rules.get("kinds"), "publish.public.kinds")],
+        tags=[str(s) for s in _list(rules.get("tags"), "publish.public.tags")],
+        since=since,
+    )
+
+
+def _monetization(money: dict) -> Monetization:
+    return Monetization(
+        web_monetization=money.get("web_monetization"),
+        lightning_address=money.get("lightning_address"),
+        lnurlp=money.get("lnurlp"),
+        links=[{"name": str(l.get("name", "")), "url": str(l.get("url", ""))} for l in _list(money.get("links"), "publish.monetization.links") if isinstance(l, dict)],
+    )
+
+
+def _premium(prem: dict) -> Premium:
+    return Premium(
+        recipients=[str(r) for r in _list(prem.get("recipients"), "publish.premium.recipients")],
+        passphrase_env=prem.get("passphrase_env"),
+        teaser_chars=int(prem.get("teaser_chars") or 0),
+        access=str(prem.get("access") or "").strip(),
+        contact=str(prem.get("contact") or "").strip(),
+    )
+
+
+def _targets(raw: dict) -> dict[str, str]:
+    """The ``targets`` mapping (name: spec); a spec carrying credentials is refused."""
     targets = raw.get("targets") or {}
     if not isinstance(targets, dict):
         raise UsageError("vault.yaml: targets must be a mapping of name: spec")
@@ -183,4 +211,4 @@ def load(path: Path) -> Settings:
         if redact(str(spec), env={}) != str(spec):
             raise UsageError(f"vault.yaml: target {name!r} carries credentials; secrets never go in vault.yaml",
                              hint="configure the remote with `rclone config` or RCLONE_CONFIG_* variables, and name it here")
-    return Settings(settings, {str(k): str(v) for k, v in targets.items()})
+    return {str(k): str(v) for k, v in targets.items()}

@@ -5,9 +5,10 @@ environment variable.  A missing, locked or failing keyring is skipped (``vault.
 and honours ``VAULT_NO_KEYRING``).  Tokens are held as :class:`vault.keys.secret.Secret` and go only into
 the Authorization header: never into messages, exceptions, reprs or files.
 
-Requests: bounded retries.  429 (rate limited: the host did not act on the request) is retried
-for every method, honouring ``Retry-After`` (seconds or an HTTP date, capped); connection failures
-and 5xx answers are retried only for idempotent methods.  Every failure becomes
+Requests: bounded retries, by the core's one HTTP retry policy (``vault.http``, through the plugin
+API): 429 (rate limited: the host did not act on the request) is retried for every method,
+honouring ``Retry-After`` (seconds or an HTTP date, capped at 120 s); connection failures and 5xx
+answers are retried only for idempotent methods; 4 attempts in all.  Every failure becomes
 :class:`~vault.errors.RemoteError` carrying the host's own message, with the token masked.
 """
 
@@ -15,20 +16,16 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
-from vault.plugin_api import RemoteError, Secret, UsageError, __version__, keyring_get
+from vault.plugin_api import RETRY_ATTEMPTS, RemoteError, Secret, UsageError, __version__, is_idempotent, keyring_get, retry_wait, retryable_status, transient_error
 
 if TYPE_CHECKING:
     import requests
 
 USER_AGENT = f"vault/{__version__} (personal data vault publisher)"
-MAX_ATTEMPTS = 5          # per request, the first try included
-MAX_WAIT = 60.0           # longest single wait for Retry-After, seconds
+MAX_ATTEMPTS = RETRY_ATTEMPTS   # per request, the first try included
 TIMEOUT = (15.0, 300.0)   # connect, read (a large upload may take a while to be acknowledged)
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _MAX_MESSAGE = 400
 
 
@@ -50,24 +47,6 @@ def require_token(keyring_users: Sequence[str], env_var: str, host: str) -> Secr
             f"no {host} token found",
             hint=f"store it in the keyring (`keyring set vault {keyring_users[0]}`) or set {env_var}; never in vault.yaml")
     return token
-
-
-def retry_after(value: str | None, attempt: int) -> float:
-    """Seconds to wait before retry ``attempt`` (1-based): the host's Retry-After when it gives
-    one (delta-seconds or an HTTP date), else exponential backoff; never more than MAX_WAIT."""
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return min(float(value), MAX_WAIT)
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
-            return min(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()), MAX_WAIT)
-    return min(0.5 * 2 ** (attempt - 1), MAX_WAIT)
 
 
 class HostError(RemoteError):
@@ -151,6 +130,7 @@ class HostClient:
                 return r
 
         data = kwargs.pop("data", None)
+        idempotent = is_idempotent(method)
         last = ""
         resp = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -160,20 +140,19 @@ class HostClient:
             except requests.RequestException as exc:
                 last = f"cannot reach {self.host} ({type(exc).__name__})"
                 resp = None
-                if method not in IDEMPOTENT or attempt == MAX_ATTEMPTS:
+                if not transient_error(exc, idempotent=idempotent) or attempt == MAX_ATTEMPTS:
                     raise RemoteError(f"{what}: {last}", hint=f"check the network and {self.base_url}") from None
-                self.sleep(retry_after(None, attempt))
+                self.sleep(retry_wait(attempt))
                 continue
             finally:
                 if callable(data) and hasattr(body, "close"):
                     body.close()
             if resp.status_code in ok:
                 return resp
-            retryable = resp.status_code == 429 or (resp.status_code >= 500 and method in IDEMPOTENT)
             last = f"HTTP {resp.status_code}: {self._message(resp)}"
-            if not retryable or attempt == MAX_ATTEMPTS:
+            if not retryable_status(resp.status_code, idempotent=idempotent) or attempt == MAX_ATTEMPTS:
                 break
-            self.sleep(retry_after(resp.headers.get("Retry-After"), attempt))
+            self.sleep(retry_wait(attempt, resp.headers.get("Retry-After")))
         hint = None
         if last.startswith(("HTTP 401", "HTTP 403")):
             hint = f"check the {self.host} token (keyring or environment variable) and that it may access this site"

@@ -181,28 +181,40 @@ class _Decoder:
         if major == 2:
             return bytes(self._take(arg))
         if major == 3:
-            try:
-                return bytes(self._take(arg)).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DagCborError(f"invalid UTF-8 in a text string at byte {start}") from exc
+            return self._text(arg, start)
         if major == 4:
-            if arg > len(self.data) - self.pos:  # each element takes at least one byte
-                raise DagCborError(f"array length {arg} at byte {start} exceeds the data")
-            return [self.item(depth + 1) for _ in range(arg)]
+            return self._array(arg, start, depth)
         if major == 5:
-            if arg > (len(self.data) - self.pos) // 2:
-                raise DagCborError(f"map length {arg} at byte {start} exceeds the data")
-            out: dict[str, Any] = {}
-            for _ in range(arg):
-                key_at = self.pos
-                key = self.item(depth + 1)
-                if not isinstance(key, str):
-                    raise DagCborError(f"map key at byte {key_at} is not a text string")
-                out[key] = self.item(depth + 1)
-            return out
-        # major == 6: a tag.  DAG-CBOR allows exactly one, 42, whose content is 0x00 + a binary CID.
-        if arg != 42:
-            raise DagCborError(f"tag {arg} at byte {start} is not allowed in DAG-CBOR")
+            return self._map(arg, start, depth)
+        return self._tag(arg, start, depth)  # major == 6
+
+    def _text(self, length: int, start: int) -> str:
+        try:
+            return bytes(self._take(length)).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DagCborError(f"invalid UTF-8 in a text string at byte {start}") from exc
+
+    def _array(self, length: int, start: int, depth: int) -> list[Any]:
+        if length > len(self.data) - self.pos:  # each element takes at least one byte
+            raise DagCborError(f"array length {length} at byte {start} exceeds the data")
+        return [self.item(depth + 1) for _ in range(length)]
+
+    def _map(self, length: int, start: int, depth: int) -> dict[str, Any]:
+        if length > (len(self.data) - self.pos) // 2:
+            raise DagCborError(f"map length {length} at byte {start} exceeds the data")
+        out: dict[str, Any] = {}
+        for _ in range(length):
+            key_at = self.pos
+            key = self.item(depth + 1)
+            if not isinstance(key, str):
+                raise DagCborError(f"map key at byte {key_at} is not a text string")
+            out[key] = self.item(depth + 1)
+        return out
+
+    def _tag(self, tag: int, start: int, depth: int) -> CID:
+        """DAG-CBOR allows exactly one tag, 42, whose content is 0x00 + a binary CID."""
+        if tag != 42:
+            raise DagCborError(f"tag {tag} at byte {start} is not allowed in DAG-CBOR")
         content = self.item(depth + 1)
         if not isinstance(content, bytes) or not content.startswith(b"\x00") or len(content) < 3:
             raise DagCborError(f"tag 42 at byte {start} does not hold a CID")

@@ -222,27 +222,47 @@ def _post(record: dict, did: str, rkey: str, rel: str) -> Item:
     if created is None:
         return Skipped(f"{rel}:{POST_COLLECTION}/{rkey}", "post without a usable createdAt")
 
+    links = _facet_links(record)
+    extra: dict[str, Any] = {}
+    if isinstance(record.get("langs"), list):
+        extra["langs"] = [lang for lang in record["langs"] if isinstance(lang, str)]
+    _read_embed(_dict(record.get("embed")), links, extra)
+
+    text = record.get("text") if isinstance(record.get("text"), str) else None
+    return PostItem(
+        source_id=uri,
+        created_at=created,
+        text=text or None,
+        url=web_url(uri),
+        links=links,
+        reply_to=_reply_parent(record),
+        member=rel,
+        extra=extra,
+        raw=_jsonable(record),
+    )
+
+
+def _facet_links(record: dict) -> list[str]:
+    """The link targets of the post's rich-text facets, in order."""
     links: list[str] = []
     for facet in as_list(record.get("facets")):
         for feature in as_list(facet.get("features") if isinstance(facet, dict) else None):
             if isinstance(feature, dict) and feature.get("$type") == "app.bsky.richtext.facet#link":
                 _add(links, feature.get("uri"))
+    return links
 
-    extra: dict[str, Any] = {}
-    if isinstance(record.get("langs"), list):
-        extra["langs"] = [lang for lang in record["langs"] if isinstance(lang, str)]
-    embed = _dict(record.get("embed"))
+
+def _read_embed(embed: dict, links: list[str], extra: dict[str, Any]) -> None:
+    """Add what the post's embed holds to ``links`` (an external card's page, a quoted post's
+    page) and ``extra`` (``quote``, ``images``, ``video``)."""
     kind = embed.get("$type")
     # recordWithMedia: a quote plus its own images/video/external card under "media".
     media_embed = _dict(embed.get("media")) if kind == "app.bsky.embed.recordWithMedia" else embed
     if kind == "app.bsky.embed.external":
         _add(links, _dict(embed.get("external")).get("uri"))
     if kind in ("app.bsky.embed.record", "app.bsky.embed.recordWithMedia"):
-        ref = embed.get("record")
-        if kind == "app.bsky.embed.recordWithMedia" and isinstance(ref, dict):
-            ref = ref.get("record")  # recordWithMedia wraps the strong ref once more
-        quoted = ref.get("uri") if isinstance(ref, dict) else None
-        if isinstance(quoted, str):
+        quoted = _quoted_uri(embed)
+        if quoted is not None:
             extra["quote"] = quoted
             _add(links, web_url(quoted) or quoted)
     media_kind = media_embed.get("$type")
@@ -256,23 +276,21 @@ def _post(record: dict, did: str, rkey: str, rel: str) -> Item:
     if media_kind == "app.bsky.embed.video":
         extra["video"] = _blob_info(media_embed.get("video"), media_embed.get("alt"))
 
-    parent = None
+
+def _quoted_uri(embed: dict) -> str | None:
+    """The at:// uri of the post a record or recordWithMedia embed quotes."""
+    ref = embed.get("record")
+    if embed.get("$type") == "app.bsky.embed.recordWithMedia" and isinstance(ref, dict):
+        ref = ref.get("record")  # recordWithMedia wraps the strong ref once more
+    quoted = ref.get("uri") if isinstance(ref, dict) else None
+    return quoted if isinstance(quoted, str) else None
+
+
+def _reply_parent(record: dict) -> str | None:
     reply = record.get("reply")
     if isinstance(reply, dict) and isinstance(reply.get("parent"), dict):
-        parent = reply["parent"].get("uri") if isinstance(reply["parent"].get("uri"), str) else None
-
-    text = record.get("text") if isinstance(record.get("text"), str) else None
-    return PostItem(
-        source_id=uri,
-        created_at=created,
-        text=text or None,
-        url=web_url(uri),
-        links=links,
-        reply_to=parent,
-        member=rel,
-        extra=extra,
-        raw=_jsonable(record),
-    )
+        return reply["parent"].get("uri") if isinstance(reply["parent"].get("uri"), str) else None
+    return None
 
 
 def web_url(at_uri: str) -> str | None:

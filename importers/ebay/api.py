@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from vault.plugin_api import Item, RatingItem, Skipped
 
-from .members import _read
-from .record import _csv_row, _role
+from .members import read_member
+from .record import feedback_row_items, parse_role
 
 if TYPE_CHECKING:
     from .state import ReadState
@@ -27,7 +27,7 @@ def direction_from_name(path: str) -> str:
 def read_xml(entry, state: "ReadState") -> Iterator[Item]:
     """Items of a saved Trading API ``GetFeedback`` response."""
     label = entry.rel
-    data = _read(entry, MAX_FILE_BYTES)
+    data = read_member(entry, MAX_FILE_BYTES)
     if data is None:
         yield Skipped(label, "unreadable file")
         return
@@ -72,7 +72,7 @@ def read_xml(entry, state: "ReadState") -> Iterator[Item]:
             "order_line_item_id": fields.get("OrderLineItemID", ""),
             "reply": fields.get("FeedbackResponse", ""),
         }
-        for item in _csv_row(row, fields, direction, f"{label}:FeedbackDetail {i}", entry.rel):
+        for item in feedback_row_items(row, fields, direction, f"{label}:FeedbackDetail {i}", entry.rel):
             if isinstance(item, RatingItem):
                 state.ratings += 1
                 if fields.get("CommentReplaced", "").strip().lower() == "true":
@@ -83,7 +83,7 @@ def read_xml(entry, state: "ReadState") -> Iterator[Item]:
 def read_json(entry, state: "ReadState") -> Iterator[Item]:
     """Items of a saved REST Feedback API response."""
     label = entry.rel
-    data = _read(entry, MAX_FILE_BYTES)
+    data = read_member(entry, MAX_FILE_BYTES)
     try:
         doc = json.loads((data or b"").decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -104,7 +104,7 @@ def read_json(entry, state: "ReadState") -> Iterator[Item]:
         price = price if isinstance(price, dict) else {}
         provider = fb.get("providerUserDetail")
         provider = provider if isinstance(provider, dict) else {}
-        provider_role = _role(provider.get("role"))
+        provider_role = parse_role(provider.get("role"))
         if direction == "received":
             # The provider wrote the feedback; the owner had the other role.
             role = {"buyer": "seller", "seller": "buyer"}.get(provider_role or "", "")
@@ -124,7 +124,7 @@ def read_json(entry, state: "ReadState") -> Iterator[Item]:
             "currency": _s(price.get("currency")),
             "order_line_item_id": _s(summary.get("orderLineItemId")),
         }
-        for item in _csv_row(row, fb, direction, f"{label}:feedback {i}", entry.rel):
+        for item in feedback_row_items(row, fb, direction, f"{label}:feedback {i}", entry.rel):
             if isinstance(item, RatingItem):
                 state.ratings += 1
                 if fb.get("automatedFeedback") is True:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterator
 from vault.plugin_api import ArchiveMemberError, Item, RatingItem, Skipped
 
 from ..common.members import CsvFileError, csv_rows
-from .record import _csv_row
+from .record import feedback_row_items
 
 if TYPE_CHECKING:
     from .state import ReadState
@@ -86,7 +86,7 @@ def read_csv(entry, direction: str, state: "ReadState") -> Iterator[Item]:
                 continue
             row = {f: (values[i] if i < len(values) else "") for f, i in cols.items()}
             raw_row = {h.replace("\ufeff", "").strip(): v for h, v in zip(header, values)}
-            for item in _csv_row(row, raw_row, direction, where, entry.rel):
+            for item in feedback_row_items(row, raw_row, direction, where, entry.rel):
                 if isinstance(item, RatingItem):
                     state.ratings += 1
                 yield item

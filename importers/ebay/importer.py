@@ -43,7 +43,7 @@ from . import page as ebay_html
 from . import scrape
 from .api import read_json, read_xml
 from .csvfile import read_csv
-from .members import CSV_FILES, SNIFF_BYTES, _head, _name_kind, _read, _sniff
+from .members import CSV_FILES, SNIFF_BYTES, member_kind, read_head, read_member, sniff
 from .state import ReadState
 
 MAX_HTML_SNIFF = 50      # HTML members recognize() looks into; a Facebook HTML export has thousands
@@ -86,7 +86,7 @@ class EbayImporter:
         best = 0
         html_seen = data_seen = full_reads = 0
         for entry in src.entries:
-            kind = _name_kind(entry.path)
+            kind = member_kind(entry.path)
             if kind == "csv":
                 return 95
             if kind == "skip":
@@ -100,10 +100,10 @@ class EbayImporter:
                 data_seen += 1
                 if data_seen > MAX_DATA_SNIFF:
                     continue
-            head = _head(entry)
+            head = read_head(entry)
             if head is None:
                 continue
-            sniffed = _sniff(entry.path, head)
+            sniffed = sniff(entry.path, head)
             if sniffed == "xml":
                 best = max(best, 90)
             elif sniffed == "json":
@@ -114,7 +114,7 @@ class EbayImporter:
                 elif len(head) >= SNIFF_BYTES and b"ebay" in head.lower() and full_reads < MAX_HTML_FULL_READS:
                     # Saved pages carry hundreds of KiB of inline script before the feedback.
                     full_reads += 1
-                    whole = _read(entry, ebay_html.MAX_PAGE_BYTES) or b""
+                    whole = read_member(entry, ebay_html.MAX_PAGE_BYTES) or b""
                     if ebay_html.has_markers(ebay_html.decode_page(whole).lower()):
                         best = 85
         return best
@@ -123,15 +123,15 @@ class EbayImporter:
     def read(self, src) -> Iterator[Item]:
         state = ReadState()
         for entry in src.entries:
-            kind = _name_kind(entry.path)
+            kind = member_kind(entry.path)
             if kind == "skip":
                 continue
             if kind == "csv":
                 state.found = True
                 yield from read_csv(entry, CSV_FILES[posixpath.basename(entry.path).lower()], state)
                 continue
-            head = _head(entry)
-            sniffed = _sniff(entry.path, head) if head is not None else None
+            head = read_head(entry)
+            sniffed = sniff(entry.path, head) if head is not None else None
             if sniffed == "xml":
                 state.found = True
                 yield from read_xml(entry, state)
@@ -158,7 +158,7 @@ class EbayImporter:
 
     def _saved_page(self, entry, state: "ReadState") -> Iterator[Item]:
         label = entry.rel
-        data = _read(entry, ebay_html.MAX_PAGE_BYTES)
+        data = read_member(entry, ebay_html.MAX_PAGE_BYTES)
         if data is None:
             yield Skipped(label, "unreadable file, or larger than a feedback page can be")
             return

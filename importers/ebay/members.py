@@ -1,5 +1,8 @@
 """Which members of an export may hold eBay feedback (by name, then by their first bytes), and
-reading them without letting a damaged member raise."""
+reading them without letting a damaged member raise.
+
+Used by the importer (which members to read, and how) and by the API-response reader: a member
+that cannot be read is None here, and the caller turns that into a ``Skipped``."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ CSV_FILES = {"feedback_received.csv": "received", "feedback_left.csv": "left"}
 SNIFF_BYTES = 64 * 1024
 
 
-def _name_kind(path: str) -> str:
+def member_kind(path: str) -> str:
     """"csv" (a data-request file, by name), "html", "data" (XML/JSON, sniffed) or "skip"."""
     base = posixpath.basename(path)
     lower = base.lower()
@@ -29,7 +32,8 @@ def _name_kind(path: str) -> str:
     return "skip"  # photos, other CSVs, a saved page's scripts and styles
 
 
-def _head(entry) -> bytes | None:
+def read_head(entry) -> bytes | None:
+    """The member's first ``SNIFF_BYTES`` bytes, or None when it cannot be read."""
     try:
         with entry.open() as fh:
             return fh.read(SNIFF_BYTES)
@@ -37,14 +41,15 @@ def _head(entry) -> bytes | None:
         return None
 
 
-def _read(entry, limit: int) -> bytes | None:
+def read_member(entry, limit: int) -> bytes | None:
+    """The whole member (at most ``limit`` bytes), or None when it is damaged, too big or gone."""
     try:
         return entry.read_bytes(limit)
     except (ArchiveMemberError, OSError, ValueError):
         return None
 
 
-def _sniff(path: str, head: bytes) -> str | None:
+def sniff(path: str, head: bytes) -> str | None:
     """"xml", "json" or "html" when the member's first bytes look like eBay feedback data."""
     text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     lower = path.lower()

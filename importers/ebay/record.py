@@ -29,7 +29,8 @@ def content_key(*parts: str | None) -> str:
     return "content:" + hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()
 
 
-def _role(text: str | None) -> str | None:
+def parse_role(text: str | None) -> str | None:
+    """"seller" or "buyer" from eBay's role text (any case), else None."""
     value = (text or "").strip().lower()
     return value if value in ("seller", "buyer") else None
 
@@ -63,8 +64,11 @@ def _mk(direction: str, item_id: str | None, comment: str | None) -> str | None:
     return ebay_html.match_key(direction, item_id, comment)
 
 
-def _csv_row(row: dict[str, str], raw: Any, direction: str, where: str, member: str) -> list[Item]:
-    """One feedback (CSV row, XML or JSON entry, in CSV field names) as items."""
+def feedback_row_items(row: dict[str, str], raw: Any, direction: str, where: str, member: str) -> list[Item]:
+    """One feedback (CSV row, XML or JSON entry, in CSV field names) as items: a RatingItem
+    (preceded by a Warning_ when its date is unreadable), or one Warning_ (withdrawn feedback) or
+    Skipped (no rating, or neither a date nor an id).  ``raw`` is kept as the item's source
+    fragment, ``where`` names it in problems, ``member`` is the export member it came from."""
     rating = (row.get("rating") or "").strip()
     fid = (row.get("feedback_id") or "").strip() or None
     kind = rating.lower()
@@ -99,7 +103,7 @@ def _csv_row(row: dict[str, str], raw: Any, direction: str, where: str, member: 
         polarity=kind,  # type: ignore[arg-type]
         source_id=source_id,
         created_at=created,
-        role=_role(row.get("role")),  # type: ignore[arg-type]
+        role=parse_role(row.get("role")),  # type: ignore[arg-type]
         stars=None,
         comment=comment,
         counterparty=counterparty,

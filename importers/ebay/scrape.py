@@ -64,10 +64,7 @@ def ebay_feedback_items(
     polite HTTP client (User-Agent, timeouts, retries with backoff, a size cap).  ``on_page(n, url,
     ratings)`` is called after each captured page (progress for the command line).
     """
-    if max_pages is not None and max_pages < 1:
-        raise UsageError("--max-pages must be at least 1")
-    if delay < 0:
-        raise UsageError("--delay cannot be negative")
+    _check_options(max_pages, delay)
     limit = max_pages or SAFETY_MAX_PAGES
     captured = 0
     previous: str | None = None
@@ -89,25 +86,8 @@ def ebay_feedback_items(
         previous = digest
         result = importer.read_page(got.body, url=url, captured_at=got.fetched_at, ref=url)
         if result.rows == 0:
-            moved = f" (redirected to {got.final_url})" if got.final_url != url else ""
-            if n > 1:
-                if not result.feedback_page:
-                    # A sign-in or challenge page in the middle: say so rather than stop quietly.
-                    yield Skipped(url, f"not a feedback page{moved}; the {captured} page(s) before it were captured, later pages were not")
-                return  # otherwise: past the last page
-            if result.empty_profile:
-                yield Warning_("the profile shows no feedback", path=url)
-                return
-            if result.feedback_page:
-                raise UnsupportedInputError(
-                    f"{url}: this looks like an eBay feedback page, but no feedback rows were found{moved}; "
-                    "eBay has probably changed the page markup",
-                    hint="please report it; meanwhile save the page from a browser or request your eBay data",
-                )
-            raise UnsupportedInputError(
-                f"{url}: not an eBay feedback page{moved}",
-                hint="check the user name and --base-url; the site may have answered with a sign-in or challenge page",
-            )
+            yield from _without_rows(result, n, url, got.final_url, captured)
+            return
         captured += 1
         yield from result.items
         if on_page:
@@ -121,3 +101,35 @@ def ebay_feedback_items(
             return
     if max_pages is None:
         yield Warning_(f"stopped after {SAFETY_MAX_PAGES} pages; use --max-pages to go further", path=ebay_profile_url(base_url, user))
+
+
+def _check_options(max_pages: int | None, delay: float) -> None:
+    if max_pages is not None and max_pages < 1:
+        raise UsageError("--max-pages must be at least 1")
+    if delay < 0:
+        raise UsageError("--delay cannot be negative")
+
+
+def _without_rows(result: Any, n: int, url: str, final_url: str, captured: int) -> Iterator[Item]:
+    """What a page without feedback rows means, the capture stopping there: past the last page
+    (nothing), a sign-in or challenge page after some pages (a Skipped), an empty profile (a
+    warning); on the first page, anything else raises UnsupportedInputError."""
+    moved = f" (redirected to {final_url})" if final_url != url else ""
+    if n > 1:
+        if not result.feedback_page:
+            # A sign-in or challenge page in the middle: say so rather than stop quietly.
+            yield Skipped(url, f"not a feedback page{moved}; the {captured} page(s) before it were captured, later pages were not")
+        return  # otherwise: past the last page
+    if result.empty_profile:
+        yield Warning_("the profile shows no feedback", path=url)
+        return
+    if result.feedback_page:
+        raise UnsupportedInputError(
+            f"{url}: this looks like an eBay feedback page, but no feedback rows were found{moved}; "
+            "eBay has probably changed the page markup",
+            hint="please report it; meanwhile save the page from a browser or request your eBay data",
+        )
+    raise UnsupportedInputError(
+        f"{url}: not an eBay feedback page{moved}",
+        hint="check the user name and --base-url; the site may have answered with a sign-in or challenge page",
+    )

@@ -9,7 +9,9 @@ What becomes what:
 
 * every photo/video the posts, albums, uncategorized photos and videos files name, plus media files
   under the posts media folders that nothing names -> ``MediaItem`` (yielded first, once per uri);
-* every entry of the posts files with text, media or a link -> ``PostItem``;
+* every entry of the posts files with text, media or a link -> ``PostItem``; the line Facebook
+  writes about the entry ("Jana updated her status.") is kept as ``extra["activity"]``, and the
+  post has no ``title`` (it is not the author's);
 * the check-ins file only fills in place details of posts (never creates posts); comments,
   messages, reactions and stories are not read.
 
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, Iterator
 
@@ -76,7 +80,7 @@ _COORDS = re.compile(r"(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)")
 
 class FacebookImporter:
     name = "facebook"
-    version = "1"
+    version = "2"  # 2: Facebook's activity line moved from `title` to `extra.activity`
     description = "Facebook \"Download your information\" export (JSON format): posts, photos, videos"
     reads = ("zip(s) or folder with your_posts*.json (2018, 2020-22, 2022-23 and 2024+ layouts), "
              "albums, uncategorized photos, videos, check-ins; several zips = one export")
@@ -114,36 +118,14 @@ class FacebookImporter:
         inputs = [entry for _, entry in posts_files + tree.match(CHECKINS)]
         unchanged = [entry for _, entry in posts_files if src.unchanged(entry, depends=inputs)]
         posts_files = [(path, entry) for path, entry in posts_files if entry not in unchanged]
-        catalog = MediaCatalog()
 
-        # Pass 1: what the JSON says about media (posts first, so their metadata wins).
-        for _, entry in posts_files:
-            # Read as a stream (a posts file can be hundreds of MB); its problems are reported
-            # in pass 2, which reads it again.
-            named: list[str] = []
-            for got in _posts_stream(entry):
-                if not isinstance(got, Skipped) and isinstance(got[1], dict):
-                    for media in _media_of_post(got[1]):
-                        named += _note_media(catalog, media, entry.rel)
-            src.remember(entry, named)
-        for entry in unchanged:  # what they named is still media (or a thumbnail, which is not)
-            for name in src.recalled(entry):
-                _note_media(catalog, {"uri": name[2:]} if name[0] == "m" else {"thumbnail": {"uri": name[2:]}}, entry.rel)
-        for pattern in (ALBUMS, UNCATEGORIZED, VIDEOS):
-            for _, entry in sorted(tree.match(pattern), key=lambda pe: natural_key(pe[0])):
-                root, skipped = load_json(entry)  # read once: not cached for pass 2
-                if skipped is not None:
-                    yield skipped
-                    continue
-                for media in _media_of_collection(root):
-                    _note_media(catalog, media, entry.rel)
+        # Pass 1: what the JSON says about media (posts first, so their metadata wins), and the
+        # check-ins' places.
+        catalog = MediaCatalog()
+        _catalog_posts_media(src, posts_files, unchanged, catalog)
+        yield from _catalog_collections(tree, catalog)
         checkins: dict[Any, Place] = {}
-        for _, entry in tree.match(CHECKINS):
-            root, skipped = load_json(entry)
-            if skipped is not None:
-                yield skipped
-                continue
-            checkins.update(_checkins(root))
+        yield from _read_checkins(tree, checkins)
 
         # Media before posts.
         yield from media_items(tree, catalog, MEDIA_FOLDERS, MEDIA_EXCLUDE)
@@ -151,20 +133,69 @@ class FacebookImporter:
         # Pass 2: posts.
         seen: set[str] = set()
         for _, entry in posts_files:
-            not_posts: dict[str, list[str]] = {}  # why -> titles of the entries
-
-            def not_a_post(post: dict) -> None:
-                why = _why_not_a_post(post)
-                if why:
-                    not_posts.setdefault(why, []).append(text_of(fix_mojibake(post.get("title"))) or "")
-
+            not_posts = _NotPosts()
             yield from read_posts(_posts_stream(entry), entry.rel, partial(_post_item, member=entry.rel, checkins=checkins),
-                                  seen, not_a_post)
-            for why, titles in not_posts.items():
-                example = next((title for title in titles if title), None)
-                count = f"{len(titles)} entries" if len(titles) != 1 else "1 entry"
-                yield Warning_(f"{count} not imported as posts: {why}"
-                               + (f", e.g. {example!r}" if example else ""), path=entry.rel)
+                                  seen, not_posts.add)
+            yield from not_posts.warnings(entry.rel)
+
+
+def _catalog_posts_media(src, posts_files: list[tuple[str, Any]], unchanged: list[Any], catalog: MediaCatalog) -> None:
+    """Note in ``catalog`` the media the posts files name.  A posts file is read as a stream (it
+    can be hundreds of MB); its problems are reported by pass 2, which reads it again.  What an
+    unchanged posts file (not read) named is what it named when an earlier import read it."""
+    for _, entry in posts_files:
+        named: list[str] = []
+        for got in _posts_stream(entry):
+            if not isinstance(got, Skipped) and isinstance(got[1], dict):
+                for media in _media_of_post(got[1]):
+                    named += _note_media(catalog, media, entry.rel)
+        src.remember(entry, named)
+    for entry in unchanged:  # still media of their own (or thumbnails, which are not)
+        for name in src.recalled(entry):
+            _note_media(catalog, {"uri": name[2:]} if name[0] == "m" else {"thumbnail": {"uri": name[2:]}}, entry.rel)
+
+
+def _catalog_collections(tree: Tree, catalog: MediaCatalog) -> Iterator[Skipped]:
+    """Note in ``catalog`` the media of the albums, uncategorized photos and videos files;
+    yields a Skipped for each of those files that cannot be read."""
+    for pattern in (ALBUMS, UNCATEGORIZED, VIDEOS):
+        for _, entry in sorted(tree.match(pattern), key=lambda pe: natural_key(pe[0])):
+            root, skipped = load_json(entry)  # read once: not cached for pass 2
+            if skipped is not None:
+                yield skipped
+                continue
+            for media in _media_of_collection(root):
+                _note_media(catalog, media, entry.rel)
+
+
+def _read_checkins(tree: Tree, checkins: dict[Any, Place]) -> Iterator[Skipped]:
+    """Fill ``checkins`` (post timestamp -> place) from the check-ins files; yields a Skipped for
+    each of them that cannot be read."""
+    for _, entry in tree.match(CHECKINS):
+        root, skipped = load_json(entry)
+        if skipped is not None:
+            yield skipped
+            continue
+        checkins.update(_checkins(root))
+
+
+class _NotPosts:
+    """The entries of one posts file that gave no post, grouped by why, for one warning each."""
+
+    def __init__(self) -> None:
+        self.titles: dict[str, list[str]] = {}  # why -> titles of the entries
+
+    def add(self, post: dict) -> None:
+        why = _why_not_a_post(post)
+        if why:
+            self.titles.setdefault(why, []).append(text_of(fix_mojibake(post.get("title"))) or "")
+
+    def warnings(self, rel: str) -> Iterator[Warning_]:
+        for why, titles in self.titles.items():
+            example = next((title for title in titles if title), None)
+            count = f"{len(titles)} entries" if len(titles) != 1 else "1 entry"
+            yield Warning_(f"{count} not imported as posts: {why}"
+                           + (f", e.g. {example!r}" if example else ""), path=rel)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,8 +327,56 @@ def _place(value: Any) -> Place | None:
     return place if (place.name or place.lat is not None or place.address) else None
 
 
+@dataclass
+class _Attached:
+    """What a post's attachments hold, in order of first appearance."""
+
+    links: list[str] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)  # local media uris
+    direct: int = 0  # media attached as {"media": ...} items (the content key counts only these)
+    place: Place | None = None
+
+
 def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem | Skipped | None:
     post = fix_mojibake(post)
+    text, updated = _status_text(post)
+    attached = _attachments(post)
+    # The key is taken before a note's body stands in for a missing status text, over what
+    # earlier versions keyed on, so posts already in a vault keep their ids.
+    key_text = text
+    text, extra = _with_notes(post, text)
+    activity = text_of(post.get("title"))
+    if activity:
+        # Facebook's own line about the entry ("Jana updated her status."), not the author's
+        # title: kept beside the post, never as its title.
+        extra["activity"] = activity
+    if not (text or attached.refs or attached.links):
+        return None  # profile-picture updates, life events...: not posts (no text, media or link)
+
+    timestamp, created = _post_time(post, updated)
+    if created is None:
+        return Skipped(member, f"post without a valid timestamp: {json.dumps(post.get('timestamp'))[:40]}")
+    place = attached.place
+    source_id = content_key(
+        "fb:", timestamp, key_text or "", json.dumps(sorted(attached.links), ensure_ascii=False),
+        place.name if place and place.name else "", attached.direct,
+    )
+    return PostItem(
+        source_id=source_id,
+        created_at=created,
+        text=text,
+        links=attached.links,
+        place=_enriched(place, checkins.get(timestamp)),
+        media_refs=attached.refs,
+        tagged=_tagged(post),
+        member=member,
+        extra=extra,
+        raw=post,
+    )
+
+
+def _status_text(post: dict) -> tuple[str | None, Any]:
+    """The first ``data[].post`` text and the first ``data[].update_timestamp`` of ``post``."""
     text = None
     updated = None
     for item in as_list(post.get("data")):
@@ -307,29 +386,32 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
             text = text_of(item["post"])
         if updated is None and "update_timestamp" in item:
             updated = item["update_timestamp"]
+    return text, updated
 
-    links: list[str] = []
-    refs: list[str] = []
-    direct = 0  # media attached as {"media": ...} items (the content key counts only these)
-    place: Place | None = None
+
+def _attachments(post: dict) -> _Attached:
+    """The links (web urls and shared pages), local media and first place of ``post``."""
+    out = _Attached()
     for item in _attachment_data(post):
         for media in _media_in(item):
             uri = clean_uri(media.get("uri"))
             if uri and is_url(uri):
-                if is_web_url(uri) and uri not in links:
-                    links.append(uri)
-            elif uri and uri not in refs:
-                refs.append(uri)
-                direct += media is item.get("media")
+                if is_web_url(uri) and uri not in out.links:
+                    out.links.append(uri)
+            elif uri and uri not in out.refs:
+                out.refs.append(uri)
+                out.direct += media is item.get("media")
         url = dig(item, "external_context", "url")
-        if isinstance(url, str) and url.strip() and url.strip() not in links:
-            links.append(url.strip())
-        if place is None:
-            place = _place(item.get("place"))
+        if isinstance(url, str) and url.strip() and url.strip() not in out.links:
+            out.links.append(url.strip())
+        if out.place is None:
+            out.place = _place(item.get("place"))
+    return out
 
-    # The key is taken before a note's body stands in for a missing status text, over what
-    # earlier versions keyed on, so posts already in a vault keep their ids.
-    key_text = text
+
+def _with_notes(post: dict, text: str | None) -> tuple[str | None, dict[str, Any]]:
+    """The post's text, the bodies of its notes standing in when it has none, and the extra
+    fields the notes give (``note_text`` when the post has its own text, ``note_title``)."""
     extra: dict[str, Any] = {}
     texts = _note_texts(post)
     if texts:
@@ -341,52 +423,40 @@ def _post_item(post: dict, member: str, checkins: dict[Any, Place]) -> PostItem 
         if text_of(dig(item, "note", "title")):
             extra["note_title"] = text_of(dig(item, "note", "title"))
             break
+    return text, extra
 
-    if not (text or refs or links):
-        return None  # profile-picture updates, life events...: not posts (no text, media or link)
 
+def _post_time(post: dict, updated: Any) -> tuple[Any, datetime | None]:
+    """The post's raw timestamp and its time; the update time stands in for a missing or
+    invalid ``timestamp``."""
     timestamp = post.get("timestamp")
     created = from_epoch(timestamp)
     if created is None:
         timestamp = updated
         created = from_epoch(updated)
-    if created is None:
-        return Skipped(member, f"post without a valid timestamp: {json.dumps(post.get('timestamp'))[:40]}")
+    return timestamp, created
 
-    source_id = content_key(
-        "fb:", timestamp, key_text or "", json.dumps(sorted(links), ensure_ascii=False),
-        place.name if place and place.name else "", direct,
-    )
 
-    enrich = checkins.get(timestamp)
-    if enrich is not None:
-        if place is None:
-            place = Place(enrich.name, enrich.lat, enrich.lon, enrich.address)
-        else:
-            place.name = place.name or enrich.name
-            if place.lat is None or place.lon is None:
-                place.lat, place.lon = enrich.lat, enrich.lon
-            place.address = place.address or enrich.address
+def _enriched(place: Place | None, checkin: Place | None) -> Place | None:
+    """``place`` with what it lacks filled in from the check-in made at the post's time."""
+    if checkin is None:
+        return place
+    if place is None:
+        return Place(checkin.name, checkin.lat, checkin.lon, checkin.address)
+    place.name = place.name or checkin.name
+    if place.lat is None or place.lon is None:
+        place.lat, place.lon = checkin.lat, checkin.lon
+    place.address = place.address or checkin.address
+    return place
 
-    tagged = []
+
+def _tagged(post: dict) -> list[str]:
+    tagged: list[str] = []
     for tag in as_list(post.get("tags")):
         name = text_of(tag.get("name")) if isinstance(tag, dict) else text_of(tag)
         if name and name not in tagged:
             tagged.append(name)
-
-    return PostItem(
-        source_id=source_id,
-        created_at=created,
-        text=text,
-        title=text_of(post.get("title")),
-        links=links,
-        place=place,
-        media_refs=refs,
-        tagged=tagged,
-        member=member,
-        extra=extra,
-        raw=post,
-    )
+    return tagged
 
 
 # ---------------------------------------------------------------------------------------------

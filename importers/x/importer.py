@@ -42,7 +42,7 @@ import json
 import posixpath
 import re
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 from urllib.parse import urlsplit
 
 from importers.common.shapes import as_list, dig
@@ -262,6 +262,29 @@ def _manifest_parts(manifest: Any, base: str) -> tuple[list[tuple[str, int | Non
 # ---------------------------------------------------------------------------------------------
 
 
+class _Shown(NamedTuple):
+    """The tweet a media entity belongs to."""
+
+    tid: str
+    retweet: bool
+    created: datetime
+    rel: str  # the tweets part it was read from
+
+
+def _links(tweet: dict) -> tuple[list[str], dict[str, str]]:
+    """(the tweet's links, expanded; t.co short url -> expanded url)."""
+    links: list[str] = []
+    expand: dict[str, str] = {}
+    for url in as_list(dig(tweet, "entities", "urls")):
+        short = _text(url.get("url")) if isinstance(url, dict) else None
+        if short is None:
+            continue
+        target = _text(url.get("expanded_url")) or short
+        expand[short] = target
+        _add(links, target)
+    return links, expand
+
+
 class _State:
     """What one read() has seen: tweets (for duplicates across parts) and media refs."""
 
@@ -288,55 +311,15 @@ class _State:
         # Early archives call it "text"; either is HTML-escaped.
         text = unescape(_text(tweet.get("full_text")) or _text(tweet.get("text")) or "")
         retweet = _RETWEET.match(text)
+        links, expand = _links(tweet)
 
-        links: list[str] = []
-        expand: dict[str, str] = {}
-        for url in as_list(dig(tweet, "entities", "urls")):
-            short = _text(url.get("url")) if isinstance(url, dict) else None
-            if short is None:
-                continue
-            target = _text(url.get("expanded_url")) or short
-            expand[short] = target
-            _add(links, target)
-
+        shown = _Shown(tid, bool(retweet), created, rel)
         media_refs: list[str] = []
         media_tco: set[str] = set()
         for media in _media_entities(tweet):
             if isinstance(media.get("url"), str):
                 media_tco.add(media["url"])
-            source_status = _str_id(media.get("source_status_id_str")) or _str_id(media.get("source_status_id"))
-            borrowed = bool(retweet or (source_status and source_status != tid))
-            basename = media_basename(media)
-            # Archives name a file after the status that shows it (a retweet's own id); the
-            # original's id is tried too.
-            names = [f"{status}-{basename}" for status in dict.fromkeys((tid, source_status or tid))] if basename else []
-            found = next(((name, entry) for name in names if (entry := self._media_entry(name)) is not None), None)
-            if found is None and (borrowed or not names):
-                # Another status's media the archive does not hold: its page is a link.
-                if borrowed and isinstance(media.get("expanded_url"), str):
-                    _add(links, media["expanded_url"])
-                continue
-            name = found[0] if found else names[0]
-            ref = f"x:media/{name}"
-            if ref in media_refs:
-                continue
-            media_refs.append(ref)
-            if found is None:
-                yield Warning_(f"media file missing from the export: {name} (tweet {tid})", path=rel)
-                continue
-            entry = found[1]
-            if entry.rel not in self.seen_media:
-                self.seen_media.add(entry.rel)
-                yield MediaItem(
-                    ref=ref,
-                    open=entry.open,
-                    size=entry.size,
-                    filename=posixpath.basename(entry.rel),
-                    member=entry.rel,
-                    fingerprint=entry.fingerprint,
-                    created_at=created,
-                    alt=media.get("ext_alt_text") if isinstance(media.get("ext_alt_text"), str) else None,
-                )
+            yield from self._media(media, shown, links, media_refs)
 
         text = expand_tco(text, expand, media_tco)
         reply_id = _str_id(tweet.get("in_reply_to_status_id_str")) or _str_id(tweet.get("in_reply_to_status_id"))
@@ -354,6 +337,45 @@ class _State:
             extra=extra,
             raw=tweet,
         )
+
+    def _media(self, media: dict, shown: "_Shown", links: list[str], media_refs: list[str]) -> Iterator[Item]:
+        """One media entity of a tweet: its ref appended to ``media_refs`` and its file yielded
+        (once per read), a warning if the file is missing, or, for another status's media the
+        archive does not hold, its page appended to ``links``."""
+        source_status = _str_id(media.get("source_status_id_str")) or _str_id(media.get("source_status_id"))
+        borrowed = bool(shown.retweet or (source_status and source_status != shown.tid))
+        basename = media_basename(media)
+        # Archives name a file after the status that shows it (a retweet's own id); the
+        # original's id is tried too.
+        statuses = dict.fromkeys((shown.tid, source_status or shown.tid))
+        names = [f"{status}-{basename}" for status in statuses] if basename else []
+        found = next(((name, entry) for name in names if (entry := self._media_entry(name)) is not None), None)
+        if found is None and (borrowed or not names):
+            # Another status's media the archive does not hold: its page is a link.
+            if borrowed and isinstance(media.get("expanded_url"), str):
+                _add(links, media["expanded_url"])
+            return
+        name = found[0] if found else names[0]
+        ref = f"x:media/{name}"
+        if ref in media_refs:
+            return
+        media_refs.append(ref)
+        if found is None:
+            yield Warning_(f"media file missing from the export: {name} (tweet {shown.tid})", path=shown.rel)
+            return
+        entry = found[1]
+        if entry.rel not in self.seen_media:
+            self.seen_media.add(entry.rel)
+            yield MediaItem(
+                ref=ref,
+                open=entry.open,
+                size=entry.size,
+                filename=posixpath.basename(entry.rel),
+                member=entry.rel,
+                fingerprint=entry.fingerprint,
+                created_at=shown.created,
+                alt=media.get("ext_alt_text") if isinstance(media.get("ext_alt_text"), str) else None,
+            )
 
     def _media_entry(self, name: str) -> "Entry | None":
         for folder in self.media_dirs:

@@ -84,7 +84,7 @@ class Destination(ABC):
     def put_many(self, local_root: Path, rels: Sequence[str], advance: Advance | None = None, *, under: str = "") -> None:
         """Copy ``local_root/rel`` to ``under/rel`` for each rel, in any order."""
         for rel in rels:
-            self.put(local_root / rel, _under(under, rel))
+            self.put(local_root / rel, join_rel(under, rel))
             if advance:
                 advance(os.path.getsize(local_root / rel))
 
@@ -108,12 +108,12 @@ class Destination(ABC):
     def move_many(self, rels: Sequence[str], to: str, frm: str = "") -> None:
         """Move each ``frm/rel`` to ``to/rel`` (overwriting)."""
         for rel in rels:
-            self.move(_under(frm, rel), _under(to, rel))
+            self.move(join_rel(frm, rel), join_rel(to, rel))
 
     def copy_many(self, rels: Sequence[str], to: str, frm: str = "") -> None:
         """Copy each ``frm/rel`` to ``to/rel`` (overwriting)."""
         for rel in rels:
-            self.copy(_under(frm, rel), _under(to, rel))
+            self.copy(join_rel(frm, rel), join_rel(to, rel))
 
     def hashes(self, rels: Sequence[str]) -> dict[str, str]:
         """{rel: sha256} for the files that exist (missing ones are absent from the answer)."""
@@ -129,5 +129,6 @@ class Destination(ABC):
             self.delete(rel)
 
 
-def _under(prefix: str, rel: str) -> str:
+def join_rel(prefix: str, rel: str) -> str:
+    """The destination path of ``rel`` inside the folder ``prefix`` ("" is the destination's top)."""
     return f"{prefix}/{rel}" if prefix else rel

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 from ..errors import StorageError, UsageError
 from ..store.files import commit_temp, ensure_dir, fsync_dir, open_private, sha256_file, storage_error, temp_name
-from .destination import Advance, Destination, _under
+from .destination import Advance, Destination, join_rel
 from .layout import CHUNK, INCOMING, check_rel, scan_local
 
 LOCAL_COPY_THREADS = 8  # concurrent copies to or from a folder (fsync-bound)
@@ -65,7 +65,7 @@ class LocalDestination(Destination):
                 self._write_from(local_root / rel, rel)
 
     def put_many(self, local_root: Path, rels: Sequence[str], advance: Advance | None = None, *, under: str = "") -> None:
-        self._parallel(rels, lambda rel: self._write_from(local_root / rel, _under(under, rel)), lambda rel: local_root / rel, advance)
+        self._parallel(rels, lambda rel: self._write_from(local_root / rel, join_rel(under, rel)), lambda rel: local_root / rel, advance)
 
     def get_many(self, rels: Sequence[str], local_root: Path, advance: Advance | None = None) -> None:
         self._parallel(rels, lambda rel: self.get(rel, local_root / rel), lambda rel: local_root / rel, advance)

@@ -171,7 +171,7 @@ def _report(exc, verbose: bool) -> int:
 
     code = int(exc.exit_code)
     if context.STATE.json:
-        sys.stderr.write(context._json_text(exc.to_json()) + "\n")
+        sys.stderr.write(context.json_text(exc.to_json()) + "\n")
     else:
         sys.stderr.write(f"vault: error: {context.printable(exc.message)}\n")
         if exc.hint:
@@ -184,12 +184,24 @@ def _report(exc, verbose: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..errors import ExitCode, Interrupted, UsageError, VaultError
-
+    """Run one command; return its exit code.  Every exception becomes a code and a message here."""
     os.umask(0o077)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    args, verbose = _prepare(list(sys.argv[1:] if argv is None else argv))
+    code = _run_app(args, verbose)
+    _print_notices()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    return code
+
+
+def _prepare(argv: list[str]) -> tuple[list[str], bool]:
+    """The arguments typer will parse (global options first, ``--version`` as the command), and
+    whether ``--verbose`` was given; resets ``context.STATE``."""
+    args = hoist_global_options(argv)
     globals_given = args[: args.index("--")] if "--" in args else args
     verbose = "--verbose" in globals_given or "-v" in globals_given
     # Known before typer parses anything, so that usage errors (an unknown command or option)
@@ -198,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     if _version_requested(args):
         args = [a for a in args if a != "--version"]
         args = [a for a in args if a.startswith("-")] + ["version"]
+    return args, verbose
+
+
+def _run_app(args: list[str], verbose: bool) -> int:
+    from ..errors import ExitCode, Interrupted, VaultError
+
     try:
         result = app(args=args, prog_name="vault", standalone_mode=False)
         code = int(result) if isinstance(result, int) else 0
@@ -218,34 +236,40 @@ def main(argv: list[str] | None = None) -> int:
         code = _report(VaultError("out of memory"), verbose)
     # The single boundary where anything else becomes "unexpected error" (exit 1).
     except Exception as exc:  # noqa: BLE001
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            # `vault` or `vault key` alone: the help, as gh and restic do.
-            sys.stdout.write(exc.format_message())  # type: ignore[attr-defined]  # click's NoArgsIsHelpError
-            code = 0
-        elif hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
-            # typer's own usage errors (missing argument, bad option value).
-            usage = UsageError(exc.format_message(), hint="see `vault --help` or `vault COMMAND --help`")
-            code = _report(usage, verbose)
-            code = int(getattr(exc, "exit_code", 2) or 2)
-        elif type(exc).__name__ == "Abort":
-            code = _report(Interrupted(), verbose)
-        else:
-            if verbose:
-                import traceback
+        code = _other_exception(exc, verbose)
+    return code
 
-                traceback.print_exc()
-            code = _report(VaultError(f"unexpected error: {type(exc).__name__}: {exc}", hint="run again with --verbose for details"), verbose)
-            code = int(ExitCode.UNEXPECTED)
+
+def _other_exception(exc: Exception, verbose: bool) -> int:
+    """The exit code for an exception that is not a VaultError: click's help and usage errors,
+    an abort, or a bug ("unexpected error", exit 1)."""
+    from ..errors import ExitCode, Interrupted, UsageError, VaultError
+
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        # `vault` or `vault key` alone: the help, as gh and restic do.
+        sys.stdout.write(exc.format_message())  # type: ignore[attr-defined]  # click's NoArgsIsHelpError
+        return 0
+    if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
+        # typer's own usage errors (missing argument, bad option value).
+        _report(UsageError(exc.format_message(), hint="see `vault --help` or `vault COMMAND --help`"), verbose)
+        return int(getattr(exc, "exit_code", 2) or 2)
+    if type(exc).__name__ == "Abort":
+        return _report(Interrupted(), verbose)
+    if verbose:
+        import traceback
+
+        traceback.print_exc()
+    _report(VaultError(f"unexpected error: {type(exc).__name__}: {exc}", hint="run again with --verbose for details"), verbose)
+    return int(ExitCode.UNEXPECTED)
+
+
+def _print_notices() -> None:
+    """The catalog head's notes for the person (stderr), once per run."""
     head_mod = sys.modules.get("vault.store.head")
     for note in head_mod.NOTICES if head_mod else ():
         context.info(f"vault: note: {note}")
     if head_mod:
         head_mod.NOTICES.clear()
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        pass
-    return code
 
 
 def run() -> None:

@@ -74,13 +74,31 @@ def bash(root: Command) -> str:
         "        esac",
         '        case "$path $w" in',
     ]
+    lines += _bash_command_cases(root)
+    lines += ["        esac", "    done", '    case "$prev" in']
+    lines += _bash_value_cases(values)
+    lines += ["    esac", '    local words=""', '    case "$path" in']
+    lines += _bash_word_cases(root)
+    lines += ["    esac", '    COMPREPLY=($(compgen -W "$words" -- "$cur"))', "}",
+              "complete -o default -F _vault vault", ""]
+    return "\n".join(lines)
+
+
+def _bash_command_cases(root: Command) -> list[str]:
+    """The ``case "$path $w"`` arms that follow the command path as words are read."""
+    lines = []
     groups = [("", root)] + [(c.name, c) for c in root.children if c.children]
     for prefix, group in groups:
         for c in group.children:
             key = f"{prefix} {c.name}".strip()
             # "$path $w" starts with a space while no command has been seen yet.
             lines.append(f'            "{prefix} {c.name}") path="{key}" ;;')
-    lines += ["        esac", "    done", '    case "$prev" in']
+    return lines
+
+
+def _bash_value_cases(values: dict[str, tuple[str, str]]) -> list[str]:
+    """The ``case "$prev"`` arms that complete an option's value."""
+    lines = []
     by_value: dict[tuple[str, str], list[str]] = {}
     for name, value in sorted(values.items()):
         by_value.setdefault(value, []).append(name)
@@ -95,7 +113,12 @@ def bash(root: Command) -> str:
         else:
             action = "COMPREPLY=()"
         lines.append(f"        {pattern}) {action}; return ;;")
-    lines += ["    esac", '    local words=""', '    case "$path" in']
+    return lines
+
+
+def _bash_word_cases(root: Command) -> list[str]:
+    """The ``case "$path"`` arms: the subcommands, options and argument values of each command."""
+    lines = []
 
     def emit(key: str, node: Command) -> None:
         words = [c.name for c in node.children] + [o for p in node.options for o in p.opts]
@@ -114,9 +137,7 @@ def bash(root: Command) -> str:
         emit(c.name, c)
         for g in c.children:
             emit(f"{c.name} {g.name}", g)
-    lines += ["    esac", '    COMPREPLY=($(compgen -W "$words" -- "$cur"))', "}",
-              "complete -o default -F _vault vault", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def _zsh_spec(o) -> list[str]:

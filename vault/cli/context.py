@@ -70,7 +70,8 @@ def printable(text: str, one_line: bool = False) -> str:
     return (_UNSAFE_IN_LINE if one_line else _UNSAFE).sub(_escape, text)
 
 
-def _json_text(obj: Any, **kwargs: Any) -> str:
+def json_text(obj: Any, **kwargs: Any) -> str:
+    """``obj`` as one line of JSON that cannot drive a terminal (for stdout and for errors on stderr)."""
     # json escapes C0 controls itself; the rest are escaped as \uXXXX, which is the same JSON
     # value, so the output stays exact JSON and still cannot drive a terminal.
     text = json.dumps(obj, ensure_ascii=False, default=str, **kwargs)
@@ -78,11 +79,11 @@ def _json_text(obj: Any, **kwargs: Any) -> str:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(_json_text(obj, sort_keys=False) + "\n")
+    sys.stdout.write(json_text(obj, sort_keys=False) + "\n")
 
 
 def print_jsonl(obj: Any) -> None:
-    sys.stdout.write(_json_text(obj) + "\n")
+    sys.stdout.write(json_text(obj) + "\n")
 
 
 def say(text: str = "", one_line: bool = False) -> None:

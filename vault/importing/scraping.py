@@ -7,8 +7,8 @@ run that commits what was captured.  Pages are fetched one at a time:
 * a clear User-Agent (``vault/<version> (+personal archive; feedback capture)``);
 * a pause between pages (``delay``, 2 s by default);
 * timeouts (connect 10 s, read 30 s) and a cap on the size of a page;
-* HTTP 429 and 5xx (and dropped connections) are retried with exponential backoff (1 s, 2 s, 4 s;
-  4 attempts in all), honouring ``Retry-After`` (seconds or an HTTP date, capped at 120 s).
+* HTTP 429 and 5xx (and dropped connections) are retried by the policy in :mod:`vault.http`:
+  4 attempts in all, waiting 1 s, 2 s, 4 s or the server's ``Retry-After`` (capped at 120 s).
 
 Each raw page becomes a ``CaptureItem`` (stored as an encrypted object) yielded *before* the
 ratings read from it; those carry ``provenance = {"url", "capture_sha256", "capture_ref"}`` so each
@@ -25,7 +25,6 @@ This module never prints.  ``SLEEP`` is the one sleep function used (tests repla
 
 from __future__ import annotations
 
-import email.utils
 import html
 import re
 import time
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from .. import __version__
+from .. import __version__, http
 from ..errors import RemoteError, UnsupportedInputError, UsageError
 
 if TYPE_CHECKING:
@@ -41,11 +40,7 @@ if TYPE_CHECKING:
     from .pipeline import Event, ImportReport
 
 TIMEOUT = (10.0, 30.0)            # (connect, read) seconds
-MAX_ATTEMPTS = 4                   # per page, the first try included
-BACKOFF_BASE = 1.0                 # seconds; doubled after each failed attempt
-RETRY_AFTER_CAP = 120.0            # a server asking for longer is not waited for longer
 MAX_PAGE_BYTES = 32 * 2**20
-RETRYABLE = frozenset({429, 500, 502, 503, 504}) | frozenset(range(505, 600))
 
 # The sleep used for politeness delays and backoff.  Tests replace it to record waits instead.
 SLEEP: Callable[[float], None] = time.sleep
@@ -53,24 +48,6 @@ SLEEP: Callable[[float], None] = time.sleep
 
 def user_agent() -> str:
     return f"vault/{__version__} (+personal archive; feedback capture)"
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` as seconds to wait (capped), or None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        seconds = float(value)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - now).total_seconds()
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 
 def server_words(body: bytes, limit: int = 200) -> str:
@@ -94,7 +71,7 @@ class Fetcher:
     """GET with timeouts, a size cap, retries and backoff.  ``get`` raises RemoteError when done trying."""
 
     def __init__(self, session: Any = None, *, sleep: Callable[[float], None] | None = None,
-                 clock: Callable[[], datetime] | None = None, max_attempts: int = MAX_ATTEMPTS) -> None:
+                 clock: Callable[[], datetime] | None = None, max_attempts: int = http.MAX_ATTEMPTS) -> None:
         import requests  # imported here: `vault --help` must stay fast
 
         self._requests = requests
@@ -119,7 +96,7 @@ class Fetcher:
         requests = self._requests
         problem = ""
         for attempt in range(1, self.max_attempts + 1):
-            retry_after = None
+            retry_after: str | None = None
             try:
                 with self.session.get(url, timeout=TIMEOUT, stream=True, allow_redirects=True) as resp:
                     status = resp.status_code
@@ -130,18 +107,17 @@ class Fetcher:
                     words = server_words(body)
                     if words and words.lower() != (resp.reason or "").lower():
                         problem += f": {words}"
-                    if status not in RETRYABLE:
+                    if not http.retryable_status(status):
                         raise RemoteError(f"{url}: {problem}", hint=_hint(status))
-                    retry_after = retry_after_seconds(resp.headers.get("Retry-After"), self.clock())
+                    retry_after = resp.headers.get("Retry-After")
             except requests.exceptions.SSLError as exc:
                 raise RemoteError(f"{url}: TLS failed: {_short(exc)}", hint="check --base-url and the system's certificates") from exc
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError) as exc:
-                problem = f"network error: {type(exc).__name__}: {_short(exc)}"
             except requests.RequestException as exc:
-                raise RemoteError(f"{url}: request failed: {type(exc).__name__}: {_short(exc)}") from exc
+                if not http.transient_error(exc):
+                    raise RemoteError(f"{url}: request failed: {type(exc).__name__}: {_short(exc)}") from exc
+                problem = f"network error: {type(exc).__name__}: {_short(exc)}"
             if attempt < self.max_attempts:
-                self._wait(retry_after if retry_after is not None else BACKOFF_BASE * 2 ** (attempt - 1))
+                self._wait(http.retry_wait(attempt, retry_after, self.clock()))
         raise RemoteError(f"{url}: {problem} (gave up after {self.max_attempts} attempts)",
                           hint="the server is unavailable or rate-limiting; try again later, with a larger --delay")
 

@@ -4,7 +4,7 @@ The signing key lives in the vault as an encrypted object (found through a catal
 first use.  Proofs follow the W3C Data Integrity EdDSA cryptosuite ``eddsa-jcs-2022`` (vc-di-eddsa): the proof
 options carry the document's ``@context``, ``hashData = SHA-256(JCS(proof options)) ||
 SHA-256(JCS(document without proof))``, signed with Ed25519; ``proofValue`` is base58btc multibase
-(``z...``).  tests/vectors/ holds the W3C test vector this reproduces byte for byte.  Ed25519 signatures are deterministic,
+(``z...``).  tests/data/vectors/ holds the W3C test vector this reproduces byte for byte.  Ed25519 signatures are deterministic,
 which keeps published bundles byte-identical from one build to the next.
 """
 

@@ -88,22 +88,33 @@ def merge_rating(stored: dict, rec: dict) -> None:
     superseded = poorer(rec, stored)
     keep_best_date(stored, rec)
     for key in FIELDS:
-        if key == "created_at":
-            continue
-        old, new = stored.get(key), rec.get(key)
-        if unknown(old):
-            continue
-        if unknown(new):
-            rec[key] = old
-        elif key in ("comment", "reply") and normalized(new) == normalized(old):
-            if not superseded:
-                rec[key] = old  # the same words; a page collapses the spacing the CSV kept
-        elif lossy and key not in REVISABLE:
-            rec[key] = old
-        elif key == "counterparty" and is_masked(new) and not is_masked(old) and mask_fits(new, old):
-            rec[key] = old
-    old_extra = stored.get("extra") or {}
-    new_extra = dict(rec.get("extra") or {})
+        if key != "created_at":
+            _merge_field(key, stored, rec, lossy=lossy, superseded=superseded)
+    merged = _merged_extra(stored.get("extra") or {}, dict(rec.get("extra") or {}), lossy=lossy, superseded=superseded)
+    if merged:
+        rec["extra"] = merged
+    else:
+        rec.pop("extra", None)
+
+
+def _merge_field(key: str, stored: dict, rec: dict, *, lossy: bool, superseded: bool) -> None:
+    """Set ``rec[key]`` to the value the merge keeps (see the module's rules)."""
+    old, new = stored.get(key), rec.get(key)
+    if unknown(old):
+        return
+    if unknown(new):
+        rec[key] = old
+    elif key in ("comment", "reply") and normalized(new) == normalized(old):
+        if not superseded:
+            rec[key] = old  # the same words; a page collapses the spacing the CSV kept
+    elif lossy and key not in REVISABLE:
+        rec[key] = old
+    elif key == "counterparty" and is_masked(new) and not is_masked(old) and mask_fits(new, old):
+        rec[key] = old
+
+
+def _merged_extra(old_extra: dict, new_extra: dict, *, lossy: bool, superseded: bool) -> dict[str, Any]:
+    """The merge of the stored and incoming ``extra`` (``date_range`` as ``keep_best_date`` left it)."""
     merged: dict[str, Any] = {}
     for key in set(old_extra) | set(new_extra):
         old, new = old_extra.get(key), new_extra.get(key)
@@ -122,10 +133,7 @@ def merge_rating(stored: dict, rec: dict) -> None:
                 merged[key] = new
         else:
             merged[key] = new
-    if merged:
-        rec["extra"] = merged
-    else:
-        rec.pop("extra", None)
+    return merged
 
 
 def _where(prov: dict) -> tuple:

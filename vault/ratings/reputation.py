@@ -38,8 +38,10 @@ COUNTS = {"positive": n, "neutral": n, "negative": n, "total": n}
 ```
 
 Provenance lists every export and raw capture (a fetched page, or a saved page file) that supplied
-a counted rating: where a record was first seen and, if a later import changed it, where it was last
-seen.  ``ratings`` says how many counted ratings each one supplied.  Captures are named by the
+a counted rating: every place the rating's provenance names, that is where it was first seen, where
+it was last seen (``last_seen``) and every place in between (``earlier_seen``, written when one
+rating is merged from several exports or pages).  ``ratings`` says how many counted ratings each
+one supplied; a rating counts once per place, however often it names it.  Captures are named by the
 SHA-256 of the raw page bytes, which are kept in the vault as ``object``.
 
 Approximate dates: feedback pages show only buckets ("Past 6 months"); such ratings are dated at the
@@ -178,6 +180,8 @@ class _Evidence:
         seen = [prov]
         if isinstance(prov.get("last_seen"), dict):
             seen.append(prov["last_seen"])
+        earlier = prov.get("earlier_seen")
+        seen += [p for p in earlier if isinstance(p, dict)] if isinstance(earlier, list) else []
         keys: set[tuple] = set()
         for p in seen:
             if p.get("capture_sha256"):

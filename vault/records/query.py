@@ -82,7 +82,8 @@ def summary(rec: dict) -> str:
     when = (rec.get("created_at") or "")[:10] or "----------"
     kind = rec["kind"]
     if kind == "post":
-        body = _clip(rec.get("text") or rec.get("title") or (rec.get("links") or [""])[0])
+        activity = (rec.get("extra") or {}).get("activity")   # e.g. Facebook's "Jana posted a video."
+        body = _clip(rec.get("text") or rec.get("title") or activity or (rec.get("links") or [""])[0])
         if rec.get("media"):
             body += f" [{len(rec['media'])} media]"
     elif kind == "media":

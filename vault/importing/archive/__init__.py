@@ -39,10 +39,7 @@ from .names import (
     REASON_UNREADABLE,
     REASON_UNREADABLE_FOLDER,
 )
-from .readers import (
-    ArchiveMemberError,
-    _BoundedReader,  # noqa: F401  (tests import it from here)
-)
+from .readers import ArchiveMemberError
 from .source import ExportSource, Limits
 
 __all__ = [

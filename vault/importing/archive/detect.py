@@ -12,7 +12,7 @@ from pathlib import Path
 
 from vault.errors import UnsupportedInputError, UsageError
 
-from .readers import _CORRUPT_HINT
+from .readers import CORRUPT_HINT
 
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or the record of an empty zip
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -20,7 +20,7 @@ _BZIP2_MAGIC = b"BZh"
 _XZ_MAGIC = b"\xfd7zXZ\x00"
 
 
-def _detect(path: Path, shown: str) -> tuple[str, bool]:
+def detect_kind(path: Path, shown: str) -> tuple[str, bool]:
     """The kind of ``path`` by content ("zip", "tar", "dir", "file") and whether it is compressed.
 
     Extensions lie (a zip renamed .json, a tar.gz saved as .zip), so only the bytes count.
@@ -68,7 +68,7 @@ def _gzip_holds_tar(path: Path, shown: str) -> bool:
             block = gz.read(tarfile.BLOCKSIZE)
     except (OSError, EOFError, zlib.error) as exc:
         raise UnsupportedInputError(
-            f"{shown} looks truncated or corrupt: it cannot be decompressed ({exc})", hint=_CORRUPT_HINT
+            f"{shown} looks truncated or corrupt: it cannot be decompressed ({exc})", hint=CORRUPT_HINT
         ) from exc
     if len(block) < tarfile.BLOCKSIZE:
         return False

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Callable
 
-from .names import _human, _printable
-from .readers import _CHUNK, _CORRUPT_HINT, _READER_BUFFER, ArchiveMemberError, _BoundedReader, _open_errors
+from .names import human_size, printable
+from .readers import CHUNK, CORRUPT_HINT, READER_BUFFER, ArchiveMemberError, BoundedReader, open_errors
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Part:
     wrapper: str | None = None  # the single top-level folder stripped from Entry.rel, if any
 
 
-class _SourceState:
+class SourceState:
     """Shared by an ExportSource and its entries, so entries refuse to open after close()."""
 
     __slots__ = ("closed", "failed")
@@ -45,7 +45,7 @@ class Entry:
         part: Part,
         fingerprint: str,
         opener: Callable[[], IO[bytes]],
-        state: _SourceState,
+        state: SourceState,
     ) -> None:
         self.path = path                # normalized POSIX path inside its part, NFC
         self.rel = rel                  # path without the part's wrapper folder
@@ -62,8 +62,8 @@ class Entry:
     def _label(self) -> str:
         """How messages name the member: its path, and which part when that is not obvious."""
         if self.part.kind == "file":
-            return repr(_printable(self.path))
-        return f"{_printable(self.path)!r} in {_printable(self.part.name)}"
+            return repr(printable(self.path))
+        return f"{printable(self.path)!r} in {printable(self.part.name)}"
 
     def open(self) -> BinaryIO:
         """A fresh streaming reader of the member's bytes; the caller closes it.
@@ -75,17 +75,17 @@ class Entry:
             raise ValueError("the export source is closed")
         try:
             inner = self._opener()
-        except _open_errors() as exc:
+        except open_errors() as exc:
             self._state.failed.add(self.path)
             raise ArchiveMemberError(
-                f"cannot open {self._label}: {str(exc) or type(exc).__name__}", hint=_CORRUPT_HINT, member=self.path
+                f"cannot open {self._label}: {str(exc) or type(exc).__name__}", hint=CORRUPT_HINT, member=self.path
             ) from exc
         # The buffer makes line-wise reading (csv, readline) efficient; size checks sit below it.
-        reader = _BoundedReader(inner, self._label, self.path, self.size, on_fail=self._state.failed.add)
-        return io.BufferedReader(reader, _READER_BUFFER)
+        reader = BoundedReader(inner, self._label, self.path, self.size, on_fail=self._state.failed.add)
+        return io.BufferedReader(reader, READER_BUFFER)
 
     def _too_big(self, limit: int) -> ArchiveMemberError:
-        message = f"{self._label} is larger than {_human(limit)}; not reading it whole"
+        message = f"{self._label} is larger than {human_size(limit)}; not reading it whole"
         return ArchiveMemberError(message, member=self.path)
 
     def read_bytes(self, limit: int = 512 * 2**20) -> bytes:
@@ -98,7 +98,7 @@ class Entry:
             while True:
                 # Ask for at most one byte past the limit, so an oversized stream is noticed
                 # without ever holding more than limit + 1 bytes.
-                chunk = stream.read(min(_CHUNK, limit + 1 - total))
+                chunk = stream.read(min(CHUNK, limit + 1 - total))
                 if not chunk:
                     return b"".join(chunks)
                 total += len(chunk)

@@ -24,7 +24,7 @@ REASON_UNREADABLE = "unreadable file"
 REASON_UNREADABLE_FOLDER = "unreadable folder"
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """Internal: a member name or type is refused; carries the reason recorded in problems."""
 
     def __init__(self, reason: str) -> None:
@@ -32,7 +32,7 @@ class _Refused(Exception):
         self.reason = reason
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` with control and other invisible characters escaped.
 
     Member names end up in messages printed to a terminal; a hostile name could otherwise carry
@@ -43,7 +43,7 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
-def _without_surrogates(name: str) -> str:
+def without_surrogates(name: str) -> str:
     """Replace lone surrogates with U+FFFD.
 
     tarfile and os.scandir decode undecodable bytes as surrogates ("surrogateescape"); such a
@@ -56,14 +56,14 @@ def _without_surrogates(name: str) -> str:
     return name
 
 
-def _clean(name: str) -> str:
+def clean_name(name: str) -> str:
     """Lenient normalization shared by member names and lookups.
 
     Backslashes become slashes (Windows tools write them), the text is NFC-normalized (macOS
     writes NFD, so the same name typed by the user would not match otherwise), and empty and "."
-    segments are dropped, which also strips a leading "./".  It refuses nothing; see _safe_path.
+    segments are dropped, which also strips a leading "./".  It refuses nothing; see safe_path.
     """
-    name = unicodedata.normalize("NFC", _without_surrogates(name).replace("\\", "/"))
+    name = unicodedata.normalize("NFC", without_surrogates(name).replace("\\", "/"))
     return "/".join(seg for seg in name.split("/") if seg not in ("", "."))
 
 
@@ -72,24 +72,24 @@ def _has_drive(name: str) -> bool:
     return len(name) >= 2 and name[1] == ":" and name[0].isascii() and name[0].isalpha()
 
 
-def _safe_path(raw: str) -> str:
-    """The normalized member path for ``raw``, or raise _Refused if the name is unsafe."""
+def safe_path(raw: str) -> str:
+    """The normalized member path for ``raw``, or raise Refused if the name is unsafe."""
     if "\x00" in raw:
         # A NUL truncates the name in C code ("photo.jpg\0.exe"), so different tools disagree
         # about what the member is called.
-        raise _Refused(REASON_NUL)
+        raise Refused(REASON_NUL)
     name = raw.replace("\\", "/")
     if name.startswith("/") or _has_drive(name):  # also covers "//server/share"
-        raise _Refused(REASON_ABSOLUTE)
-    path = _clean(name)
+        raise Refused(REASON_ABSOLUTE)
+    path = clean_name(name)
     if ".." in path.split("/"):
-        raise _Refused(REASON_DOTDOT)
+        raise Refused(REASON_DOTDOT)
     if not path:
-        raise _Refused(REASON_EMPTY)
+        raise Refused(REASON_EMPTY)
     return path
 
 
-def _undo_cp437(name: str) -> str:
+def undo_cp437(name: str) -> str:
     """Recover a UTF-8 name from a zip member that lacks the UTF-8 flag.
 
     zipfile decodes such names as cp437, as the zip specification says, but most tools (and
@@ -103,7 +103,7 @@ def _undo_cp437(name: str) -> str:
         return name
 
 
-def _find_wrapper(paths: Sequence[str]) -> str | None:
+def find_wrapper(paths: Sequence[str]) -> str | None:
     """The single top-level folder every path lies under, or None.
 
     Exports are often zipped as one folder ("twitter-2024-05-14/data/..."); stripping it lets
@@ -118,7 +118,7 @@ def _find_wrapper(paths: Sequence[str]) -> str | None:
     return top
 
 
-def _human(size: float) -> str:
+def human_size(size: float) -> str:
     """A byte count in binary units for messages ("1 TiB", "512 MiB")."""
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if size < 1024 or unit == "TiB":

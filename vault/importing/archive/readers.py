@@ -17,9 +17,10 @@ from vault.errors import VaultError
 if TYPE_CHECKING:  # only for annotations; _typeshed does not exist at run time
     from _typeshed import WriteableBuffer
 
-_CHUNK = 1 << 20             # read_bytes() and readall() work in 1 MiB steps to bound memory
-_READER_BUFFER = 64 * 1024   # buffer in front of our size check, so readline() is not byte-wise
-_CORRUPT_HINT = "download the export again; an interrupted download often leaves a file like this"
+# Shared with entry.py, source.py and detect.py, the other readers of this package.
+CHUNK = 1 << 20             # read_bytes() and readall() work in 1 MiB steps to bound memory
+READER_BUFFER = 64 * 1024   # buffer in front of our size check, so readline() is not byte-wise
+CORRUPT_HINT = "download the export again; an interrupted download often leaves a file like this"  # the hint for a damaged export
 
 
 class ArchiveMemberError(VaultError):
@@ -52,7 +53,7 @@ def _data_errors() -> tuple[type[BaseException], ...]:
     return errors
 
 
-def _open_errors() -> tuple[type[BaseException], ...]:
+def open_errors() -> tuple[type[BaseException], ...]:
     """Exceptions opening a member may raise besides _data_errors().
 
     zipfile raises NotImplementedError/RuntimeError for features it lacks (and for a missing
@@ -61,12 +62,12 @@ def _open_errors() -> tuple[type[BaseException], ...]:
     return _data_errors() + (NotImplementedError, RuntimeError, UnicodeDecodeError)
 
 
-def _listing_errors() -> tuple[type[BaseException], ...]:
+def listing_errors() -> tuple[type[BaseException], ...]:
     """Exceptions listing a tar may raise: damaged data, plus ValueError from bad header numbers."""
     return _data_errors() + (ValueError,)
 
 
-class _BoundedReader(io.RawIOBase):
+class BoundedReader(io.RawIOBase):
     """A stream that yields exactly the declared size of a member, translating errors.
 
     The declared size is what the limits were checked against, so more data than declared is
@@ -91,7 +92,7 @@ class _BoundedReader(io.RawIOBase):
     def _fail(self, what: str) -> ArchiveMemberError:
         if self._on_fail is not None:
             self._on_fail(self._member)
-        return ArchiveMemberError(f"cannot read {self._label}: {what}", hint=_CORRUPT_HINT, member=self._member)
+        return ArchiveMemberError(f"cannot read {self._label}: {what}", hint=CORRUPT_HINT, member=self._member)
 
     def _inner_read(self, size: int) -> bytes:
         try:
@@ -130,7 +131,7 @@ class _BoundedReader(io.RawIOBase):
         # Chunked so that the size checks in read() apply; bounded by the declared size.
         chunks: list[bytes] = []
         while True:
-            chunk = self.read(_CHUNK)
+            chunk = self.read(CHUNK)
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
@@ -150,7 +151,7 @@ class _BoundedReader(io.RawIOBase):
             super().close()
 
 
-def _open_no_follow(os_path: str) -> IO[bytes]:
+def open_no_follow(os_path: str) -> IO[bytes]:
     """Open a file found inside a folder input, refusing anything but a regular file.
 
     The folder was listed earlier; O_NOFOLLOW and the fstat check stop a file that has since
@@ -160,7 +161,7 @@ def _open_no_follow(os_path: str) -> IO[bytes]:
     return _fdopen_regular(os.open(os_path, flags))
 
 
-def _open_given_file(os_path: str) -> IO[bytes]:
+def open_given_file(os_path: str) -> IO[bytes]:
     """Open a bare file the user named; a symlink the user gave is followed on purpose."""
     return _fdopen_regular(os.open(os_path, os.O_RDONLY | getattr(os, "O_BINARY", 0)))
 
@@ -175,7 +176,8 @@ def _fdopen_regular(fd: int) -> IO[bytes]:
         raise
 
 
-def _open_tar_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+def open_tar_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    """A fresh stream of a regular tar member, read from the archive's shared file object."""
     # extractfile() builds a new stream positioned at the member's start each call, so calling
     # Entry.open() repeatedly is safe; the streams share tar's file object (see module docs).
     stream = tar.extractfile(member)

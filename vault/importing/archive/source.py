@@ -17,8 +17,8 @@ from typing import IO, Callable, Iterable, Protocol, Sequence
 from vault.errors import UnsupportedInputError, UsageError
 from vault.models import Skipped
 
-from .detect import _detect
-from .entry import Entry, Part, _SourceState
+from .detect import detect_kind
+from .entry import Entry, Part, SourceState
 from .names import (
     REASON_BOMB,
     REASON_BUDGET,
@@ -31,15 +31,15 @@ from .names import (
     REASON_TOO_LARGE,
     REASON_UNREADABLE,
     REASON_UNREADABLE_FOLDER,
-    _clean,
-    _find_wrapper,
-    _printable,
-    _Refused,
-    _safe_path,
-    _undo_cp437,
-    _without_surrogates,
+    Refused,
+    clean_name,
+    find_wrapper,
+    printable,
+    safe_path,
+    undo_cp437,
+    without_surrogates,
 )
-from .readers import _CORRUPT_HINT, _listing_errors, _open_given_file, _open_no_follow, _open_tar_member
+from .readers import CORRUPT_HINT, listing_errors, open_given_file, open_no_follow, open_tar_member
 
 _ZIP_UTF8_FLAG = 0x800          # general purpose bit 11: the name is UTF-8
 _ZIP_ENCRYPTED_FLAGS = 0x1 | 0x40  # traditional or strong encryption
@@ -119,7 +119,7 @@ class ExportSource:
         self.entries: list[Entry] = []
         self.problems: list[Skipped] = []
         self.display_name = ""
-        self._state = _SourceState()
+        self._state = SourceState()
         self._handles: list[zipfile.ZipFile | tarfile.TarFile] = []
         self._total_size = 0
         self._member_count = 0
@@ -154,13 +154,13 @@ class ExportSource:
 
     def get(self, path: str) -> Entry | None:
         """The first entry whose rel (else whose path) equals ``path`` after normalization."""
-        key = _clean(path)
+        key = clean_name(path)
         entry = self._by_rel.get(key)
         return entry if entry is not None else self._by_path.get(key)
 
     def glob(self, pattern: str) -> list[Entry]:
         """Entries whose rel or path matches ``pattern`` (fnmatch rules: "*" also matches "/")."""
-        pattern = _clean(pattern)
+        pattern = clean_name(pattern)
         return [e for e in self.entries if fnmatch.fnmatchcase(e.rel, pattern) or fnmatch.fnmatchcase(e.path, pattern)]
 
     def by_name(self, basename: str) -> list[Entry]:
@@ -223,8 +223,8 @@ class ExportSource:
 
     def _load(self, given: Path) -> tuple[Part, list[_Found]]:
         path = Path(os.path.abspath(given))  # abspath, not resolve: keep the name the user used
-        shown = _printable(str(given))
-        kind, compressed = _detect(path, shown)
+        shown = printable(str(given))
+        kind, compressed = detect_kind(path, shown)
         part = Part(name=path.name or str(path), path=path, kind=kind)
         if kind == "zip":
             found = self._scan_zip(part)
@@ -235,17 +235,17 @@ class ExportSource:
         else:
             found = self._scan_file(part)
         if kind != "file":  # a bare file's entry is its own name; there is no folder to strip
-            part.wrapper = _find_wrapper([f.path for f in found])
+            part.wrapper = find_wrapper([f.path for f in found])
         return part, found
 
     def _refuse(self, name: str, reason: str) -> None:
-        self.problems.append(Skipped(path=_printable(name), reason=reason))
+        self.problems.append(Skipped(path=printable(name), reason=reason))
 
     def _checked_path(self, raw: str, is_dir: bool = False) -> str | None:
         """The safe path for ``raw``, or None after recording why it was refused."""
         try:
-            return _safe_path(raw)
-        except _Refused as refused:
+            return safe_path(raw)
+        except Refused as refused:
             # Archives often list their root as "./"; that is not worth a problem report.
             if not (is_dir and refused.reason == REASON_EMPTY):
                 self._refuse(raw, refused.reason)
@@ -259,7 +259,7 @@ class ExportSource:
         if part.kind == "zip":
             self._member_count -= count  # refused whole, so other parts may still be read
         self.problems.append(Skipped(
-            path=_printable(part.name),
+            path=printable(part.name),
             reason=f"more than {self.limits.max_members:,} files in the export; "
                    f"{'this part was' if part.kind == 'zip' else 'the rest of it was'} not read (possible zip bomb)",
         ))
@@ -315,7 +315,7 @@ class ExportSource:
         for info in infos:
             raw = info.orig_filename  # unlike .filename, not cut at a NUL, so NUL tricks are seen
             if not info.flag_bits & _ZIP_UTF8_FLAG:
-                raw = _undo_cp437(raw)
+                raw = undo_cp437(raw)
             file_type = stat.S_IFMT(info.external_attr >> 16)
             is_dir = raw.replace("\\", "/").endswith("/") or (file_type == stat.S_IFDIR and info.file_size == 0)
             path = self._checked_path(raw, is_dir)
@@ -342,7 +342,7 @@ class ExportSource:
     def _scan_tar(self, part: Part, compressed: bool) -> list[_Found]:
         try:
             archive = tarfile.open(part.path, "r:*")
-        except _listing_errors() as exc:
+        except listing_errors() as exc:
             raise _corrupt(part, "tar", exc) from exc
         self._handles.append(archive)
         found: list[_Found] = []
@@ -370,9 +370,9 @@ class ExportSource:
                     if not member.issparse():
                         data_end = max(data_end, member.offset_data + member.size)
                     fingerprint = f"tar:{member.size}:{_whole_seconds(member.mtime)}"
-                    opener = partial(_open_tar_member, archive, member)
+                    opener = partial(open_tar_member, archive, member)
                     self._admit(found, part, path, member.size, fingerprint, opener)
-        except _listing_errors() as exc:
+        except listing_errors() as exc:
             raise _corrupt(part, "tar", exc) from exc
         # A plain tar cut short just ends early as far as tarfile is concerned; a compressed one
         # raises above.  Compare the last member's data with the file's length instead.
@@ -385,7 +385,7 @@ class ExportSource:
         try:
             top = _sorted_scandir(str(part.path))
         except OSError as exc:
-            raise UsageError(f"cannot read folder {_printable(part.name)}: {exc.strerror or exc}") from exc
+            raise UsageError(f"cannot read folder {printable(part.name)}: {exc.strerror or exc}") from exc
         # Depth-first with an explicit stack (deep trees must not hit the recursion limit);
         # names are sorted so that entry order does not depend on the file system.
         stack: list[tuple[str, list[os.DirEntry[str]]]] = [("", top[::-1])]
@@ -429,21 +429,21 @@ class ExportSource:
             return
         st = item.stat(follow_symlinks=False)
         fingerprint = f"file:{st.st_size}:{st.st_mtime_ns}"
-        self._admit(found, part, path, st.st_size, fingerprint, partial(_open_no_follow, item.path))
+        self._admit(found, part, path, st.st_size, fingerprint, partial(open_no_follow, item.path))
 
     def _scan_file(self, part: Part) -> list[_Found]:
         # The user named this file, so its name is taken as it is (only NFC); it is not archive
         # content and a name like "C:notes.json" is legal on their file system.
-        name = unicodedata.normalize("NFC", _without_surrogates(part.name))
+        name = unicodedata.normalize("NFC", without_surrogates(part.name))
         try:
             st = os.stat(part.path)
         except OSError as exc:
-            raise UsageError(f"cannot read {_printable(part.name)}: {exc.strerror or exc}") from exc
+            raise UsageError(f"cannot read {printable(part.name)}: {exc.strerror or exc}") from exc
         found: list[_Found] = []
         if not self._count_members(1, part):
             return found
         fingerprint = f"file:{st.st_size}:{st.st_mtime_ns}"
-        self._admit(found, part, name, st.st_size, fingerprint, partial(_open_given_file, str(part.path)))
+        self._admit(found, part, name, st.st_size, fingerprint, partial(open_given_file, str(part.path)))
         return found
 
     def _merge(self, scanned: list[tuple[Part, list[_Found]]]) -> list[Entry]:
@@ -539,9 +539,9 @@ def _corrupt(part: Part, kind: str, exc: BaseException) -> UnsupportedInputError
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, NotImplementedError):
         return UnsupportedInputError(
-            f"{_printable(part.name)} uses a {kind} feature this program cannot read ({detail})"
+            f"{printable(part.name)} uses a {kind} feature this program cannot read ({detail})"
         )
     return UnsupportedInputError(
-        f"{_printable(part.name)} looks truncated or corrupt: it cannot be read as a {kind} archive ({detail})",
-        hint=_CORRUPT_HINT,
+        f"{printable(part.name)} looks truncated or corrupt: it cannot be read as a {kind} archive ({detail})",
+        hint=CORRUPT_HINT,
     )

@@ -1,0 +1,46 @@
+"""A full disk mid-import: clear error, nothing half-visible, the vault still checks clean."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from support.env import run_subprocess
+from support.media_fixtures import camera_roll
+
+from vault.errors import ExitCode
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_disk_full_during_import(small_disk, template_vault, tmp_path):
+    vdir = small_disk / "vault"
+    shutil.copytree(template_vault[0], vdir)
+    roll = camera_roll(tmp_path / "roll", n=3)
+    big = tmp_path / "roll" / "VID_big.mp4"
+    big.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(6 * 2**20))  # more than the disk holds
+    env = {"VAULT_DIR": str(vdir), "VAULT_IDENTITY_FILE": str(template_vault[1])}
+    proc = run_subprocess(["import", roll], env=env)
+    assert proc.returncode == ExitCode.UNEXPECTED
+    err = proc.stderr.decode()
+    assert "vault: error: disk full" in err and "Traceback" not in err
+    assert list((vdir / "tmp").iterdir()) == []
+    listed = run_subprocess(["list", "--json"], env=env)
+    assert listed.returncode == 0 and listed.stdout == b""  # nothing of the failed import is visible
+    assert run_subprocess(["check", "--read-data"], env=env).returncode == 0
+    big.unlink()
+    assert run_subprocess(["import", roll], env=env).returncode == 0
+    assert len(run_subprocess(["list", "--json"], env=env).stdout.splitlines()) == 3

@@ -1,0 +1,68 @@
+"""`vault search` in every language: unspaced scripts (Japanese, Chinese, Thai) by substring,
+Czech and German with and without diacritics, and user input that looks like FTS syntax."""
+
+from __future__ import annotations
+
+from support.post_fixtures import inject, post
+
+# 16 Japanese posts that contain 関数 ("function") at the start, in the middle and at the end of
+# runs without spaces, with kana and kanji around it; and 4 that do not.
+JA_WITH = [
+    "関数を定義する", "新しい関数", "今日は関数型プログラミングの勉強", "この関数はバグがある",
+    "高階関数とは何か", "関数", "再帰関数で書いた", "関数呼び出しが遅い", "匿名関数を使う",
+    "ラムダ関数のテスト", "関数型言語が好き", "数学の関数と写像", "純粋関数だけで書く", "関数ポインタ",
+    "Pythonの関数デコレータ", "東京で関数の話をした",
+]
+JA_WITHOUT = ["東京の天気は晴れ", "猫がかわいい", "数学が好き", "関係ない話"]
+
+
+def _search(env, *args) -> list[dict]:
+    res = env.run("search", "--json", *args)
+    assert res.code == 0, res.err
+    return res.jsonl()
+
+
+def test_japanese_words_inside_unspaced_text_are_found(vault_env):
+    items = [post(f"ja{i}", 1 + i % 28, text) for i, text in enumerate(JA_WITH + JA_WITHOUT)]
+    inject(vault_env.path, items, source="x")
+    found = {r["text"] for r in _search(vault_env, "関数")}
+    assert found == set(JA_WITH)
+    # Three characters or more go through the trigram index; one character scans it.
+    assert {r["text"] for r in _search(vault_env, "関数型")} == {"今日は関数型プログラミングの勉強", "関数型言語が好き"}
+    assert {r["text"] for r in _search(vault_env, "猫")} == {"猫がかわいい"}
+    # Every word must match, across both indexes.
+    assert {r["text"] for r in _search(vault_env, "Python 関数")} == {"Pythonの関数デコレータ"}
+    assert {r["text"] for r in _search(vault_env, "関数 東京")} == {"東京で関数の話をした"}
+    # Filters still apply.
+    assert len(_search(vault_env, "関数", "--limit", "3")) == 3
+
+
+def test_chinese_thai_and_korean(vault_env):
+    inject(vault_env.path, [
+        post("zh", 1, "我们今天学习数据库索引"), post("th", 2, "วันนี้อากาศดีมากครับ"), post("ko", 3, "한국어를 공부합니다"),
+    ], source="x")
+    assert [r["source_id"] for r in _search(vault_env, "数据库")] == ["zh"]
+    assert [r["source_id"] for r in _search(vault_env, "อากาศ")] == ["th"]
+    assert [r["source_id"] for r in _search(vault_env, "공부")] == ["ko"]
+
+
+def test_czech_and_german_with_and_without_diacritics(vault_env):
+    inject(vault_env.path, [
+        post("cs", 1, "Příliš žluťoučký kůň úpěl ďábelské ódy"),
+        post("de", 2, "Grüße von Jürgen aus Köln, schöne Straße"),
+        post("en", 3, "plain English words about a horse"),
+    ])
+    for query, want in (("příliš", "cs"), ("prilis", "cs"), ("PRILIS", "cs"), ("zlutoucky", "cs"), ("žluť", "cs"),
+                        ("kun upel", "cs"), ("ďábelské", "cs"), ("Jurgen", "de"), ("jürgen", "de"),
+                        ("koln", "de"), ("Köln", "de"), ("schone", "de"), ("Straße", "de"), ("horse", "en")):
+        assert [r["source_id"] for r in _search(vault_env, query)] == [want], query
+    assert _search(vault_env, "prilis horse") == []
+
+
+def test_query_syntax_in_user_input_is_plain_text(vault_env):
+    inject(vault_env.path, [post("q", 1, 'He said "NEAR" AND OR NOT * ( ) : ^ in one post'), post("r", 2, "other")])
+    for query in ('"NEAR"', "AND", "OR", "NOT", "*", "(", ":", "^", "near(", 'said"'):
+        res = vault_env.run("search", "--json", query)
+        assert res.code == 0, (query, res.err)
+    assert [r["source_id"] for r in _search(vault_env, "AND OR")] == ["q"]
+    assert _search(vault_env, "   ") == []
