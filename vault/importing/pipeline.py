@@ -104,6 +104,7 @@ def run_import(
             if run.export_replay.replay():
                 run.finish()
                 return run.report
+            run.provenances.hash_ahead()  # a newer export's records will need its SHA-256
             for problem in src.problems:
                 run.report.skipped.append({"path": problem.path, "reason": problem.reason})
             total = sum(e.size or 0 for e in src.entries)
@@ -115,7 +116,7 @@ def run_import(
                 _nothing_imported(src, importer, source, run.report)
             run.finish()
         finally:
-            run.writer.close()
+            run.close()
         return run.report
 
 
@@ -152,5 +153,5 @@ def run_items(
         run.handle_all(items)
         run.finish()
     finally:
-        run.writer.close()
+        run.close()
     return run.report

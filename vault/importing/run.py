@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from ..ids import keyed, record_id
-from ..models import CaptureItem, Held, Item, MediaItem, PostItem, Provenance, RatingItem, Skipped, Warning_, iso
+from ..ids import record_id
+from ..models import CaptureItem, Held, Item, MediaItem, PostItem, RatingItem, Skipped, Warning_, iso
 from ..store.catalog import encode_record
-from ..store.files import sha256_file
 from . import media, records
+from .provenance import Provenances
 from .replay import ExportReplay, MemberMemory
 from .report import Event, ImportReport
 
@@ -42,11 +42,9 @@ class Run:
         self.recipients = vault.recipients
         self.report = ImportReport(source=importer.name, export=self.label, dry_run=dry_run)
         self.captured_at = datetime.now(timezone.utc)
-        self._captured_iso = iso(self.captured_at)
         self.captures: dict[str, str] = {}
-        self._export_sha: dict[str, str | None] = {}
         self._seen_ids: set[str] = set()
-        self._prov_by_member: dict[str | None, dict] = {}
+        self.provenances = Provenances(self)
         from ..store.objects import BackgroundWriter
 
         self.writer = BackgroundWriter(vault.objects)
@@ -55,44 +53,8 @@ class Run:
         if src is not None:
             src.memory = self.members
 
-    # provenance -------------------------------------------------------------------------------
-
-    def _part_sha(self, part) -> str | None:
-        key = str(part.path)
-        if key in self._export_sha:
-            return self._export_sha[key]
-        sha = None
-        if part.kind in ("zip", "tar", "file"):
-            st = part.path.stat()
-            hint_key = "export-sha:" + keyed(self.wk, "export", str(part.path.resolve()), str(st.st_size), str(st.st_mtime_ns))
-            sha = self.cat.hint(hint_key)
-            if sha is None:
-                sha = sha256_file(part.path)
-                self.stage({"op": "hint", "k": hint_key, "v": sha})
-        self._export_sha[key] = sha
-        return sha
-
     def provenance(self, member: str | None, extra: dict | None = None) -> dict:
-        cached = self._prov_by_member.get(member)
-        if cached is None:
-            cached = self._prov_by_member[member] = self._provenance(member)
-        prov = dict(cached)
-        if extra:
-            prov.update({k: v for k, v in extra.items() if v is not None})
-        return prov
-
-    def _provenance(self, member: str | None) -> dict:
-        entry = self.src.get(member) if (member and self.src is not None) else None
-        part = entry.part if entry is not None else (self.src.parts[0] if self.src is not None and self.src.parts else None)
-        prov = Provenance(
-            importer=self.importer.name,
-            importer_version=self.importer.version,
-            export=part.name if part else self.label,
-            export_sha256=self._part_sha(part) if part else None,
-            member=member,
-        ).to_json()
-        prov["captured_at"] = self._captured_iso
-        return prov
+        return self.provenances.of(member, extra)
 
     # staging ----------------------------------------------------------------------------------
 
@@ -191,6 +153,13 @@ class Run:
 
     # the end ----------------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Stop the worker threads (after finish(), or when the import failed)."""
+        try:
+            self.writer.close()
+        finally:
+            self.provenances.close()
+
     def flush_objects(self) -> None:
         """Wait for background object writes; their checksums join the next commit."""
         for rel, sha in self.writer.drain():
@@ -204,6 +173,7 @@ class Run:
             return
         self.export_replay.remember()
         self.members.stage_done()
+        self.provenances.keep_finished()
         self.stage({"op": "import", "at": iso(self.captured_at), "source": self.importer.name,
                     "export": self.label, "summary": {
                         "added": self.report.added, "updated": self.report.updated,
