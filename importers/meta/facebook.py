@@ -149,10 +149,17 @@ def _catalog_posts_media(src, posts_files: list[tuple[str, Any]], unchanged: lis
             if not isinstance(got, Skipped) and isinstance(got[1], dict):
                 for media in _media_of_post(got[1]):
                     named += _note_media(catalog, media, entry.rel)
-        src.remember(entry, named)
+        src.remember(entry, [name for name in named if not _scanned_anyway(name)])
     for entry in unchanged:  # still media of their own (or thumbnails, which are not)
         for name in src.recalled(entry):
             _note_media(catalog, {"uri": name[2:]} if name[0] == "m" else {"thumbnail": {"uri": name[2:]}}, entry.rel)
+
+
+def _scanned_anyway(name: str) -> bool:
+    """A file a posts file names ("m:<uri>") that the scan of the media folders yields even when
+    the posts file is not read: not worth remembering."""
+    uri = name[2:]
+    return name[0] == "m" and bool(MEDIA_FOLDERS.search(uri)) and not MEDIA_EXCLUDE.search(uri) and is_media_name(uri)
 
 
 def _catalog_collections(tree: Tree, catalog: MediaCatalog) -> Iterator[Skipped]:

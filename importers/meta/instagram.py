@@ -137,7 +137,8 @@ class InstagramImporter:
                     if uri and not is_url(uri):
                         catalog.add(uri, one, entry.rel, caption=text_of(one.get("title")) or "",
                                     created_at=created)
-                        named.append(uri)
+                        if not (MEDIA_FOLDERS.search(uri) and is_media_name(uri)):
+                            named.append(uri)  # else the scan of the media folders yields it anyway
             src.remember(entry, named)
         for entry in unchanged:  # the files they named are still media of their own
             for uri in src.recalled(entry):

@@ -18,7 +18,8 @@ one journal segment, after the objects they reference: an interrupted import lea
 unreferenced objects (never a half-visible import), and running it again completes it.
 
 Where the parts live: ``run`` (one import's state, dedup and commit), ``records`` (posts and
-ratings), ``media`` (files and captures), ``replay`` (what re-imports skip), ``report``.
+ratings), ``media`` (files and captures), ``provenance``, ``replay`` (what re-imports skip),
+``report``.
 """
 
 from __future__ import annotations

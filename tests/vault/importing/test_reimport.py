@@ -282,3 +282,17 @@ def test_a_member_that_could_not_be_read_is_read_again(vault_env, tmp_path):
     assert [s["path"] for s in first["skipped"]] == ["reviews.json"]
     rep = import_json(vault_env, path, expect=3)
     assert rep["unchanged_files"] == 0 and rep["skipped"] == first["skipped"]
+
+
+def test_instagram_skips_posts_files_read_before(vault_env, tmp_path):
+    from support.meta_fixtures import ig_export
+
+    first = import_json(vault_env, write_zip(tmp_path / "ig-1.zip", ig_export()))
+    newer = dict(ig_export(), **{"media/posts/202401/new_photo_1.jpg": jpeg((40, 50, 60))})
+    rep = import_json(vault_env, write_zip(tmp_path / "ig-2.zip", newer))
+    assert rep["unchanged_files"] >= 1
+    assert rep["added"] == {"post": 0, "media": 1, "rating": 0}
+    assert rep["unchanged"] == {k: first["added"][k] for k in ("post", "media", "rating")}
+    assert rep["warnings"] == first["warnings"]
+    captions = {m["filename"]: m["caption"] for m in vault_env.records("--kind", "media")}
+    assert len(captions) == first["added"]["media"] + 1 and sum(1 for c in captions.values() if c) >= 1
