@@ -7,8 +7,11 @@ export can be learnt from them) and whose values live in the encrypted catalog:
   import, nothing is read and the earlier report is repeated;
 * one member (``MemberMemory``): an importer asks ``ExportSource.unchanged(entry)`` before it
   reads a big member; when an earlier import read that very member (same importer version,
-  path, size and fingerprint, and the same ``depends`` members) the answer is yes, the member's
-  records count as unchanged and the problems its reading gave are repeated.
+  path, size and fingerprint, and the same ``depends`` members) and the files it found only by
+  reading it (``inputs``) are unchanged too, the answer is yes, the member's records count as
+  unchanged and the problems its reading gave are repeated.  A member is not remembered when
+  its outcome hung on something else (``unsettled``: a file it names was missing) or its bytes
+  could not be read (a damaged or unreadable file may read next time).
 
 A hint is staged into the same journal segment as the import that earned it, so it becomes
 visible only when that import commits: an interrupted import remembers nothing, and a dry run

@@ -12,13 +12,14 @@ import zipfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Callable, Iterable, Protocol, Sequence
+from typing import IO, Callable, Sequence
 
 from vault.errors import UnsupportedInputError, UsageError
 from vault.models import Skipped
 
 from .detect import detect_kind
 from .entry import Entry, Part, SourceState
+from .memory import AsksEarlierImports
 from .names import (
     REASON_BOMB,
     REASON_BUDGET,
@@ -72,19 +73,6 @@ class Limits:
     max_members: int = 250_000
 
 
-class MemberMemory(Protocol):
-    """What the import pipeline installs on an ExportSource (``ExportSource.memory``) to answer
-    :meth:`ExportSource.unchanged` and hear :meth:`ExportSource.unsettled`."""
-
-    def unchanged(self, entry: Entry, depends: tuple[Entry, ...]) -> bool: ...
-
-    def unsettled(self, rel: str) -> None: ...
-
-    def remember(self, entry: Entry, names: tuple[str, ...], inputs: tuple[Entry, ...]) -> None: ...
-
-    def recalled(self, entry: Entry) -> list[str]: ...
-
-
 @dataclass(slots=True)
 class _Found:
     """A member accepted while scanning a part, before the part's wrapper folder is known."""
@@ -95,7 +83,7 @@ class _Found:
     opener: Callable[[], IO[bytes]]
 
 
-class ExportSource:
+class ExportSource(AsksEarlierImports):
     """All members of one export, given as one or more parts.  A context manager.
 
     Fingerprints: zip "zip:<crc32 hex>:<size>", tar "tar:<size>:<mtime>", folder and bare file
@@ -128,8 +116,6 @@ class ExportSource:
         self._by_rel: dict[str, Entry] = {}
         self._by_path: dict[str, Entry] = {}
         self._by_name: dict[str, list[Entry]] = {}
-        # Set by the import pipeline; None (read everything) for anyone else.
-        self.memory: MemberMemory | None = None
         if not paths:
             raise UsageError("no export given")
 
@@ -166,42 +152,6 @@ class ExportSource:
     def by_name(self, basename: str) -> list[Entry]:
         """Entries whose last path segment equals ``basename`` (case-sensitive, NFC)."""
         return list(self._by_name.get(unicodedata.normalize("NFC", basename), []))
-
-    def unchanged(self, entry: Entry, *, depends: Iterable[Entry] = ()) -> bool:
-        """Ask this before reading a big member whole (a posts file, tweets.js, a CSV of ratings).
-
-        True: an earlier import into this vault, by the same importer version, read this very
-        member (same path, size and fingerprint) to its end and committed, and the members in
-        ``depends`` (other files its records drew on, such as a check-ins file) were the same
-        then.  The importer MUST NOT read it: the pipeline counts the member's records as
-        unchanged and repeats the problems its reading gave.  False: read it.  The records whose
-        ``member`` and the problems whose ``path`` is ``entry.rel`` are then what a later import
-        repeats in its place.  Always False when no import pipeline asks (``recognize``, tests).
-        """
-        return self.memory is not None and self.memory.unchanged(entry, tuple(depends))
-
-    def unsettled(self, rel: str) -> None:
-        """What reading member ``rel`` gave depends on more than the member and its ``depends``
-        (a file it names is missing from this export): the next import reads it again."""
-        if self.memory is not None:
-            self.memory.unsettled(rel)
-
-    def remember(self, entry: Entry, names: Iterable[str] = (), *, inputs: Iterable[Entry] = ()) -> None:
-        """While reading ``entry``: ``names`` are strings :meth:`recalled` gives back when a
-        later import skips it (e.g. the media files it names, which the importer must still
-        yield), and ``inputs`` are members its records drew on that it found only by reading it
-        (the media files it names): a later import skips it only if they are unchanged."""
-        if self.memory is not None:
-            self.memory.remember(entry, tuple(names), tuple(inputs))
-
-    def recalled(self, entry: Entry) -> list[str]:
-        """The ``names`` remembered with a member that :meth:`unchanged` said to skip."""
-        return self.memory.recalled(entry) if self.memory is not None else []
-
-    def read_failed(self, entry: Entry) -> bool:
-        """True when opening or reading ``entry`` failed since the source was opened (damaged
-        data, an I/O error, a file that went away or became unreadable)."""
-        return entry.path in self._state.failed
 
     def close(self) -> None:
         """Close every open archive.  Idempotent; entries refuse to open afterwards."""
