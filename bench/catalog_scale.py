@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: a vault of 100,000 posts: the import, then `search`, `list --limit 20` and `status`
-against a bare interpreter start-up, with the peak RSS of each.
+against a bare interpreter start-up, then `compact` (beside the snapshot's size) and an index
+rebuilt from that snapshot, with the peak RSS of each.
 
 A measurement, not a test: it prints figures beside their references and goals and exits 0
 whatever they are (1 only when a command it drives fails).  See bench/README.md.
@@ -118,6 +119,14 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     search_cjk = best_of(3, common.vault_cmd(*v, "search", "関数"), "search-cjk")
     listing = best_of(3, common.vault_cmd(*v, "list", "--limit", "20"), "list")
     status = best_of(3, common.vault_cmd(*v, "--json", "status"), "status")
+    # Last, as they change the vault: a compaction into one snapshot, then an index rebuilt from
+    # that snapshot alone (index/ deleted, then `status`).
+    common.log("vault compact ...")
+    compact = common.run_child(common.vault_cmd(*v, "--json", "compact"), env, logs, "compact")
+    snapshot_bytes = (vdir / json.loads(compact.stdout)["snapshot"]).stat().st_size
+    for f in (vdir / "index").iterdir():
+        f.unlink()
+    rebuild = common.run_child(common.vault_cmd(*v, "--json", "status"), env, logs, "rebuild")
     kib = 1024 / MB
     r = {
         "posts": args.posts, "zip_bytes": size,
@@ -127,6 +136,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "cli_s": cli.wall, "cli_rss_mb": cli.maxrss_kib * kib,
         "search_hits": len(search.stdout.splitlines()), "search_cjk_hits": len(search_cjk.stdout.splitlines()),
         "index_bytes": json.loads(status.stdout).get("index_bytes"),
+        "compact_s": compact.wall, "compact_cpu_s": compact.cpu, "compact_rss_mb": compact.maxrss_kib * kib, "snapshot_bytes": snapshot_bytes,
+        "rebuild_s": rebuild.wall, "rebuild_cpu_s": rebuild.cpu, "rebuild_rss_mb": rebuild.maxrss_kib * kib,
     }
     for name, run in (("search", search), ("search_cjk", search_cjk), ("list", listing), ("status", status)):
         r[f"{name}_s"] = run.wall
@@ -158,6 +169,10 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         rows.append((label, f"{r[name + '_s']:.3f} s = start-up + {r[name + '_over_start_s']:.3f} s",
                      f"+ <= {GOAL_READ_OVER_START_S} s, <= {GOAL_RSS_MB:.0f} MB", f"{r[name + '_rss_mb']:.0f} MB",
                      met(g[name + "_time"] and g[name + "_rss"])))
+    rows.append(("compact", f"{r['compact_s']:.2f} s (cpu {r['compact_cpu_s']:.2f} s) into one snapshot of {snapshot_bytes / MB:.1f} MB",
+                 "RSS not growing with the vault", f"{r['compact_rss_mb']:.0f} MB", ""))
+    rows.append(("index rebuild", f"{r['rebuild_s']:.2f} s (cpu {r['rebuild_cpu_s']:.2f} s; `status` with index/ deleted)",
+                 "", f"{r['rebuild_rss_mb']:.0f} MB", ""))
     head = ("figure", "value", "goal", "peak RSS", "met?")
     w = [max(len(row[i]) for row in [head, *rows]) for i in range(5)]
     line = lambda cells: "  ".join(c.ljust(w[i]) for i, c in enumerate(cells)).rstrip()

@@ -160,7 +160,7 @@ def _check_data(vault: Vault, result: CheckResult, progress: Callable[..., None]
     for seg in sorted(journal.glob("*.jsonl.age")) if journal.is_dir() else []:
         rel = f"catalog/journal/{seg.name}"
         try:
-            cat.read_segment(seg.name)
+            cat.check_segment(seg.name)
             result.decrypted += 1
         except (IntegrityError, ValueError) as exc:
             if rel not in bad:

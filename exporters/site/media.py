@@ -54,8 +54,8 @@ class PublishedMedia:
     caption: str | None = None
     files: list[str] = field(default_factory=list)    # every bundle path this media produced
     hashes: dict[str, str] = field(default_factory=dict)  # bundle path -> sha256 of its bytes
-    # Not a field (so not part of the page keys built from ``asdict``): this render wrote the
-    # files rather than keeping intact ones.
+    # Not a field (so not part of a page's inputs, which list every field): this render wrote
+    # the files rather than keeping intact ones.
     written = False
 
     def memo(self) -> dict:

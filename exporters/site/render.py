@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any
 
@@ -172,8 +172,8 @@ def tag_slug(name: str) -> str:
 
 
 def rfc822(iso_time: str) -> str:
-    dt = parse_iso(iso_time) or datetime(1970, 1, 1)
-    return format_datetime(dt, usegmt=True)
+    dt = parse_iso(iso_time) or datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return format_datetime(dt.astimezone(timezone.utc), usegmt=True)
 
 
 def archive_pages(posts: list[PostView], per: int) -> tuple[list[PostView], str | None, list[tuple[str, list[PostView], str, str | None]]]:
@@ -182,8 +182,9 @@ def archive_pages(posts: list[PostView], per: int) -> tuple[list[PostView], str 
     The home page holds the newest ``per`` posts; every other post is on exactly one archive
     page.  Archive pages are numbered from the OLDEST post (page 1 holds the oldest ``per``) and
     only the newest one may be short, so adding a post changes the home page and the newest
-    archive page only: older pages keep their posts (their page list changes only when a page is
-    added).  Each page: (path, posts newest first, newer link, older link).
+    archive page only, and a post that opens a new page changes the page before it too (its
+    "newer" link): older pages keep their posts and their links (see ``page_links``).  Each
+    page: (path, posts newest first, newer link, older link).
     """
     home = posts[:per]
     rest = posts[per:]
@@ -201,21 +202,25 @@ def archive_pages(posts: list[PostView], per: int) -> tuple[list[PostView], str 
 
 
 def page_links(count: int, current: int | None, window: int = 3) -> list[dict]:
-    """Numbered page links, newest first: the home page ("Latest"), then archive pages from
-    ``count`` down to 1, keeping the first, the last and ``window`` pages either side of the
-    current one (``None`` for gaps).  ``current`` is None on the home page."""
+    """Numbered page links, newest first, ``None`` paths for gaps.  ``current`` is None on the
+    home page, which links "Latest" (itself), the newest ``window`` archive pages and page 1.
+
+    An archive page links "Latest", itself, the ``window`` pages before it and page 1: only
+    older pages, which never change when a post is added, so neither does its list (the pages
+    newer than it are one "Newer posts" link away, or on the home page)."""
     if count == 0:
         return []
-    here = count + 1 if current is None else current
+    if current is None:
+        shown = [k for k in range(count, 0, -1) if k in (1, count) or count + 1 - k <= window]
+    else:
+        shown = [k for k in range(current, 0, -1) if k == 1 or current - k <= window]
     items: list[dict] = [{"label": "Latest", "path": "index.html", "current": current is None}]
-    gap = False
-    for k in range(count, 0, -1):
-        if k in (1, count) or abs(k - here) <= window:
-            items.append({"label": str(k), "path": f"page/{k}/index.html", "current": k == current})
-            gap = False
-        elif not gap:
+    above = count + 1
+    for k in shown:
+        if k < above - 1:
             items.append({"label": None, "path": None, "current": False})
-            gap = True
+        items.append({"label": str(k), "path": f"page/{k}/index.html", "current": k == current})
+        above = k
     return items
 
 
@@ -267,75 +272,108 @@ def navigation(posts: list[PostView], gallery: list[GalleryItem]) -> dict:
 def render_site(site, posts: list[PostView], markets: list[dict], has_premium: bool, profile_jsonld: dict,
                 reputation_jsonld: dict, updated: str, gallery: list[GalleryItem] | None = None) -> dict[str, bytes]:
     """Every page but the post pages (see ``render_post``), the feeds, badges and the sitemap."""
-    e = env()
-    out: dict[str, bytes] = {}
     gallery = gallery or []
-    nav = navigation(posts, gallery)
     common = {"site": site, "has_reputation": bool(markets), "has_premium": has_premium, "profile_jsonld": profile_jsonld,
-              "nav": nav}
-    home, older, pages = archive_pages(posts, site.per_page)
-    index = e.get_template("index.html")
+              "nav": navigation(posts, gallery)}
+    out: dict[str, bytes] = {}
+    _home_and_archive(out, common, posts, gallery)
+    listed = _gallery_pages(out, common, gallery)
+    listed += _year_pages(out, common, posts, updated)
+    listed += _tag_pages(out, common, posts, updated)
+    if markets:
+        _reputation_pages(out, common, markets, reputation_jsonld)
+    if site.monetization.enabled:
+        out["support/index.html"] = _page("support.html", common, root="../", self_path="support/index.html", page_image=None)
+    _feeds(out, site, posts[:50], updated)
+    _sitemap(out, site, posts, listed, updated, bool(markets))
+    return out
+
+
+def _page(template: str, common: dict, **values: Any) -> bytes:
+    return env().get_template(template).render(**common, **values).encode("utf-8")
+
+
+def _home_and_archive(out: dict[str, bytes], common: dict, posts: list[PostView], gallery: list[GalleryItem]) -> None:
+    home, older, pages = archive_pages(posts, common["site"].per_page)
     count = len(pages)
     home_image = _first_image(home) or (gallery[0].media.src if gallery and gallery[0].media.kind == "image" else None)
-    out["index.html"] = index.render(**common, root="", posts=home, archive_page=None, self_path="index.html",
-                                     page_image=home_image, gallery=gallery[:8],
-                                     newer_path=None, older_path=older, page_links=page_links(count, None)).encode("utf-8")
+    out["index.html"] = _page("index.html", common, root="", posts=home, archive_page=None, self_path="index.html",
+                              page_image=home_image, gallery=gallery[:8],
+                              newer_path=None, older_path=older, page_links=page_links(count, None))
     for k, (path, chunk, newer, older_link) in enumerate(pages, start=1):
-        out[path] = index.render(**common, root="../../", posts=chunk, archive_page=k, self_path=path, page_image=_first_image(chunk),
-                                 gallery=[], newer_path=newer, older_path=older_link, page_links=page_links(count, k)).encode("utf-8")
-    extra_urls: list[dict] = []
+        out[path] = _page("index.html", common, root="../../", posts=chunk, archive_page=k, self_path=path,
+                          page_image=_first_image(chunk), gallery=[], newer_path=newer, older_path=older_link,
+                          page_links=page_links(count, k))
+
+
+def _gallery_pages(out: dict[str, bytes], common: dict, gallery: list[GalleryItem]) -> list[dict]:
+    """The gallery's pages; returns their sitemap entries."""
+    urls = []
     gpages = gallery_pages(gallery)
     for k, (path, gchunk) in enumerate(gpages, start=1):
-        root = "../" if k == 1 else "../../../"
         image = next((g.media.src for g in gchunk if g.media.kind == "image"), None)
-        out[path] = e.get_template("gallery.html").render(
-            **common, root=root, items=gchunk, page=k, pages=[p for p, _ in gpages], self_path=path, page_image=image).encode("utf-8")
-        extra_urls.append({"path": canonical(path), "lastmod": gchunk[0].created_at[:10]})
+        out[path] = _page("gallery.html", common, root="../" if k == 1 else "../../../", items=gchunk, page=k,
+                          pages=[p for p, _ in gpages], self_path=path, page_image=image)
+        urls.append({"path": canonical(path), "lastmod": gchunk[0].created_at[:10]})
+    return urls
+
+
+def _year_pages(out: dict[str, bytes], common: dict, posts: list[PostView], updated: str) -> list[dict]:
+    """One page per year and the archive index; returns their sitemap entries."""
+    urls = []
     years = years_of(posts)
-    year_tpl = e.get_template("list.html")
     for year, items in years.items():
         path = f"{year}/index.html"
-        out[path] = year_tpl.render(**common, root="../", heading=year, lead=f"{len(items)} post{'s' if len(items) != 1 else ''} from {year}.",
-                                    items=items, self_path=path, page_image=_first_image(items), kind="year").encode("utf-8")
-        extra_urls.append({"path": canonical(path), "lastmod": items[0].created_at[:10]})
+        out[path] = _page("list.html", common, root="../", heading=year, lead=f"{len(items)} post{'s' if len(items) != 1 else ''} from {year}.",
+                          items=items, self_path=path, page_image=_first_image(items), kind="year")
+        urls.append({"path": canonical(path), "lastmod": items[0].created_at[:10]})
     if years:
-        out["archive/index.html"] = e.get_template("archive.html").render(
-            **common, root="../", years=years, self_path="archive/index.html", page_image=None).encode("utf-8")
-        extra_urls.append({"path": "archive/", "lastmod": updated[:10]})
+        out["archive/index.html"] = _page("archive.html", common, root="../", years=years, self_path="archive/index.html", page_image=None)
+        urls.append({"path": "archive/", "lastmod": updated[:10]})
+    return urls
+
+
+def _tag_pages(out: dict[str, bytes], common: dict, posts: list[PostView], updated: str) -> list[dict]:
+    """One page per tag and the tag index; returns their sitemap entries."""
+    urls = []
     tags = tags_of(posts)
     for tag in tags:
-        out[tag["path"]] = year_tpl.render(
-            **common, root="../../", heading=f"#{tag['name']}", lead=f"{len(tag['posts'])} post{'s' if len(tag['posts']) != 1 else ''} tagged {tag['name']}.",
-            items=tag["posts"], self_path=tag["path"], page_image=_first_image(tag["posts"]), kind="tag").encode("utf-8")
-        extra_urls.append({"path": canonical(tag["path"]), "lastmod": tag["posts"][0].created_at[:10]})
+        n = len(tag["posts"])
+        out[tag["path"]] = _page("list.html", common, root="../../", heading=f"#{tag['name']}",
+                                 lead=f"{n} post{'s' if n != 1 else ''} tagged {tag['name']}.",
+                                 items=tag["posts"], self_path=tag["path"], page_image=_first_image(tag["posts"]), kind="tag")
+        urls.append({"path": canonical(tag["path"]), "lastmod": tag["posts"][0].created_at[:10]})
     if tags:
-        out["tags/index.html"] = e.get_template("tags.html").render(
-            **common, root="../", tags=tags, self_path="tags/index.html", page_image=None).encode("utf-8")
-        extra_urls.append({"path": "tags/", "lastmod": updated[:10]})
-    if markets:
-        charts = {m["source"]: rating_chart(m) for m in markets}
-        out["reputation/index.html"] = e.get_template("reputation.html").render(
-            **common, root="../", markets=markets, charts=charts, reputation_jsonld=reputation_jsonld,
-            self_path="reputation/index.html", page_image=None).encode("utf-8")
-        for m in markets:
-            out[f"badges/{m['source']}.svg"] = render_badge(site, m)
-    if site.monetization.enabled:
-        out["support/index.html"] = e.get_template("support.html").render(
-            **common, root="../", self_path="support/index.html", page_image=None).encode("utf-8")
-    feed_posts = posts[:50]
+        out["tags/index.html"] = _page("tags.html", common, root="../", tags=tags, self_path="tags/index.html", page_image=None)
+        urls.append({"path": "tags/", "lastmod": updated[:10]})
+    return urls
+
+
+def _reputation_pages(out: dict[str, bytes], common: dict, markets: list[dict], reputation_jsonld: dict) -> None:
+    charts = {m["source"]: rating_chart(m) for m in markets}
+    out["reputation/index.html"] = _page("reputation.html", common, root="../", markets=markets, charts=charts,
+                                         reputation_jsonld=reputation_jsonld, self_path="reputation/index.html", page_image=None)
+    for m in markets:
+        out[f"badges/{m['source']}.svg"] = render_badge(common["site"], m)
+
+
+def _feeds(out: dict[str, bytes], site, feed_posts: list[PostView], updated: str) -> None:
+    e = env()
     out["atom.xml"] = e.get_template("atom.xml").render(site=site, posts=feed_posts, updated=updated).encode("utf-8")
     out["rss.xml"] = e.get_template("rss.xml").render(site=site, posts=feed_posts, updated_rfc822=rfc822(updated)).encode("utf-8")
     out["feed.json"] = json_feed(site, feed_posts)
+
+
+def _sitemap(out: dict[str, bytes], site, posts: list[PostView], listed: list[dict], updated: str, has_reputation: bool) -> None:
     urls: list[dict[str, Any]] = [{"path": "", "lastmod": updated[:10]}]
     urls += [{"path": p.path, "lastmod": p.created_at[:10]} for p in posts]
-    urls += extra_urls
-    if markets:
+    urls += listed
+    if has_reputation:
         urls.append({"path": "reputation/index.html", "lastmod": updated[:10]})
     if site.monetization.enabled:
         urls.append({"path": "support/index.html", "lastmod": None})
-    out["sitemap.xml"] = e.get_template("sitemap.xml").render(site=site, urls=urls).encode("utf-8")
+    out["sitemap.xml"] = env().get_template("sitemap.xml").render(site=site, urls=urls).encode("utf-8")
     out["robots.txt"] = f"User-agent: *\nAllow: /\nSitemap: {site.site_url}sitemap.xml\n".encode()
-    return out
 
 
 # --- reputation chart and badges ---------------------------------------------------------------
@@ -445,3 +483,10 @@ def _feed_item(site, p: PostView) -> dict:
         if p.tags:
             item["tags"] = list(p.tags)
     return item
+
+
+def static_file(name: str) -> bytes:
+    """A file of the site's static assets (``exporters/site/static/NAME``), copied as it is."""
+    from importlib.resources import files
+
+    return files("exporters.site").joinpath("static", name).read_bytes()

@@ -37,43 +37,23 @@ position, and the other parts are imported.
 
 from __future__ import annotations
 
-import html
-import json
 import posixpath
 import re
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
-from urllib.parse import urlsplit
+from datetime import datetime
+from typing import TYPE_CHECKING, Iterator, NamedTuple
 
 from importers.common.shapes import as_list, dig
-from vault.plugin_api import ArchiveMemberError, Item, MediaItem, PostItem, Skipped, Warning_
+from vault.plugin_api import Item, MediaItem, PostItem, Skipped, Warning_
 
 from ..common.members import RecordStream
-from ..common.probing import probe_candidates
+from .archive import find_manifest, load_js, manifest_parts, parts_by_content, root_of
+from .fields import add_once, expand_tco, media_basename, media_entities, parse_x_time, snowflake_time, status_url, str_id, text_or_none, unescape
 
 if TYPE_CHECKING:
     from vault.plugin_api import Entry, ExportSource
 
-# data/manifest.js, read whole; tweets.js, which runs to hundreds of MB, is streamed.
-JS_LIMIT = 64 * 2**20
-# recognize() reads this much of a member; the JS prefix is within the first few bytes.
-_HEAD = 256
-
-_MANIFEST_PREFIX = re.compile(r"\s*window\.__THAR_CONFIG\s*=")
-_YTD_PREFIX = re.compile(r"\s*window\.YTD\.([A-Za-z0-9_]+)\.part(\d+)\s*=")
-_TWEET_TYPES = ("tweets", "tweet")  # dataTypes keys and YTD global names: current, then 2019-22
-_MEDIA_DIRS = ("data/tweets_media", "data/tweet_media")
-_TCO = re.compile(r"https?://t\.co/[A-Za-z0-9]+")
-_RETWEET = re.compile(r"^RT @([A-Za-z0-9_]{1,15}):")
-# Only references with a closing ";" are decoded: X escapes just &, < and >, so a bare "&copy"
-# can only be text the user typed and must stay as it is.
-_ENTITY = re.compile(r"&(#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
-_X_TIME = re.compile(r"^[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\d{1,2}) (\d{2}):(\d{2}):(\d{2}) \+0000 (\d{4})$")
-_TWITTER_EPOCH_MS = 1288834974657
-# Ids below this predate snowflakes (Nov 2010) and carry no time.
-_FIRST_SNOWFLAKE = 1 << 32
+MEDIA_DIRS = ("data/tweets_media", "data/tweet_media")
+RETWEET = re.compile(r"^RT @([A-Za-z0-9_]{1,15}):")
 
 
 class XImporter:
@@ -90,9 +70,9 @@ class XImporter:
     def recognize(self, src: "ExportSource") -> int:
         """100 for a manifest.js with the __THAR_CONFIG prefix, 90 for a tweets part found by
         content, else 0.  Reads only the first bytes of candidate members."""
-        if _find_manifest(src) is not None:
+        if find_manifest(src) is not None:
             return 100
-        return 90 if _parts_by_content(src) else 0
+        return 90 if parts_by_content(src) else 0
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -101,23 +81,23 @@ class XImporter:
         parts: list[tuple[str, int | None]] = []  # (rel path, manifest count)
         media_dirs: list[str] = []
         base = ""
-        found = _find_manifest(src)
+        found = find_manifest(src)
         if found is not None:
             manifest_entry, base = found
-            manifest, problem = _load_js(manifest_entry)
+            manifest, problem = load_js(manifest_entry)
             if problem is not None:
                 yield problem
             else:
-                parts, media_dirs = _manifest_parts(manifest, base)
+                parts, media_dirs = manifest_parts(manifest, base)
         listed = {rel for rel, _ in parts}
         bases = {base}
-        for entry in _parts_by_content(src):
+        for entry in parts_by_content(src):
             if entry.rel not in listed:
                 parts.append((entry.rel, None))
                 listed.add(entry.rel)
-                bases.add(_root_of(entry, "data/" + posixpath.basename(entry.path)) or "")
+                bases.add(root_of(entry, "data/" + posixpath.basename(entry.path)) or "")
         for folder in sorted(bases):
-            media_dirs += [folder + d for d in _MEDIA_DIRS if folder + d not in media_dirs]
+            media_dirs += [folder + d for d in MEDIA_DIRS if folder + d not in media_dirs]
 
         state = _State(src, media_dirs)
         # A part read by an earlier import is skipped (its media are still yielded, as files no
@@ -155,108 +135,6 @@ class XImporter:
 # ---------------------------------------------------------------------------------------------
 
 
-def _head(entry: "Entry") -> str:
-    """The first bytes of a member as text ("" when unreadable)."""
-    try:
-        with entry.open() as stream:
-            data = stream.read(_HEAD)
-    except (ArchiveMemberError, OSError):
-        return ""
-    return data.decode("utf-8-sig", errors="replace")
-
-
-def _find_manifest(src: "ExportSource") -> tuple["Entry", str] | None:
-    """(manifest entry, base folder with a trailing "/" or "") of the archive, by content."""
-    for entry in src.by_name("manifest.js"):
-        base = _root_of(entry, "data/manifest.js")
-        if base is not None and _MANIFEST_PREFIX.match(_head(entry)):
-            return entry, base
-    return None
-
-
-def _root_of(entry: "Entry", inside: str) -> str | None:
-    """The folder ("" or "x/") that holds ``inside`` (e.g. "data/manifest.js") for this member.
-
-    Taken from the member's rel, else from its full path: a zip of nothing but ``data/`` has
-    that folder stripped from rel as a wrapper, and ``src.get`` finds full paths too.
-    """
-    for name in (entry.rel, entry.path):
-        if name == inside:
-            return ""
-        if name.endswith("/" + inside):
-            return name[: -len(inside)]
-    return None
-
-
-def _parts_by_content(src: "ExportSource") -> list["Entry"]:
-    """Members whose text starts with ``window.YTD.tweets.partN =`` (or ``tweet``), in name order.
-
-    Small exports (a bare file, whatever its name) have every member probed; bigger ones only
-    ``*.js`` members, so detection stays cheap on a big archive of another kind.
-    """
-    out = []
-    for entry in probe_candidates(src, ".js"):
-        match = _YTD_PREFIX.match(_head(entry))
-        if match and match.group(1) in _TWEET_TYPES:
-            out.append(entry)
-    return sorted(out, key=lambda e: _natural(e.rel))
-
-
-def _natural(path: str) -> list[Any]:
-    """Sort key that puts tweets-part2.js before tweets-part10.js."""
-    return [int(bit) if bit.isdigit() else bit for bit in re.split(r"(\d+)", path)]
-
-
-def _load_js(entry: "Entry") -> tuple[Any, Skipped | None]:
-    """(parsed value, None) of a ``window.X = <json>;`` member, or (None, Skipped naming it).
-
-    The JSON is the text after the first ``=``; a trailing ``;`` is dropped.
-    """
-    try:
-        data = entry.read_bytes(JS_LIMIT)
-    except ArchiveMemberError as exc:
-        return None, Skipped(entry.rel, exc.message)
-    except OSError as exc:  # a folder member that vanished or became unreadable since listing
-        return None, Skipped(entry.rel, f"cannot read: {exc.strerror or exc}")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return None, Skipped(entry.rel, f"not UTF-8 text: {exc}")
-    _, sep, body = text.partition("=")
-    if not sep:
-        return None, Skipped(entry.rel, "not an X archive data file (no `window.... =` prefix)")
-    body = body.strip()
-    if body.endswith(";"):
-        body = body[:-1]
-    try:
-        return json.loads(body), None
-    except json.JSONDecodeError as exc:
-        return None, Skipped(entry.rel, f"invalid JSON (truncated or damaged): {exc}")
-    except RecursionError:
-        return None, Skipped(entry.rel, "invalid JSON: nested too deeply")
-
-
-def _manifest_parts(manifest: Any, base: str) -> tuple[list[tuple[str, int | None]], list[str]]:
-    """(tweet part paths with their counts, media folders) that the manifest lists."""
-    parts: list[tuple[str, int | None]] = []
-    media_dirs: list[str] = []
-    types = manifest.get("dataTypes") if isinstance(manifest, dict) else None
-    if not isinstance(types, dict):
-        return parts, media_dirs
-    for name in _TWEET_TYPES:
-        info = types.get(name)
-        if not isinstance(info, dict):
-            continue
-        folder = info.get("mediaDirectory")
-        if isinstance(folder, str) and folder.strip("/"):
-            media_dirs.append(base + folder.strip("/"))
-        for item in as_list(info.get("files")):
-            file_name = item.get("fileName") if isinstance(item, dict) else None
-            if isinstance(file_name, str) and file_name:
-                parts.append((base + file_name.removeprefix("./").lstrip("/"), _int(item.get("count"))))
-    return parts, media_dirs
-
-
 # ---------------------------------------------------------------------------------------------
 # Tweets
 # ---------------------------------------------------------------------------------------------
@@ -276,12 +154,12 @@ def _links(tweet: dict) -> tuple[list[str], dict[str, str]]:
     links: list[str] = []
     expand: dict[str, str] = {}
     for url in as_list(dig(tweet, "entities", "urls")):
-        short = _text(url.get("url")) if isinstance(url, dict) else None
+        short = text_or_none(url.get("url")) if isinstance(url, dict) else None
         if short is None:
             continue
-        target = _text(url.get("expanded_url")) or short
+        target = text_or_none(url.get("expanded_url")) or short
         expand[short] = target
-        _add(links, target)
+        add_once(links, target)
     return links, expand
 
 
@@ -296,7 +174,7 @@ class _State:
         self.reading: str | None = None    # the tweets part being read
 
     def tweet(self, tweet: dict, rel: str, index: int) -> Iterator[Item]:
-        tid = _str_id(tweet.get("id_str")) or _str_id(tweet.get("id"))
+        tid = str_id(tweet.get("id_str")) or str_id(tweet.get("id"))
         if tid is None:
             yield Skipped(rel, f"tweet #{index + 1} has no id")
             return
@@ -309,20 +187,20 @@ class _State:
             return
 
         # Early archives call it "text"; either is HTML-escaped.
-        text = unescape(_text(tweet.get("full_text")) or _text(tweet.get("text")) or "")
-        retweet = _RETWEET.match(text)
+        text = unescape(text_or_none(tweet.get("full_text")) or text_or_none(tweet.get("text")) or "")
+        retweet = RETWEET.match(text)
         links, expand = _links(tweet)
 
         shown = _Shown(tid, bool(retweet), created, rel)
         media_refs: list[str] = []
         media_tco: set[str] = set()
-        for media in _media_entities(tweet):
+        for media in media_entities(tweet):
             if isinstance(media.get("url"), str):
                 media_tco.add(media["url"])
             yield from self._media(media, shown, links, media_refs)
 
         text = expand_tco(text, expand, media_tco)
-        reply_id = _str_id(tweet.get("in_reply_to_status_id_str")) or _str_id(tweet.get("in_reply_to_status_id"))
+        reply_id = str_id(tweet.get("in_reply_to_status_id_str")) or str_id(tweet.get("in_reply_to_status_id"))
         extra = {key: tweet[key] for key in ("lang",) if isinstance(tweet.get(key), str)}
         yield PostItem(
             source_id=tid,
@@ -342,7 +220,7 @@ class _State:
         """One media entity of a tweet: its ref appended to ``media_refs`` and its file yielded
         (once per read), a warning if the file is missing, or, for another status's media the
         archive does not hold, its page appended to ``links``."""
-        source_status = _str_id(media.get("source_status_id_str")) or _str_id(media.get("source_status_id"))
+        source_status = str_id(media.get("source_status_id_str")) or str_id(media.get("source_status_id"))
         borrowed = bool(shown.retweet or (source_status and source_status != shown.tid))
         basename = media_basename(media)
         # Archives name a file after the status that shows it (a retweet's own id); the
@@ -353,7 +231,7 @@ class _State:
         if found is None and (borrowed or not names):
             # Another status's media the archive does not hold: its page is a link.
             if borrowed and isinstance(media.get("expanded_url"), str):
-                _add(links, media["expanded_url"])
+                add_once(links, media["expanded_url"])
             return
         name = found[0] if found else names[0]
         ref = f"x:media/{name}"
@@ -407,115 +285,3 @@ class _State:
                                 member=entry.rel, fingerprint=entry.fingerprint)
 
 
-def _media_entities(tweet: dict) -> list[dict]:
-    """``extended_entities.media`` (all items), else ``entities.media`` (only the first)."""
-    media = as_list(dig(tweet, "extended_entities", "media")) or as_list(dig(tweet, "entities", "media"))
-    return [m for m in media if isinstance(m, dict)]
-
-
-def media_basename(media: dict) -> str | None:
-    """The basename X names the archived file after: for videos and GIFs the highest-bitrate
-    variant's (query string dropped), for photos ``media_url_https``'s."""
-    url: Any = None
-    if media.get("type") in ("video", "animated_gif"):
-        best = -2
-        for variant in as_list(dig(media, "video_info", "variants")):
-            if not isinstance(variant, dict) or not isinstance(variant.get("url"), str):
-                continue
-            bitrate = _int(variant.get("bitrate"))
-            # Streaming playlists (m3u8) have no bitrate and are never the archived file.
-            rank = bitrate if bitrate is not None else (-1 if variant.get("content_type") == "video/mp4" else -2)
-            if url is None or rank > best:
-                url, best = variant["url"], rank
-    if url is None:
-        url = media.get("media_url_https") or media.get("media_url")
-    if not isinstance(url, str) or not url:
-        return None
-    basename = posixpath.basename(urlsplit(url).path)
-    return basename or None
-
-
-def expand_tco(text: str, expand: dict[str, str], media_tco: set[str]) -> str:
-    """``text`` with t.co links replaced by their expansions and the trailing media link dropped.
-
-    Links are matched as whole t.co tokens (never by prefix); a t.co link with no expansion
-    stays as it is.
-    """
-    text = text.rstrip()
-    while True:
-        match = None
-        for match in _TCO.finditer(text):
-            pass
-        if match is None or match.end() != len(text) or match.group(0) not in media_tco:
-            break
-        text = text[: match.start()].rstrip()
-    return _TCO.sub(lambda m: expand.get(m.group(0), m.group(0)), text)
-
-
-def unescape(text: str) -> str:
-    """Decode the HTML character references in ``text`` once (``&amp;lt;`` -> ``&lt;``)."""
-    return _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
-
-
-def parse_x_time(value: Any) -> datetime | None:
-    """``"Sat Nov 19 09:41:00 +0000 2022"`` -> aware UTC (locale-independent), else None."""
-    if not isinstance(value, str):
-        return None
-    match = _X_TIME.match(value.strip())
-    if not match or match.group(1) not in _MONTHS:
-        return None
-    month = _MONTHS[match.group(1)]
-    day, hour, minute, second, year = (int(match.group(i)) for i in (2, 3, 4, 5, 6))
-    try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
-def snowflake_time(tweet_id: str) -> datetime | None:
-    """The creation time encoded in a snowflake tweet id, or None for older ids."""
-    try:
-        number = int(tweet_id)
-    except ValueError:
-        return None
-    if number < _FIRST_SNOWFLAKE:
-        return None
-    millis = (number >> 22) + _TWITTER_EPOCH_MS
-    try:
-        return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).replace(microsecond=0)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def status_url(tweet_id: str) -> str:
-    return f"https://x.com/i/status/{tweet_id}"
-
-
-def _str_id(value: Any) -> str | None:
-    """A tweet id as a digit string (archives give strings; an int is accepted as it is)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and value > 0:
-        return str(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return value.strip()
-    return None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
-def _add(items: list[str], value: str) -> None:
-    if value and value not in items:
-        items.append(value)

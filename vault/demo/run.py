@@ -98,7 +98,7 @@ def run_demo(root: Path) -> Iterator[Step]:
 def _publisher():
     """The bundle builder, when this installation has it."""
     try:
-        from ..publish.pipeline import publish_to_dir  # type: ignore[attr-defined]
+        from ..publish.pipeline import publish_to_dir
     except ImportError:
         return None
     return publish_to_dir

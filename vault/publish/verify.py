@@ -148,18 +148,23 @@ def _http_get(url: str, limit: int | None = None) -> bytes | None:
         raise VaultError(f"cannot fetch {url}: {exc}", hint="check the address and the network, then run verify again") from None
 
 
-def _json(data: bytes | None, what: str, report: VerifyReport) -> dict | None:
+def _load_json(data: bytes | None, what: str) -> tuple[dict | None, str | None]:
+    """(the JSON object, None), or (None, what is wrong with it)."""
     if data is None:
-        report.problems.append(f"{what} is missing")
-        return None
+        return None, f"{what} is missing"
     try:
         doc = json.loads(data)
     except ValueError:
-        report.problems.append(f"{what} is not valid JSON")
-        return None
+        return None, f"{what} is not valid JSON"
     if not isinstance(doc, dict):
-        report.problems.append(f"{what} is not a JSON object")
-        return None
+        return None, f"{what} is not a JSON object"
+    return doc, None
+
+
+def _json(data: bytes | None, what: str, report: VerifyReport) -> dict | None:
+    doc, problem = _load_json(data, what)
+    if problem:
+        report.problems.append(problem)
     return doc
 
 
@@ -202,122 +207,191 @@ def verify_bundle(location: str, now: datetime | None = None, progress: Callable
     VaultError only when the bundle's own server cannot be reached.
     """
     now = now or datetime.now(timezone.utc)
-    resolve = resolve or {}
     reader = _Reader(location)
     report = VerifyReport(location)
     manifest = _json(reader.read("manifest.json"), "manifest.json", report)
-    if manifest is None:
+    parsed = _issuer_did(manifest, report) if manifest is not None else None
+    issuer = _issuer(reader, parsed, resolve or {}, report) if parsed is not None else None
+    if manifest is None or issuer is None:
         return report
+    problem = issuer.proof_problem(manifest, "manifest.json")
+    if problem:
+        report.problems.append(problem)
+        return report
+    files = manifest.get("files")
+    files = files if isinstance(files, dict) else {}
+    report.problems += _file_problems(reader, files, report, progress)
+    report.problems += _unlisted_files(reader, files)
+    report.problems += issuer.copy_problems()
+    report.problems += _credential_problems(reader, files, issuer, now, report)
+    return report
+
+
+@dataclass
+class _Issuer:
+    """The keys the issuer's DID document (read from ``source``) lets it sign assertions with."""
+
+    did: str
+    host: str
+    source: str
+    copy_path: str                  # the bundle's own copy of the DID document
+    keys: dict[str, bytes]
+    copy_keys: dict[str, bytes]     # those its copy lists, when the document came from elsewhere
+
+    def proof_problem(self, obj: dict, what: str) -> str | None:
+        """What is wrong with ``obj``'s proof, or None when these keys vouch for it."""
+        proof = obj.get("proof")
+        vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
+        if not isinstance(proof, dict) or vm not in self.keys:
+            return f"{what}: signed with a key the DID document at {self.source} does not list ({vm})"
+        if proof.get("proofPurpose") != "assertionMethod":
+            return f"{what}: the proof's purpose is {proof.get('proofPurpose')!r}, not assertionMethod"
+        try:
+            signing.verify(obj, self.keys[vm])
+        except IntegrityError as exc:
+            if self._signed_by_copy(obj, vm):
+                return (f"{what}: signed by another key than {self.did} publishes at {self.source}: the bundle carries its own "
+                        f"{self.copy_path} with a different key, so it was not issued by {self.host}")
+            return f"{what}: {exc.message}"
+        return None
+
+    def _signed_by_copy(self, obj: dict, vm: str) -> bool:
+        if vm not in self.copy_keys or self.copy_keys[vm] == self.keys[vm]:
+            return False
+        try:
+            signing.verify(obj, self.copy_keys[vm])
+        except IntegrityError:
+            return False
+        return True
+
+    def copy_problems(self) -> list[str]:
+        if self.copy_keys and self.copy_keys != self.keys:
+            return [f"{self.copy_path}: lists other keys than the DID document {self.did} publishes at {self.source}"]
+        return []
+
+
+def _issuer_did(manifest: dict, report: VerifyReport) -> DidWeb | None:
     did = str(manifest.get("issuer") or "")
     report.did = did
     try:
-        parsed = parse_did_web(did)
+        return parse_did_web(did)
     except UsageError:
         report.problems.append("manifest.json names no well-formed did:web issuer")
-        return report
+        return None
 
+
+def _issuer(reader: _Reader, parsed: DidWeb, resolve: dict[str, str], report: VerifyReport) -> _Issuer | None:
+    """The issuer's keys, from the DID's own origin (or ``resolve``) for a URL or a resolved host,
+    else from the folder's own copy (with a warning saying so); None when there are none."""
+    did = parsed.did
     copy_path = parsed.document_path()
     copy_raw = reader.read(copy_path)
     for host in sorted(set(resolve) - {parsed.host}):
         report.warnings.append(f"--resolve {host}=... is not used: the bundle's issuer is {did} (host {parsed.host})")
     if reader.is_url or parsed.host in resolve:
-        source = parsed.document_url(resolve.get(parsed.host))
-        report.did_document = source
-        try:
-            raw = _http_get(source, MAX_DID_DOCUMENT)
-        except VaultError as exc:
-            # Fail closed: without the key its domain serves, nothing in the bundle is vouched for.
-            report.problems.append(f"the key of {did} could not be checked: {exc.message}")
-            report.hint = (f"the key of {did} is read from {source}; to read it from elsewhere "
-                           f"(a mirror, a test server), give --resolve {parsed.host}=URL")
-            return report
-        doc = _json(raw, f"the DID document of {did} at {source}", report)
-        report.key_checked = doc is not None
+        doc, source = _fetched_did_document(parsed, resolve, report)
     else:
-        source = copy_path
-        doc = _json(copy_raw, copy_path, report)
-        report.did_document = str(Path(location) / copy_path)
-        report.warnings.append(
-            f"the key was read from the folder's own {copy_path} and NOT checked against {parsed.host}: "
-            f"verify the site's URL, or give --resolve {parsed.host}=URL to fetch the DID document from where it is served")
+        doc, source = _own_did_document(reader.location, parsed, copy_raw, report)
     if doc is None:
-        return report
+        return None
     keys = _assertion_keys(doc, did)
     if doc.get("id") != did or not keys:
         report.problems.append(f"{source} does not describe {did} with an Ed25519 assertion key")
-        return report
-    copy_keys: dict[str, bytes] = {}
-    if report.key_checked and copy_raw is not None:
-        try:
-            copy_doc = json.loads(copy_raw)
-            copy_keys = _assertion_keys(copy_doc, did) if isinstance(copy_doc, dict) else {}
-        except ValueError:
-            copy_keys = {}
+        return None
+    copy_keys = _copy_keys(copy_raw, did) if report.key_checked else {}
+    return _Issuer(did, parsed.host, source, copy_path, keys, copy_keys)
 
-    def check_proof(obj: dict, what: str) -> bool:
-        proof = obj.get("proof")
-        vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
-        if not isinstance(proof, dict) or vm not in keys:
-            report.problems.append(f"{what}: signed with a key the DID document at {source} does not list ({vm})")
-            return False
-        if proof.get("proofPurpose") != "assertionMethod":
-            report.problems.append(f"{what}: the proof's purpose is {proof.get('proofPurpose')!r}, not assertionMethod")
-            return False
-        try:
-            signing.verify(obj, keys[vm])
-        except IntegrityError as exc:
-            if vm in copy_keys and copy_keys[vm] != keys[vm]:
-                try:
-                    signing.verify(obj, copy_keys[vm])
-                    report.problems.append(
-                        f"{what}: signed by another key than {did} publishes at {source}: the bundle carries its own "
-                        f"{copy_path} with a different key, so it was not issued by {parsed.host}")
-                    return False
-                except IntegrityError:
-                    pass
-            report.problems.append(f"{what}: {exc.message}")
-            return False
-        return True
 
-    if not check_proof(manifest, "manifest.json"):
-        return report
-    files = manifest.get("files")
-    files = files if isinstance(files, dict) else {}
+def _fetched_did_document(parsed: DidWeb, resolve: dict[str, str], report: VerifyReport) -> tuple[dict | None, str]:
+    did = parsed.did
+    source = parsed.document_url(resolve.get(parsed.host))
+    report.did_document = source
+    try:
+        raw = _http_get(source, MAX_DID_DOCUMENT)
+    except VaultError as exc:
+        # Fail closed: without the key its domain serves, nothing in the bundle is vouched for.
+        report.problems.append(f"the key of {did} could not be checked: {exc.message}")
+        report.hint = (f"the key of {did} is read from {source}; to read it from elsewhere "
+                       f"(a mirror, a test server), give --resolve {parsed.host}=URL")
+        return None, source
+    doc = _json(raw, f"the DID document of {did} at {source}", report)
+    report.key_checked = doc is not None
+    return doc, source
+
+
+def _own_did_document(location: str, parsed: DidWeb, copy_raw: bytes | None, report: VerifyReport) -> tuple[dict | None, str]:
+    copy_path = parsed.document_path()
+    doc = _json(copy_raw, copy_path, report)
+    report.did_document = str(Path(location) / copy_path)
+    report.warnings.append(
+        f"the key was read from the folder's own {copy_path} and NOT checked against {parsed.host}: "
+        f"verify the site's URL, or give --resolve {parsed.host}=URL to fetch the DID document from where it is served")
+    return doc, copy_path
+
+
+def _copy_keys(copy_raw: bytes | None, did: str) -> dict[str, bytes]:
+    if copy_raw is None:
+        return {}
+    try:
+        copy_doc = json.loads(copy_raw)
+    except ValueError:
+        return {}
+    return _assertion_keys(copy_doc, did) if isinstance(copy_doc, dict) else {}
+
+
+def _file_problems(reader: _Reader, files: dict, report: VerifyReport, progress: Callable[..., None] | None) -> list[str]:
+    """Every file the manifest lists, read and hashed."""
+    found = []
     if progress:
         progress(0, total=len(files))
     for rel, expected in sorted(files.items()):
         data = reader.read(rel)
         report.files_checked += 1
         if data is None:
-            report.problems.append(f"{rel}: listed in the manifest but missing")
+            found.append(f"{rel}: listed in the manifest but missing")
         elif hashlib.sha256(data).hexdigest() != expected:
-            report.problems.append(f"{rel}: content differs from the signed manifest")
+            found.append(f"{rel}: content differs from the signed manifest")
         if progress:
             progress(1)
+    return found
+
+
+def _unlisted_files(reader: _Reader, files: dict) -> list[str]:
+    """Files of a folder the manifest does not list (a URL cannot be listed)."""
     listing = reader.listing()
-    if listing is not None:
-        for rel in sorted(listing - set(files) - {"manifest.json"}):
-            report.problems.append(f"{rel}: not in the signed manifest")
-    if report.key_checked and copy_keys and copy_keys != keys:
-        report.problems.append(f"{copy_path}: lists other keys than the DID document {did} publishes at {source}")
+    if listing is None:
+        return []
+    return [f"{rel}: not in the signed manifest" for rel in sorted(listing - set(files) - {"manifest.json"})]
+
+
+def _credential_problems(reader: _Reader, files: dict, issuer: _Issuer, now: datetime, report: VerifyReport) -> list[str]:
+    """Every credential the manifest lists, each added to ``report.credentials``."""
+    found = []
     for rel in sorted(f for f in files if f.startswith("credentials/") and f != "credentials/index.json"):
-        cred = _json(reader.read(rel), rel, report)
+        cred, problem = _load_json(reader.read(rel), rel)
         if cred is None:
+            found.append(str(problem))
             continue
         entry = {"path": rel, "valid_until": cred.get("validUntil"), "ok": False}
         report.credentials.append(entry)
-        if cred.get("issuer") != did:
-            report.problems.append(f"{rel}: issued by {cred.get('issuer')}, not {did}")
-            continue
-        if not check_proof(cred, rel):
-            continue
-        until = parse_iso(cred.get("validUntil"))
-        start = parse_iso(cred.get("validFrom"))
-        if until is not None and until < now:
-            report.problems.append(f"{rel}: expired on {cred.get('validUntil')}")
-            continue
-        if start is not None and start > now:
-            report.problems.append(f"{rel}: not valid before {cred.get('validFrom')}")
-            continue
-        entry["ok"] = True
-    return report
+        problem = _credential_problem(cred, rel, issuer, now)
+        if problem:
+            found.append(problem)
+        else:
+            entry["ok"] = True
+    return found
+
+
+def _credential_problem(cred: dict, rel: str, issuer: _Issuer, now: datetime) -> str | None:
+    if cred.get("issuer") != issuer.did:
+        return f"{rel}: issued by {cred.get('issuer')}, not {issuer.did}"
+    problem = issuer.proof_problem(cred, rel)
+    if problem:
+        return problem
+    until = parse_iso(cred.get("validUntil"))
+    start = parse_iso(cred.get("validFrom"))
+    if until is not None and until < now:
+        return f"{rel}: expired on {cred.get('validUntil')}"
+    if start is not None and start > now:
+        return f"{rel}: not valid before {cred.get('validFrom')}"
+    return None

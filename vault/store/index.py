@@ -30,8 +30,11 @@ import hashlib
 import hmac
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from ..errors import IntegrityError, StorageError
 
 INDEX_FORMAT = "1"
 KEY_LABEL = b"vault/index/catalog.db page key v1"
@@ -178,3 +181,28 @@ def match_clauses(text: str) -> list[tuple[str, str]]:
         else:
             out.append(("fts", f'"{word}"*'))
     return out
+
+
+@contextmanager
+def index_errors(path: Path) -> Iterator[None]:
+    """SQLite failures of the index as VaultErrors (disk full, damaged file)."""
+    import apsw
+
+    try:
+        yield
+    except IndexUnusable as exc:
+        raise StorageError(f"cannot open index/catalog.db: {exc}",
+                           hint="check that the vault folder is writable; index/ is rebuilt from the journal when deleted") from exc
+    except apsw.FullError as exc:
+        raise StorageError("disk full while writing index/catalog.db",
+                           hint="free some space and run the command again; nothing half-written is visible") from exc
+    except (apsw.CorruptError, apsw.NotADBError) as exc:
+        # Derived state: drop it, the next command rebuilds it from the journal.
+        remove_files(path)
+        raise IntegrityError("index/catalog.db is damaged; it was removed and is rebuilt from the journal",
+                             hint="run the command again") from exc
+    except apsw.Error as exc:
+        raise StorageError(f"the catalog index failed: {exc}",
+                           hint="index/ is rebuilt from the journal when deleted") from exc
+
+

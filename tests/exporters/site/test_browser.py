@@ -110,12 +110,18 @@ def _axe_violations(page, axe_js, profile, dark: bool = False) -> list[dict]:
 @requires_chromium
 @requires_npm
 def test_axe_core_finds_no_violations(vault_env, tmp_path):
-    from support.rich_site import rich_site
+    from support.rich_site import build, configure, rich_site
 
     axe_js = _axe_script()
     out = rich_site(vault_env, tmp_path)
+    # The same site one post a page: archive pages, with their pager's gaps and current page.
+    configure(vault_env, "  image: images/me.jpg\n  per_page: 1\n")
+    paged = tmp_path / "paged"
+    build(vault_env, paged)
     profile = tmp_path / "chromium-profile"
     pages = {
+        "home with archive pages": paged / "index.html",
+        "archive page": paged / "page" / "2" / "index.html",
         "home": out / "index.html",
         "untitled post": next(p for p in (out / "posts").glob("*/index.html") if "quick thought" in p.read_text()),
         "post with a photo": next(p for p in (out / "posts").glob("*/index.html") if "photo of a field" in p.read_text()),

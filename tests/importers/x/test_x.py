@@ -178,14 +178,14 @@ def test_ids_stay_strings_beyond_2_53(vault_env, tmp_path):
     (None, None),
 ])
 def test_x_time(value, expected):
-    from importers.x.importer import parse_x_time
+    from importers.x.fields import parse_x_time
     from vault.models import iso
 
     assert iso(parse_x_time(value)) == expected
 
 
 def test_snowflake_time_matches_created_at():
-    from importers.x.importer import snowflake_time
+    from importers.x.fields import snowflake_time
     from vault.models import iso
 
     # The id of a documented example tweet encodes exactly its created_at.
@@ -194,7 +194,7 @@ def test_snowflake_time_matches_created_at():
 
 
 def test_tco_expansion_is_token_exact():
-    from importers.x.importer import expand_tco, unescape
+    from importers.x.fields import expand_tco, unescape
 
     expand = {"https://t.co/abc": "https://a.example/", "https://t.co/abcd": "https://b.example/"}
     assert expand_tco("x https://t.co/abcd y https://t.co/abc https://t.co/M1", expand, {"https://t.co/M1"}) == \

@@ -515,6 +515,37 @@ def test_pagination_shows_every_post_once_with_numbered_pages(vault_env, tmp_pat
     assert '<span aria-current="page">2</span>' in (out / "page/2/index.html").read_text()
 
 
+def test_a_post_that_opens_a_new_archive_page_leaves_the_older_pages_alone(vault_env, tmp_path):
+    inject(vault_env.path, [post(f"n{i}", 1 + i, f"Dated post {i:02d}") for i in range(12)])
+    configure(vault_env, per_page=3)
+    assert vault_env.run("mark", "--all", "--public").code == 0
+    out = tmp_path / "site"
+    build(vault_env, out)
+    assert sorted(p.parent.name for p in (out / "page").glob("*/index.html")) == ["1", "2", "3"]
+    shared = {"index.html", "atom.xml", "rss.xml", "feed.json", "sitemap.xml", "manifest.json", "2024/index.html",
+              "archive/index.html"}
+
+    def add(source_id: str, day: int, pages: set[str]) -> None:
+        before = bundle_bytes(out)
+        inject(vault_env.path, [post(source_id, day, f"Dated post {source_id}")])
+        assert vault_env.run("mark", "--all", "--public").code == 0
+        build(vault_env, out)
+        after = bundle_bytes(out)
+        changed = {rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)}
+        new_page = {rel for rel in changed if rel.startswith("posts/")}
+        assert len(new_page) == 1 and not new_page & before.keys()
+        assert changed - new_page <= shared | pages and pages <= changed, sorted(changed)
+
+    # A 13th post: the home page's oldest moves to a new page 4; page 3 only gains its "newer" link.
+    add("n12", 20, {"page/3/index.html", "page/4/index.html"})
+    page4 = (out / "page/4/index.html").read_text()
+    assert 'href="../../index.html">Newer posts</a>' in page4 and 'href="../../page/3/index.html">Older posts</a>' in page4
+    assert '<span aria-current="page">4</span>' in page4
+    assert 'href="../../page/4/index.html">Newer posts</a>' in (out / "page/3/index.html").read_text()
+    # A 14th: only the newest archive page takes it.
+    add("n13", 21, {"page/4/index.html"})
+
+
 def test_rebuilds_are_byte_identical_with_the_real_image_size(vault_env, tmp_path):
     inject(vault_env.path, [photo("a.jpg", jpeg(PHOTO_COLOR, quality=90, size=(1600, 1200)), width=4, height=3),
                             post("a", 2, "Declared four by three", media_refs=["a.jpg"])])

@@ -244,7 +244,7 @@ def test_a_segment_that_never_reaches_the_journal_leaves_nothing_in_the_index(va
         raise catalog_mod.storage_error(OSError(errno.ENOSPC, "No space left on device"), "a catalog segment")
 
     with monkeypatch.context() as m:
-        m.setattr(catalog_mod._SegmentWriter, "place", no_room)
+        m.setattr(catalog_mod.SegmentWriter, "place", no_room)
         with pytest.raises(Exception, match="disk full"):
             inject(vault_env.path, [post("lost", 2, "never committed")])
     assert [r["source_id"] for r in vault_env.records()] == ["kept"]
