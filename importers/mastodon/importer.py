@@ -115,6 +115,8 @@ class MastodonImporter:
             yield from problems
             if post is None:
                 continue
+            if len(refs_found) < len(post.media_refs):  # a file it names is missing: read it again next time
+                src.unsettled(outbox_entry.rel)
             for ref, (entry, attachment) in refs_found.items():
                 media.setdefault(ref, (entry, attachment, post.created_at))
             yield post
@@ -203,7 +205,6 @@ def _post(status: dict, activity: dict, followers: str | None, src: "ExportSourc
         refs.append(ref)
         entry = src.get(ref)
         if entry is None:
-            src.unsettled(member)  # read the outbox again next time: a later archive may hold the file
             problems.append(Warning_(f"media file missing from the archive: {ref} (status {status_id})", path=member))
         else:
             found[ref] = (entry, attachment)

@@ -50,7 +50,9 @@ from .reader import (
     media_items,
     natural_key,
     number,
+    posts_to_read,
     read_posts,
+    scanned_anyway,
     stream_records,
     text_of,
 )
@@ -113,11 +115,8 @@ class FacebookImporter:
         if self._is_html(tree):
             raise html_error("Facebook", "a Facebook export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
-        # Posts files read by an earlier import are skipped; each one's posts also draw on the
-        # check-ins and on which posts the other files hold (a post repeated keeps the first).
-        inputs = [entry for _, entry in posts_files + tree.match(CHECKINS)]
-        unchanged = [entry for _, entry in posts_files if src.unchanged(entry, depends=inputs)]
-        posts_files = [(path, entry) for path, entry in posts_files if entry not in unchanged]
+        # Posts files an earlier import read unchanged are not read (their posts count as unchanged).
+        posts_files, unchanged = posts_to_read(src, posts_files, also=[entry for _, entry in tree.match(CHECKINS)])
 
         # Pass 1: what the JSON says about media (posts first, so their metadata wins), and the
         # check-ins' places.
@@ -149,17 +148,10 @@ def _catalog_posts_media(src, posts_files: list[tuple[str, Any]], unchanged: lis
             if not isinstance(got, Skipped) and isinstance(got[1], dict):
                 for media in _media_of_post(got[1]):
                     named += _note_media(catalog, media, entry.rel)
-        src.remember(entry, [name for name in named if not _scanned_anyway(name)])
+        src.remember(entry, [n for n in named if n[0] == "t" or not scanned_anyway(n[2:], MEDIA_FOLDERS, MEDIA_EXCLUDE)])
     for entry in unchanged:  # still media of their own (or thumbnails, which are not)
         for name in src.recalled(entry):
             _note_media(catalog, {"uri": name[2:]} if name[0] == "m" else {"thumbnail": {"uri": name[2:]}}, entry.rel)
-
-
-def _scanned_anyway(name: str) -> bool:
-    """A file a posts file names ("m:<uri>") that the scan of the media folders yields even when
-    the posts file is not read: not worth remembering."""
-    uri = name[2:]
-    return name[0] == "m" and bool(MEDIA_FOLDERS.search(uri)) and not MEDIA_EXCLUDE.search(uri) and is_media_name(uri)
 
 
 def _catalog_collections(tree: Tree, catalog: MediaCatalog) -> Iterator[Skipped]:

@@ -53,7 +53,9 @@ from .reader import (
     load_json,
     media_items,
     natural_key,
+    posts_to_read,
     read_posts,
+    scanned_anyway,
     stream_records,
     text_of,
 )
@@ -115,11 +117,8 @@ class InstagramImporter:
             raise html_error("Instagram", "an Instagram export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: (_order(pe[0]), natural_key(pe[0])))
         posts_files += _legacy_files(tree)
-        # Posts files read by an earlier import are skipped (a post repeated keeps the first file's
-        # record, so each file's posts draw on the others too).
-        inputs = [entry for _, entry in posts_files]
-        unchanged = [entry for _, entry in posts_files if src.unchanged(entry, depends=inputs)]
-        posts_files = [(path, entry) for path, entry in posts_files if entry not in unchanged]
+        # Posts files an earlier import read unchanged are not read (their posts count as unchanged).
+        posts_files, unchanged = posts_to_read(src, posts_files)
         catalog = MediaCatalog()
 
         # Pass 1: what the posts say about their media.  Posts files are read as streams; their
@@ -137,8 +136,8 @@ class InstagramImporter:
                     if uri and not is_url(uri):
                         catalog.add(uri, one, entry.rel, caption=text_of(one.get("title")) or "",
                                     created_at=created)
-                        if not (MEDIA_FOLDERS.search(uri) and is_media_name(uri)):
-                            named.append(uri)  # else the scan of the media folders yields it anyway
+                        if not scanned_anyway(uri, MEDIA_FOLDERS):
+                            named.append(uri)
             src.remember(entry, named)
         for entry in unchanged:  # the files they named are still media of their own
             for uri in src.recalled(entry):
