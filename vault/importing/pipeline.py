@@ -105,6 +105,7 @@ def run_import(
             if run.export_replay.replay():
                 run.finish()
                 return run.report
+            run.provenances.hash_ahead()  # its records will need the export's SHA-256
             for problem in src.problems:
                 run.report.skipped.append({"path": problem.path, "reason": problem.reason})
             total = sum(e.size or 0 for e in src.entries)

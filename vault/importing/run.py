@@ -154,8 +154,12 @@ class Run:
     # the end ----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the object writer's threads (after finish(), or when the import failed)."""
-        self.writer.close()
+        """Stop the object writer's threads and the export's hashing (after finish(), or when the
+        import failed)."""
+        try:
+            self.writer.close()
+        finally:
+            self.provenances.close()
 
     def flush_objects(self) -> None:
         """Wait for background object writes; their checksums join the next commit."""
@@ -170,6 +174,7 @@ class Run:
             return
         self.export_replay.remember()
         self.members.stage_done()
+        self.provenances.keep_finished()
         self.stage({"op": "import", "at": iso(self.captured_at), "source": self.importer.name,
                     "export": self.label, "summary": {
                         "added": self.report.added, "updated": self.report.updated,

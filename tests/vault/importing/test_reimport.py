@@ -296,3 +296,16 @@ def test_instagram_skips_posts_files_read_before(vault_env, tmp_path):
     assert rep["warnings"] == first["warnings"]
     captions = {m["filename"]: m["caption"] for m in vault_env.records("--kind", "media")}
     assert len(captions) == first["added"]["media"] + 1 and sum(1 for c in captions.values() if c) >= 1
+
+
+@pytest.mark.parametrize("python", ["/bin/false", "/nonexistent/python"])
+def test_the_export_hash_is_right_when_the_hashing_child_fails(vault_env, tmp_path, monkeypatch, python):
+    import hashlib
+
+    import vault.importing.provenance as provenance
+
+    monkeypatch.setattr(provenance.sys, "executable", python)
+    path = write_zip(tmp_path / "x.zip", x_files())
+    import_json(vault_env, path)
+    shas = {p["provenance"]["export_sha256"] for p in vault_env.records("--kind", "post")}
+    assert shas == {hashlib.sha256(path.read_bytes()).hexdigest()}
