@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import shutil
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -341,3 +342,17 @@ def make_export(out_dir: Path, n_posts: int, n_photos: int, photo_kb: int, parts
         json_files=json_files, json_bytes=json_bytes, photo_posts=photo_posts,
         photo_refs=sum(len(p.photos) for p in posts), unposted=len(unposted),
         gen_s=time.perf_counter() - t0)
+
+
+def make_newer(zips: list[Path], out_dir: Path, n_photos: int, photo_kb: int, rng: random.Random) -> list[Path]:
+    """The next export: the same zips, the first one holding one more photo in a media folder.
+
+    A copy of the first zip with the photo appended (posts files, albums and every other member
+    byte for byte the same); the other parts are given as they are."""
+    out_dir.mkdir()
+    newer = out_dir / zips[0].name
+    shutil.copyfile(zips[0], newer)
+    with zipfile.ZipFile(newer, "a", allowZip64=True) as zf:
+        name = f"your_facebook_activity/posts/media/{ALBUMS[0][1]}/{10**17 + n_photos}_{n_photos}_n.jpg"
+        zf.writestr(zinfo(name, zipfile.ZIP_STORED), PhotoMaker(photo_kb, rng).make(n_photos))
+    return [newer, *zips[1:]]

@@ -25,7 +25,7 @@ from pathlib import Path
 # roll benchmark's; sharing them keeps both benchmarks measuring the same way.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import import_files as common  # noqa: E402
-from facebook_export import POSTS_PER_FILE, make_export  # noqa: E402  (the export this benchmark imports)
+from facebook_export import POSTS_PER_FILE, make_export, make_newer  # noqa: E402  (the export this benchmark imports)
 
 GOAL_REIMPORT_RATIO = common.GOAL_REIMPORT_RATIO   # re-import wall time <= 0.1 x first import
 GOAL_PEAK_RSS_MB = common.GOAL_PEAK_RSS_MB         # the camera roll's memory bound, applied here too
@@ -135,6 +135,11 @@ def fmt_table(r: dict) -> str:
         ("  / first import", f"{r['reimport_ratio']:.3f} x", f"<= {GOAL_REIMPORT_RATIO} x", met(g["reimport"])),
         ("  report", f"added {counts(r['reimport_added'])}, updated {counts(r['reimport_updated'])}; "
                      f"unchanged {counts(r['reimport_unchanged'])}", "adds nothing", met(g["reimport_adds_nothing"])),
+        ("newer export (+1 photo)", f"{r['newer_s']:.2f} s  cpu {r['newer_cpu_s']:.2f} s  "
+                                    f"peak RSS {r['newer_peak_rss_mb']:.1f} MB", "", ""),
+        ("  / first import", f"{r['newer_ratio']:.3f} x", f"<= {GOAL_REIMPORT_RATIO} x", met(g["newer_reimport"])),
+        ("  report", f"added {counts(r['newer_added'])}, updated {counts(r['newer_updated'])}; "
+                     f"{r['newer_unchanged_files']} files not read", "adds 1 media", met(g["newer_adds_the_photo"])),
         ("  (startup floor)", f"{r['startup_s']:.2f} s  {r['startup_peak_rss_mb']:.1f} MB  "
                               "(`vault key show`, for scale)", "", ""),
     ]
@@ -221,10 +226,15 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     again = run_vault(import_argv, env, logs, "import2", ok=(0, 3))
     common.log(f"  {again.wall:.2f} s")
     objects_again = object_files(vdir / "objects")
+    newer = make_newer(ex.zips, work / "newer", args.photos, args.photo_kb, random.Random(args.seed + 1))
+    common.settle()
+    common.log("vault import (a newer export: the same and one new photo) ...")
+    third = run_vault(common.vault_cmd("--vault", vdir, "--quiet", "--json", "import", *newer), env, logs, "import3", ok=(0, 3))
+    common.log(f"  {third.wall:.2f} s")
 
     # The reports say what was done: a "fast" import that skipped half the export, or a
     # re-import that quietly added records, would be misleading, so the counts go into the output.
-    rep1, rep2 = json.loads(first.stdout), json.loads(again.stdout)
+    rep1, rep2, rep3 = json.loads(first.stdout), json.loads(again.stdout), json.loads(third.stdout)
     kib_to_mb = 1024 / MB
     r: dict = {
         "posts": args.posts, "photos": args.photos, "photo_kb": args.photo_kb, "parts": args.parts,
@@ -245,6 +255,10 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "reimport_unchanged": rep2.get("unchanged", {}),
         "reimport_skipped": len(rep2.get("skipped", [])),
         "reimport_objects_written": len(objects_again - objects_first),
+        "newer_s": third.wall, "newer_cpu_s": third.cpu, "newer_ratio": third.wall / first.wall,
+        "newer_peak_rss_mb": third.maxrss_kib * kib_to_mb,
+        "newer_added": rep3.get("added", {}), "newer_updated": rep3.get("updated", {}),
+        "newer_unchanged_files": rep3.get("unchanged_files", 0),
         # A process that starts Python and opens the vault but does no work: the part of the
         # re-import time no importer change can remove.
         "startup_s": shown.wall, "startup_peak_rss_mb": shown.maxrss_kib * kib_to_mb,
@@ -257,6 +271,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "reimport": r["reimport_ratio"] <= GOAL_REIMPORT_RATIO,
         "reimport_adds_nothing": not any(r["reimport_added"].values()) and not any(r["reimport_updated"].values()),
         "reimport_no_objects": r["reimport_objects_written"] == 0,
+        "newer_reimport": r["newer_ratio"] <= GOAL_REIMPORT_RATIO,
+        "newer_adds_the_photo": r["newer_added"] == {"post": 0, "media": 1, "rating": 0} and not any(r["newer_updated"].values()),
         "peak_rss": r["import_peak_rss_mb"] < GOAL_PEAK_RSS_MB,
     }
     if r["import_over_age"] is not None:

@@ -87,14 +87,15 @@ class EtsyImporter:
 
     def read(self, src) -> Iterator[Item]:
         found = False
-        for entry in src.entries:
-            if not _candidate(entry.path):
-                continue
+        candidates = [entry for entry in src.entries if _candidate(entry.path)]
+        for entry in candidates:
             head = _head(entry)
             if head is None or not _looks_etsy(head):
                 continue
             found = True
-            yield from self._file(entry)
+            # A file an earlier import read is skipped (a review in two files counts once).
+            if not src.unchanged(entry, depends=candidates):
+                yield from self._file(entry)
         if not found:
             raise UnsupportedInputError(
                 f"{src.display_name}: not an Etsy reviews file",

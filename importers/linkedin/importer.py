@@ -73,7 +73,10 @@ class LinkedInImporter:
     def read(self, src: "ExportSource") -> Iterator[Item]:
         """Yield one PostItem per share row; unreadable rows and files as Skipped."""
         seen: set[str] = set()
-        for entry in _shares_files(src):
+        shares = _shares_files(src)
+        for entry in shares:
+            if src.unchanged(entry, depends=shares):  # read by an earlier import (a share in two files counts once)
+                continue
             for item in _read_shares(entry):
                 if isinstance(item, PostItem):
                     if item.source_id in seen:

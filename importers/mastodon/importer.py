@@ -92,6 +92,9 @@ class MastodonImporter:
         outbox_entry = src.get("outbox.json")
         if outbox_entry is None:
             return
+        if src.unchanged(outbox_entry, depends=[actor_entry] if actor_entry else []):
+            yield from _recalled(src, outbox_entry)  # read by an earlier import: only its media and boosts
+            return
         # Read as a stream: an outbox can be hundreds of MB; memory follows its largest activity.
         items = RecordStream(outbox_entry, ("orderedItems",))
         media: dict[str, tuple["Entry", dict, Any]] = {}  # ref -> (entry, attachment, published)
@@ -115,6 +118,8 @@ class MastodonImporter:
             yield from problems
             if post is None:
                 continue
+            if len(refs_found) < len(post.media_refs):  # a file it names is missing: read it again next time
+                src.unsettled(outbox_entry.rel)
             for ref, (entry, attachment) in refs_found.items():
                 media.setdefault(ref, (entry, attachment, post.created_at))
             yield post
@@ -123,6 +128,7 @@ class MastodonImporter:
             return
         if boosts:
             yield Held("boosts", boosts)
+        src.remember(outbox_entry, [f"boosts:{boosts}", *media], inputs=[entry for entry, _, _ in media.values()])
 
         order = {id(entry): i for i, entry in enumerate(src.entries)}
         for ref, (entry, attachment, published) in sorted(media.items(), key=lambda kv: order.get(id(kv[1][0]), 0)):
@@ -139,6 +145,20 @@ class MastodonImporter:
                 height=_int(attachment.get("height")),
                 alt=_str(attachment.get("name")),
             )
+
+
+def _recalled(src: "ExportSource", outbox_entry: "Entry") -> Iterator[Item]:
+    """What an outbox read by an earlier import still gives: its boosts, and its media files
+    (unchanged, or it would have been read again), which skip by their own fingerprints."""
+    for name in src.recalled(outbox_entry):
+        if name.startswith("boosts:"):
+            if int(name[7:]):
+                yield Held("boosts", int(name[7:]))
+            continue
+        entry = src.get(name)
+        if entry is not None:
+            yield MediaItem(ref=name, open=entry.open, size=entry.size, filename=posixpath.basename(entry.rel),
+                            member=entry.rel, fingerprint=entry.fingerprint)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -50,7 +50,9 @@ from .reader import (
     media_items,
     natural_key,
     number,
+    posts_to_read,
     read_posts,
+    scanned_anyway,
     stream_records,
     text_of,
 )
@@ -113,11 +115,13 @@ class FacebookImporter:
         if self._is_html(tree):
             raise html_error("Facebook", "a Facebook export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
+        # Posts files an earlier import read unchanged are not read (their posts count as unchanged).
+        posts_files, unchanged = posts_to_read(src, posts_files, also=[entry for _, entry in tree.match(CHECKINS)])
 
         # Pass 1: what the JSON says about media (posts first, so their metadata wins), and the
         # check-ins' places.
         catalog = MediaCatalog()
-        _catalog_posts_media(posts_files, catalog)
+        _catalog_posts_media(src, posts_files, unchanged, catalog)
         yield from _catalog_collections(tree, catalog)
         checkins: dict[Any, Place] = {}
         yield from _read_checkins(tree, checkins)
@@ -134,14 +138,20 @@ class FacebookImporter:
             yield from not_posts.warnings(entry.rel)
 
 
-def _catalog_posts_media(posts_files: list[tuple[str, Any]], catalog: MediaCatalog) -> None:
+def _catalog_posts_media(src, posts_files: list[tuple[str, Any]], unchanged: list[Any], catalog: MediaCatalog) -> None:
     """Note in ``catalog`` the media the posts files name.  A posts file is read as a stream (it
-    can be hundreds of MB); its problems are reported by pass 2, which reads it again."""
+    can be hundreds of MB); its problems are reported by pass 2, which reads it again.  What an
+    unchanged posts file (not read) named is what it named when an earlier import read it."""
     for _, entry in posts_files:
+        named: list[str] = []
         for got in _posts_stream(entry):
             if not isinstance(got, Skipped) and isinstance(got[1], dict):
                 for media in _media_of_post(got[1]):
-                    _note_media(catalog, media, entry.rel)
+                    named += _note_media(catalog, media, entry.rel)
+        src.remember(entry, [n for n in named if n[0] == "t" or not scanned_anyway(n[2:], MEDIA_FOLDERS, MEDIA_EXCLUDE)])
+    for entry in unchanged:  # still media of their own (or thumbnails, which are not)
+        for name in src.recalled(entry):
+            _note_media(catalog, {"uri": name[2:]} if name[0] == "m" else {"thumbnail": {"uri": name[2:]}}, entry.rel)
 
 
 def _catalog_collections(tree: Tree, catalog: MediaCatalog) -> Iterator[Skipped]:
@@ -274,13 +284,18 @@ def _why_not_a_post(post: dict) -> str | None:
     return "attachments with neither text, media nor a link"
 
 
-def _note_media(catalog: MediaCatalog, media: dict, member: str) -> None:
+def _note_media(catalog: MediaCatalog, media: dict, member: str) -> list[str]:
+    """Note a media entry of the JSON; returns the files it named, as "m:<uri>" / "t:<uri>"."""
+    named = []
     uri = clean_uri(media.get("uri"))
     if uri and not is_url(uri):
         catalog.add(uri, media, member)
+        named.append("m:" + uri)
     thumbnail = clean_uri(dig(media, "thumbnail", "uri"))
     if thumbnail and not is_url(thumbnail):
         catalog.thumbnails.add(thumbnail)
+        named.append("t:" + thumbnail)
+    return named
 
 
 def _media_of_collection(root: Any) -> Iterator[dict]:

@@ -53,7 +53,9 @@ from .reader import (
     load_json,
     media_items,
     natural_key,
+    posts_to_read,
     read_posts,
+    scanned_anyway,
     stream_records,
     text_of,
 )
@@ -115,11 +117,14 @@ class InstagramImporter:
             raise html_error("Instagram", "an Instagram export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: (_order(pe[0]), natural_key(pe[0])))
         posts_files += _legacy_files(tree)
+        # Posts files an earlier import read unchanged are not read (their posts count as unchanged).
+        posts_files, unchanged = posts_to_read(src, posts_files)
         catalog = MediaCatalog()
 
         # Pass 1: what the posts say about their media.  Posts files are read as streams; their
         # problems are reported in pass 2, which reads them again.
         for path, entry in posts_files:
+            named: list[str] = []
             for got in _PostsOf(path, entry):
                 if isinstance(got, Skipped) or not isinstance(got[1], dict):
                     continue
@@ -131,6 +136,12 @@ class InstagramImporter:
                     if uri and not is_url(uri):
                         catalog.add(uri, one, entry.rel, caption=text_of(one.get("title")) or "",
                                     created_at=created)
+                        if not scanned_anyway(uri, MEDIA_FOLDERS):
+                            named.append(uri)
+            src.remember(entry, named)
+        for entry in unchanged:  # the files they named are still media of their own
+            for uri in src.recalled(entry):
+                catalog.add(uri, {}, entry.rel, caption="")
         # The captions above are "" rather than None so a missing caption is not taken from
         # another field; turn them back into None.
         for uri in catalog:

@@ -332,6 +332,7 @@ def media_items(tree: Tree, catalog: MediaCatalog, folders: re.Pattern[str],
         info = catalog[uri]
         entry = tree.lookup(uri)
         if entry is None:
+            tree.src.unsettled(info["member"])  # read it again: a later export may hold the file
             yield Warning_(f"media file missing from the export: {uri}", path=info["member"])
             continue
         done.add(id(entry))
@@ -360,6 +361,22 @@ def media_items(tree: Tree, catalog: MediaCatalog, folders: re.Pattern[str],
             member=entry.rel,
             fingerprint=entry.fingerprint,
         )
+
+
+def posts_to_read(src, posts_files: list[tuple[str, Any]], also: Iterable[Any] = ()) -> tuple[list[tuple[str, Any]], list[Any]]:
+    """(the posts files to read, the entries of those an earlier import read unchanged).
+
+    A posts file's posts also draw on the other posts files (a post repeated keeps the first
+    file's record) and on ``also`` (Facebook's check-ins): they are its ``depends``."""
+    inputs = [entry for _, entry in posts_files] + list(also)
+    unchanged = [entry for _, entry in posts_files if src.unchanged(entry, depends=inputs)]
+    return [(path, entry) for path, entry in posts_files if entry not in unchanged], unchanged
+
+
+def scanned_anyway(uri: str, folders: re.Pattern[str], exclude: re.Pattern[str] | None = None) -> bool:
+    """True for a file a posts file names that :func:`media_items` finds by scanning ``folders``
+    even when that posts file is not read: it need not be remembered with the posts file."""
+    return bool(folders.search(uri)) and not (exclude is not None and exclude.search(uri)) and is_media_name(uri)
 
 
 def natural_key(path: str) -> list:

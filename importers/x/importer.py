@@ -100,11 +100,17 @@ class XImporter:
             media_dirs += [folder + d for d in MEDIA_DIRS if folder + d not in media_dirs]
 
         state = _State(src, media_dirs)
+        # A part read by an earlier import is skipped (its media are still yielded, as files no
+        # tweet named); its tweets also drew on the manifest and on the other parts (duplicates).
+        inputs = [listed_part for rel, _ in parts if (listed_part := src.get(rel)) is not None] + ([found[0]] if found else [])
         for rel, count in parts:
             part = src.get(rel)
             if part is None:
                 yield Skipped(rel, "listed in data/manifest.js but missing from the export")
                 continue
+            if src.unchanged(part, depends=inputs):
+                continue
+            state.reading = rel
             # Read as a stream: a tweets part can be hundreds of MB.
             records = RecordStream(part, fallback=lambda root: [root], after=b"=", strip_tail=True)
             damaged = False
@@ -165,6 +171,7 @@ class _State:
         self.media_dirs = media_dirs
         self.seen_tweets: set[str] = set()
         self.seen_media: set[str] = set()  # rel paths of media files already yielded
+        self.reading: str | None = None    # the tweets part being read
 
     def tweet(self, tweet: dict, rel: str, index: int) -> Iterator[Item]:
         tid = str_id(tweet.get("id_str")) or str_id(tweet.get("id"))
@@ -253,6 +260,8 @@ class _State:
             entry = self.src.get(f"{folder}/{name}")
             if entry is not None:
                 return entry
+        if self.reading is not None:
+            self.src.unsettled(self.reading)  # what a tweet keeps of a file depends on whether the export holds it
         return None
 
     def unreferenced_media(self) -> Iterator[Item]:

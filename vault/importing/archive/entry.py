@@ -24,10 +24,11 @@ class Part:
 class SourceState:
     """Shared by an ExportSource and its entries, so entries refuse to open after close()."""
 
-    __slots__ = ("closed",)
+    __slots__ = ("closed", "failed")
 
     def __init__(self) -> None:
         self.closed = False
+        self.failed: set[str] = set()  # paths of members that could not be opened or read whole
 
 
 class Entry:
@@ -75,11 +76,13 @@ class Entry:
         try:
             inner = self._opener()
         except open_errors() as exc:
+            self._state.failed.add(self.path)
             raise ArchiveMemberError(
                 f"cannot open {self._label}: {str(exc) or type(exc).__name__}", hint=CORRUPT_HINT, member=self.path
             ) from exc
         # The buffer makes line-wise reading (csv, readline) efficient; size checks sit below it.
-        return io.BufferedReader(BoundedReader(inner, self._label, self.path, self.size), READER_BUFFER)
+        reader = BoundedReader(inner, self._label, self.path, self.size, on_fail=self._state.failed.add)
+        return io.BufferedReader(reader, READER_BUFFER)
 
     def _too_big(self, limit: int) -> ArchiveMemberError:
         message = f"{self._label} is larger than {human_size(limit)}; not reading it whole"

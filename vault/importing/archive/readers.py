@@ -10,7 +10,7 @@ import sys
 import tarfile
 import zipfile
 import zlib
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Callable
 
 from vault.errors import VaultError
 
@@ -76,18 +76,22 @@ class BoundedReader(io.RawIOBase):
     ArchiveMemberError naming the member, so importers need to catch only one exception.
     """
 
-    def __init__(self, inner: IO[bytes], label: str, member: str, size: int | None) -> None:
+    def __init__(self, inner: IO[bytes], label: str, member: str, size: int | None,
+                 on_fail: Callable[[str], object] | None = None) -> None:
         super().__init__()
         self._inner = inner
         self._label = label
         self._member = member
         self._size = size  # None: nothing was declared, so nothing to enforce
         self._pos = 0
+        self._on_fail = on_fail  # told the member's path when reading it fails
 
     def readable(self) -> bool:
         return True
 
     def _fail(self, what: str) -> ArchiveMemberError:
+        if self._on_fail is not None:
+            self._on_fail(self._member)
         return ArchiveMemberError(f"cannot read {self._label}: {what}", hint=CORRUPT_HINT, member=self._member)
 
     def _inner_read(self, size: int) -> bytes:

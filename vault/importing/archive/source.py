@@ -19,6 +19,7 @@ from vault.models import Skipped
 
 from .detect import detect_kind
 from .entry import Entry, Part, SourceState
+from .memory import AsksEarlierImports
 from .names import (
     REASON_BOMB,
     REASON_BUDGET,
@@ -82,7 +83,7 @@ class _Found:
     opener: Callable[[], IO[bytes]]
 
 
-class ExportSource:
+class ExportSource(AsksEarlierImports):
     """All members of one export, given as one or more parts.  A context manager.
 
     Fingerprints: zip "zip:<crc32 hex>:<size>", tar "tar:<size>:<mtime>", folder and bare file

@@ -1,0 +1,164 @@
+"""Media and captures: bytes stored as objects, and the media record that describes them.
+
+A media file whose fingerprint (zip CRC-32 and size, or a file's size and mtime) was stored
+before is not read at all: a keyed hint names the object it gave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from ..ids import keyed, media_id
+from ..models import CaptureItem, MediaItem, iso, nfc
+from .report import Event
+
+if TYPE_CHECKING:
+    from .run import Run
+
+# What an importer may know about a file besides its bytes (from the JSON that names it).
+_DESCRIBED = ("caption", "alt", "taken_at", "created_at")
+
+
+def media(run: "Run", item: MediaItem) -> None:
+    hint_key = None
+    if item.fingerprint:
+        hint_key = "fp:" + keyed(run.wk, "fingerprint", run.importer.name, item.ref, item.fingerprint)
+        if _known_bytes(run, item, run.cat.hint(hint_key)):
+            return
+    stored = _store_bytes(run, item)
+    if stored is None:
+        return
+    oid, size, head = stored
+    _describe(run, item, oid, size, head)
+    mid = media_id(oid)
+    if run.cat.ref(run.importer.name, item.ref) != mid:
+        run.stage({"op": "ref", "source": run.importer.name, "ref": item.ref, "media": mid})
+    if hint_key:
+        run.stage({"op": "hint", "k": hint_key, "v": oid})
+
+
+def _known_bytes(run: "Run", item: MediaItem, known: str | None) -> bool:
+    """True when the file's bytes are stored already (its fingerprint named them): nothing to
+    read.  Metadata the export adds (a caption from a JSON part imported later) still lands on
+    the stored record."""
+    source = run.importer.name
+    stored = run.cat.get_raw(media_id(known)) if known else None
+    if known is None or stored is None or not run.vault.objects.exists(known):
+        return False
+    if run.cat.ref(source, item.ref) != media_id(known):
+        run.stage({"op": "ref", "source": source, "ref": item.ref, "media": media_id(known)})
+    run.emit(Event("bytes", item.size or 0))
+    additions = {key: value for key, value in (
+        ("caption", nfc(item.caption)), ("alt", nfc(item.alt)),
+        ("taken_at", iso(item.taken_at)), ("created_at", iso(item.created_at))) if value and not stored.get(key)}
+    if additions and stored.get("source") == source:
+        richer = dict(stored, id=media_id(known), **additions)
+        richer["provenance"] = run.provenance(item.member)
+        run.upsert("media", richer)
+    else:
+        run.report.unchanged["media"] += 1
+    return True
+
+
+def _store_bytes(run: "Run", item: MediaItem) -> tuple[str, int, bytes] | None:
+    """(object id, size, head of the plaintext) of the file, stored (hashed only on a dry run);
+    None after reporting a file that cannot be read."""
+    from .archive import ArchiveMemberError
+
+    try:
+        with item.open() as stream:
+            if run.dry_run:
+                return _hash_only(run, stream)
+            res = run.vault.objects.put_stream(stream, run.wk, run.recipients, lambda n: run.emit(Event("bytes", n)),
+                                               background=run.writer, known=run.durable)
+    except ArchiveMemberError as exc:
+        run.report.skipped.append({"path": item.member or item.ref, "reason": exc.message})
+        return None
+    if res.new:
+        run.report.bytes_stored += res.size
+        if res.cipher_sha256:  # else written in the background: drained at finish
+            run.vault.checksums.add(run.vault.objects.relpath(res.object_id), res.cipher_sha256)
+    return res.object_id, res.size, res.head
+
+
+def _hash_only(run: "Run", stream) -> tuple[str, int, bytes]:
+    mac = hmac.new(run.wk, digestmod=hashlib.sha256)
+    head = b""
+    size = 0
+    while chunk := stream.read(1 << 20):
+        mac.update(chunk)
+        if len(head) < (1 << 20):
+            head += chunk[: (1 << 20) - len(head)]
+        size += len(chunk)
+        run.emit(Event("bytes", len(chunk)))
+    return mac.hexdigest(), size, head
+
+
+def _describe(run: "Run", item: MediaItem, oid: str, size: int, head: bytes) -> None:
+    """Write the media record of object ``oid``, unless another source's record holds it."""
+    from .mediainfo import probe
+
+    facts = probe(head, item.filename)
+    if facts.problem:
+        run.report.warnings.append(f"{item.member or item.ref}: {facts.problem}")
+    mid = media_id(oid)
+    existing = run.cat.get_raw(mid)
+    if existing is not None and existing.get("source") != run.importer.name:
+        # The same bytes were imported from another source first; keep that record and
+        # just let this source's posts find it.
+        run.report.unchanged["media"] += 1
+        return
+    rec: dict[str, Any] = {
+        "id": mid,
+        "kind": "media",
+        "source": run.importer.name,
+        "source_id": oid[:24],
+        "created_at": iso(item.created_at or item.taken_at or facts.taken_at),
+        "object": oid,
+        "mime": item.mime or facts.mime,
+        "size": size,
+        "filename": nfc(item.filename),
+        "width": item.width or facts.width,
+        "height": item.height or facts.height,
+        "taken_at": iso(item.taken_at or facts.taken_at),
+        "caption": nfc(item.caption),
+        "alt": nfc(item.alt),
+        "provenance": run.provenance(item.member),
+    }
+    if item.extra:
+        rec["extra"] = item.extra
+    if facts.exif_datetime is not None:
+        # Not the capture time (see mediainfo.MediaFacts): stored under its EXIF name.
+        rec["extra"] = dict(rec.get("extra") or {}, exif_datetime=iso(facts.exif_datetime))
+    if run.members.replayed and not any((item.caption, item.alt, item.taken_at, item.created_at)):
+        _keep_description(run, item, rec, existing)
+    run.upsert("media", rec)
+
+
+def _keep_description(run: "Run", item: MediaItem, rec: dict[str, Any], existing: dict | None) -> None:
+    """This import did not read every file that describes media (unchanged ones were skipped),
+    so a file it knows only by its bytes keeps what the stored record said about it (the same
+    bytes, or the earlier bytes under the same name) rather than losing it."""
+    before = existing
+    if before is None:
+        known = run.cat.ref(run.importer.name, item.ref)
+        before = run.cat.get_raw(known) if known else None
+    if before is None:
+        return
+    for key in _DESCRIBED:
+        if before.get(key):
+            rec[key] = before[key]
+
+
+def capture(run: "Run", item: CaptureItem) -> None:
+    """A raw capture (a saved page): an object of its own that ratings cite as provenance."""
+    if run.dry_run:
+        run.captures[item.ref] = ""
+        return
+    res = run.vault.objects.put_bytes(item.data, run.wk, run.recipients)
+    if res.new and res.cipher_sha256:
+        run.vault.checksums.add(run.vault.objects.relpath(res.object_id), res.cipher_sha256)
+    run.captures[item.ref] = res.object_id
+    run.stage({"op": "hint", "k": "capture:" + res.object_id, "v": res.object_id})

@@ -1,0 +1,187 @@
+"""One import run: the state an import keeps while items flow in, and its commit at the end.
+
+Items are turned into records by ``records`` (posts, ratings) and ``media`` (files, captures);
+this module dedups them against the catalog, stages what changed and commits it all as one
+journal segment after the objects it references.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from ..ids import record_id
+from ..models import CaptureItem, Held, Item, MediaItem, PostItem, RatingItem, Skipped, Warning_, iso
+from ..store.catalog import encode_record
+from . import media, records
+from .provenance import Provenances
+from .replay import ExportReplay, MemberMemory
+from .report import Event, ImportReport
+
+if TYPE_CHECKING:
+    from ..repository import Vault
+    from .archive import ExportSource
+    from .pipeline import Importer
+
+# Posts and ratings looked up in the catalog together (memory: this many items at most).
+READ_AHEAD = 256
+
+
+class Run:
+    def __init__(self, vault: "Vault", src: "ExportSource | None", importer: "Importer", dry_run: bool,
+                 on_event: Callable[[Event], None] | None, label: str | None = None) -> None:
+        self.vault = vault
+        self.src = src
+        self.label = label or (src.display_name if src is not None else importer.name)
+        self.importer = importer
+        self.dry_run = dry_run
+        self.emit = on_event or (lambda e: None)
+        self.keys = vault.keys or vault.unlock()
+        self.wk = self.keys.writer_key
+        self.cat = vault.catalog()
+        self.recipients = vault.recipients
+        self.report = ImportReport(source=importer.name, export=self.label, dry_run=dry_run)
+        self.captured_at = datetime.now(timezone.utc)
+        self.captures: dict[str, str] = {}
+        self._seen_ids: set[str] = set()
+        self.post_ids: dict[str, str] = {}  # source_id -> record id, for the batch being handled
+        self.provenances = Provenances(self)
+        from ..store.objects import BackgroundWriter
+
+        self.writer = BackgroundWriter(vault.objects)
+        self.export_replay = ExportReplay(self)
+        self.members = MemberMemory(self)
+        if src is not None:
+            src.memory = self.members
+
+    def provenance(self, member: str | None, extra: dict | None = None) -> dict:
+        return self.provenances.of(member, extra)
+
+    # staging ----------------------------------------------------------------------------------
+
+    def stage(self, op: dict) -> None:
+        if self.dry_run:
+            return
+        self.cat.stage(op)
+
+    def first_time(self, rid: str) -> bool:
+        """False when record ``rid`` was handled already in this import (the same record twice
+        in one export, repeated across part files: the first one wins)."""
+        if rid in self._seen_ids:
+            return False
+        self._seen_ids.add(rid)
+        return True
+
+    def upsert(self, kind: str, rec: dict) -> None:
+        """Write ``rec`` unless an identical record (provenance aside) is already stored."""
+        rid = rec["id"]
+        if not self.first_time(rid):
+            return
+        # Encoded once: the digest, the journal line and the index row all use these bytes.
+        enc = encode_record(rec)
+        stored = self.cat.digest(rid)
+        if stored == enc.digest:
+            self.report.unchanged[kind] += 1
+            return
+        old = self.cat.get_raw(rid)
+        if old is not None and records.same_data(old, rec):
+            self.report.unchanged[kind] += 1
+            return
+        if old is not None:
+            # Keep where the record was first seen; the new capture is noted beside it.
+            rec["provenance"] = dict(old.get("provenance") or {}, last_seen=rec["provenance"])
+            enc = encode_record(rec)
+        if not self.dry_run:
+            self.cat.stage_put(enc)
+        (self.report.updated if old is not None else self.report.added)[kind] += 1
+
+    def durable(self, oid: str) -> bool:
+        """Stored and synced: objects get their checksum line only after the file system sync,
+        so an object without one (left by an interrupted run) is written again, never trusted."""
+        return self.vault.checksums.has(self.vault.objects.relpath(oid)) and self.vault.objects.exists(oid)
+
+    # items ------------------------------------------------------------------------------------
+
+    def handle_all(self, items: Iterator[Item]) -> None:
+        """Handle every item in order.  Posts and ratings are taken a few hundred at a time so
+        that the catalog looks their records up in one query; anything else (media, whose
+        readers may need to stream in archive order) is handled as soon as it comes."""
+        batch: list[PostItem | RatingItem] = []
+        source = self.importer.name
+
+        def drain() -> None:
+            # The posts' ids are kept for the post handler (an HMAC each): computed once per record.
+            self.post_ids = {i.source_id: record_id(self.wk, "post", source, i.source_id)
+                             for i in batch if isinstance(i, PostItem)}
+            self.cat.prefetch([*self.post_ids.values(),
+                               *(record_id(self.wk, "rating", source, i.source_id) for i in batch if isinstance(i, RatingItem))])
+            for queued in batch:
+                self.handle(queued)
+            batch.clear()
+
+        for item in items:
+            if isinstance(item, (PostItem, RatingItem)):
+                batch.append(item)
+                if len(batch) >= READ_AHEAD:
+                    drain()
+                continue
+            if batch:
+                drain()
+            self.handle(item)
+        if batch:
+            drain()
+
+    def handle(self, item: Item) -> None:
+        if isinstance(item, MediaItem):
+            media.media(self, item)
+        elif isinstance(item, PostItem):
+            before = self.report.total
+            records.post(self, item)
+            self.members.counted(item.member, "post", self.report.total - before)
+        elif isinstance(item, RatingItem):
+            before = self.report.total
+            records.rating(self, item)
+            self.members.counted(item.member, "rating", self.report.total - before)
+        elif isinstance(item, CaptureItem):
+            media.capture(self, item)
+        elif isinstance(item, Skipped):
+            self.report.skipped.append({"path": item.path, "reason": item.reason})
+            self.members.skipped(item.path, item.reason)
+        elif isinstance(item, Warning_):
+            shown = f"{item.path}: {item.message}" if item.path else item.message
+            self.report.warnings.append(shown)
+            self.members.warned(item.path, shown)
+        elif isinstance(item, Held):
+            self.report.held[item.what] = self.report.held.get(item.what, 0) + item.count
+        self.emit(Event("item"))
+
+    # the end ----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the object writer's threads and the export's hashing (after finish(), or when the
+        import failed)."""
+        try:
+            self.writer.close()
+        finally:
+            self.provenances.close()
+
+    def flush_objects(self) -> None:
+        """Wait for background object writes; their checksums join the next commit."""
+        for rel, sha in self.writer.drain():
+            self.vault.checksums.add(rel, sha)
+
+    def finish(self) -> None:
+        """Commit the import: the hints that let the next one skip what this one read go into
+        the same segment as its records, so they exist only if the records do."""
+        self.flush_objects()
+        if self.dry_run:
+            return
+        self.export_replay.remember()
+        self.members.stage_done()
+        self.provenances.keep_finished()
+        self.stage({"op": "import", "at": iso(self.captured_at), "source": self.importer.name,
+                    "export": self.label, "summary": {
+                        "added": self.report.added, "updated": self.report.updated,
+                        "unchanged": self.report.unchanged, "skipped": len(self.report.skipped)}})
+        self.vault.commit()
+        self.vault.maybe_autocompact()
