@@ -79,15 +79,10 @@ class MastodonImporter:
 
     def read(self, src: "ExportSource") -> Iterator[Item]:
         """Yield every status as a PostItem, then its attachments as MediaItems."""
-        actor: dict = {}
         actor_entry = src.get("actor.json")
-        if actor_entry is not None:
-            root, problem = _load_json(actor_entry)
-            if problem is not None:
-                yield problem
-            elif isinstance(root, dict):
-                actor = root
-        followers = actor.get("followers") if isinstance(actor.get("followers"), str) else None
+        followers, problem = _followers_collection(actor_entry)
+        if problem is not None:
+            yield problem
 
         outbox_entry = src.get("outbox.json")
         if outbox_entry is None:
@@ -130,21 +125,38 @@ class MastodonImporter:
             yield Held("boosts", boosts)
         src.remember(outbox_entry, [f"boosts:{boosts}", *media], inputs=[entry for entry, _, _ in media.values()])
 
-        order = {id(entry): i for i, entry in enumerate(src.entries)}
-        for ref, (entry, attachment, published) in sorted(media.items(), key=lambda kv: order.get(id(kv[1][0]), 0)):
-            yield MediaItem(
-                ref=ref,
-                open=entry.open,
-                size=entry.size,
-                filename=posixpath.basename(entry.rel),
-                member=entry.rel,
-                fingerprint=entry.fingerprint,
-                created_at=published,
-                mime=_str(attachment.get("mediaType")),
-                width=_int(attachment.get("width")),
-                height=_int(attachment.get("height")),
-                alt=_str(attachment.get("name")),
-            )
+        yield from _attachments(src, media)
+
+
+def _followers_collection(actor_entry: "Entry | None") -> tuple[str | None, Skipped | None]:
+    """(the owner's followers collection IRI from actor.json, or None; the problem reading it)."""
+    if actor_entry is None:
+        return None, None
+    root, problem = _load_json(actor_entry)
+    if problem is not None or not isinstance(root, dict):
+        return None, problem
+    followers = root.get("followers")
+    return (followers if isinstance(followers, str) else None), None
+
+
+def _attachments(src: "ExportSource", media: dict[str, tuple["Entry", dict, Any]]) -> Iterator[MediaItem]:
+    """The attachment files the statuses named, in the export's order (ref -> entry, the
+    attachment's ActivityStreams object, the status's time)."""
+    order = {id(entry): i for i, entry in enumerate(src.entries)}
+    for ref, (entry, attachment, published) in sorted(media.items(), key=lambda kv: order.get(id(kv[1][0]), 0)):
+        yield MediaItem(
+            ref=ref,
+            open=entry.open,
+            size=entry.size,
+            filename=posixpath.basename(entry.rel),
+            member=entry.rel,
+            fingerprint=entry.fingerprint,
+            created_at=published,
+            mime=_str(attachment.get("mediaType")),
+            width=_int(attachment.get("width")),
+            height=_int(attachment.get("height")),
+            alt=_str(attachment.get("name")),
+        )
 
 
 def _recalled(src: "ExportSource", outbox_entry: "Entry") -> Iterator[Item]:
