@@ -175,8 +175,9 @@ class RecordStream:
 
         rel = self.entry.rel
         self._skip = skip
-        events = ijson.basic_parse(source, buf_size=CHUNK, use_float=True)
         try:
+            # Inside the try: the parser reads (``read(0)``) as it starts, and that read can fail.
+            events = ijson.basic_parse(source, buf_size=CHUNK, use_float=True)
             yield from self._walk(events, rel)
         except ArchiveMemberError as exc:
             yield Skipped(rel, exc.message)

@@ -158,6 +158,36 @@ def test_truncated_member_is_a_skipped_item_not_a_crash(name, vault_env, tmp_pat
     assert "skipped:" in plain.out + plain.err and posixpath.basename(member) in plain.out + plain.err
 
 
+# name -> the main data member whose bytes inside the zip are damaged (CRC mismatch when read)
+MAIN_MEMBER = {
+    "facebook": "your_facebook_activity/posts/your_posts__check_ins__photos_and_videos_1.json",
+    "instagram": "your_instagram_activity/media/posts_1.json",
+    "x": "data/tweets-part1.js",
+    "mastodon": "outbox.json",
+    "linkedin": "Shares.csv",
+    "bluesky": "repo.car",
+    "ebay": "Feedback/Feedback_Left.csv",
+    "etsy": "etsy_reviews_mugshop_2.json",
+    "files": "DCIM/IMG_0002.jpg",
+}
+
+
+@pytest.mark.parametrize("name", _cases("damaged"))
+def test_damaged_member_data_is_a_skipped_item_not_a_crash(name, vault_env, tmp_path):
+    """The archive cannot deliver a member whole (its stored bytes fail their CRC): that member is
+    a skipped item with a reason, exit 3, never an "unexpected error"."""
+    build, _ = SAMPLES[name]
+    files = build()
+    member = MAIN_MEMBER[name]
+    assert member in files, sorted(files)
+    export = _zip_with_cut_member(tmp_path / f"{name}-damaged.zip", files, member)
+    res = vault_env.run("import", export, "--source", name, "--json")
+    assert "Traceback" not in res.err and "unexpected" not in res.err, res.err
+    assert res.code == ExitCode.PARTIAL, (res.code, res.err)
+    skipped = res.json()["skipped"]
+    assert any(posixpath.basename(member) in s.get("path", "") and s.get("reason") for s in skipped), skipped
+
+
 @pytest.mark.parametrize("name", _cases("reimport"))
 def test_reimport_adds_nothing(name, vault_env, samples):
     first = vault_env.run("import", samples[name], "--json")

@@ -68,10 +68,12 @@ def choose_importer(src: "ExportSource", name: str | None) -> Importer:
             best, best_score = imp, score
     if best is None:
         refused = ""
-        if src.problems:
-            # What was refused may be exactly what would have been recognised (a zip of bombs).
-            first = src.problems[0]
-            more = f" and {len(src.problems) - 1} more" if len(src.problems) > 1 else ""
+        # What was refused or could not be read may be exactly what would have been recognised
+        # (a zip of bombs, a damaged posts file).
+        problems = [*src.problems, *src.unreadable()]
+        if problems:
+            first = problems[0]
+            more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
             refused = f" (refused: {first.path}: {first.reason}{more})"
         raise UnsupportedInputError(
             f"{src.display_name}: not a recognised export{refused}",
@@ -113,12 +115,22 @@ def run_import(
             # On failure nothing of the import becomes visible; objects already stored are
             # reused by the next run (or removed by `vault gc`).
             run.handle_all(importer.read(src))
+            _report_unreadable(src, run.report)
             if run.report.total == 0 and not run.report.skipped:
                 _nothing_imported(src, importer, source, run.report)
             run.finish()
         finally:
             run.close()
         return run.report
+
+
+def _report_unreadable(src: "ExportSource", report: ImportReport) -> None:
+    """Members whose bytes could not be read are skipped items, also when the importer never
+    said so: a damaged file that failed while being recognised must not vanish silently."""
+    named = {item["path"] for item in report.skipped}
+    for problem in src.unreadable():
+        if problem.path not in named and not any(path.startswith(problem.path + ":") for path in named):
+            report.skipped.append({"path": problem.path, "reason": problem.reason})
 
 
 def _nothing_imported(src: "ExportSource", importer: Importer, named: str | None, report: ImportReport) -> None:

@@ -28,7 +28,7 @@ class SourceState:
 
     def __init__(self) -> None:
         self.closed = False
-        self.failed: set[str] = set()  # paths of members that could not be opened or read whole
+        self.failed: dict[str, str] = {}  # path -> why, for members that could not be opened or read whole
 
 
 class Entry:
@@ -76,12 +76,11 @@ class Entry:
         try:
             inner = self._opener()
         except open_errors() as exc:
-            self._state.failed.add(self.path)
-            raise ArchiveMemberError(
-                f"cannot open {self._label}: {str(exc) or type(exc).__name__}", hint=CORRUPT_HINT, member=self.path
-            ) from exc
+            message = f"cannot open {self._label}: {str(exc) or type(exc).__name__}"
+            self._state.failed[self.path] = message
+            raise ArchiveMemberError(message, hint=CORRUPT_HINT, member=self.path) from exc
         # The buffer makes line-wise reading (csv, readline) efficient; size checks sit below it.
-        reader = BoundedReader(inner, self._label, self.path, self.size, on_fail=self._state.failed.add)
+        reader = BoundedReader(inner, self._label, self.path, self.size, on_fail=self._state.failed.__setitem__)
         return io.BufferedReader(reader, READER_BUFFER)
 
     def _too_big(self, limit: int) -> ArchiveMemberError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable, Protocol
 
+from ...models import Skipped
 from .entry import Entry, SourceState
 
 
@@ -28,6 +29,7 @@ class AsksEarlierImports:
     """The re-import questions of :class:`~vault.importing.archive.ExportSource`."""
 
     memory: MemberMemory | None = None  # set by the import pipeline
+    entries: list[Entry]
     _state: SourceState
 
     def unchanged(self, entry: Entry, *, depends: Iterable[Entry] = ()) -> bool:
@@ -65,3 +67,9 @@ class AsksEarlierImports:
         """True when opening or reading ``entry`` failed since the source was opened (damaged
         data, an I/O error, a file that went away or became unreadable)."""
         return entry.path in self._state.failed
+
+    def unreadable(self) -> list[Skipped]:
+        """Every member that could not be opened or read since the source was opened, as a
+        skipped item with the reason, whoever tried to read it (an importer, or recognition)."""
+        failed = self._state.failed
+        return [Skipped(entry.rel, failed[entry.path]) for entry in self.entries if entry.path in failed]

@@ -77,22 +77,23 @@ class BoundedReader(io.RawIOBase):
     """
 
     def __init__(self, inner: IO[bytes], label: str, member: str, size: int | None,
-                 on_fail: Callable[[str], object] | None = None) -> None:
+                 on_fail: Callable[[str, str], object] | None = None) -> None:
         super().__init__()
         self._inner = inner
         self._label = label
         self._member = member
         self._size = size  # None: nothing was declared, so nothing to enforce
         self._pos = 0
-        self._on_fail = on_fail  # told the member's path when reading it fails
+        self._on_fail = on_fail  # told the member's path and the message when reading it fails
 
     def readable(self) -> bool:
         return True
 
     def _fail(self, what: str) -> ArchiveMemberError:
+        message = f"cannot read {self._label}: {what}"
         if self._on_fail is not None:
-            self._on_fail(self._member)
-        return ArchiveMemberError(f"cannot read {self._label}: {what}", hint=CORRUPT_HINT, member=self._member)
+            self._on_fail(self._member, message)
+        return ArchiveMemberError(message, hint=CORRUPT_HINT, member=self._member)
 
     def _inner_read(self, size: int) -> bytes:
         try:
