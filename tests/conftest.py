@@ -2,7 +2,7 @@
 
 Creating a vault costs a scrypt run (about a second), so one template vault is made per test
 session and copied for each test.  Tests unlock it with an identity file (fast), exactly as a
-user with `VAULT_IDENTITY_FILE` would.  Helpers that tests import live in ``support/``.
+user with `VAULT_IDENTITY_FILE` would.  Helpers that tests import live in ``tests/support/``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.env import PASSPHRASE, VaultEnv, run_subprocess
+
+from tests.support.env import PASSPHRASE, VaultEnv, run_subprocess
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,8 @@ import ast
 from pathlib import Path
 
 import pytest
-from support.env import REPO, TESTS
+
+from tests.support.env import REPO, TESTS
 
 PACKAGES = ("vault", "importers", "exporters")
 MAX_MODULE_LINES = 500

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from support.builders import jpeg, write_zip
-from support.market_fixtures import Fb, csv_bytes, etsy_json, etsy_review
-from support.meta_fixtures import fb_export, ig_export
-from support.social_fixtures import b_records, build_repo, li_export, m_export, x_export
 
+from tests.support.builders import jpeg, write_zip
+from tests.support.market_fixtures import Fb, csv_bytes, etsy_json, etsy_review
+from tests.support.meta_fixtures import fb_export, ig_export
+from tests.support.social_fixtures import b_records, build_repo, li_export, m_export, x_export
 from vault import plugins
 from vault.errors import ExitCode
 from vault.importing.archive import ExportSource

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.env import DATA
+from tests.support.env import DATA
 
 REAL = DATA / "real"
 

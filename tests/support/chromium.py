@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support.env import tool_marker
+from tests.support.env import tool_marker
 
 requires_chromium = tool_marker("chromium", "the published site in a real browser")
 

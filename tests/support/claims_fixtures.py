@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from support.post_fixtures import inject, post, rating
+from tests.support.post_fixtures import inject, post, rating
 from vault.models import RatingItem
 
 SETTINGS = """\

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from support.builders import write_zip
+from tests.support.builders import write_zip
 
 
 @dataclass

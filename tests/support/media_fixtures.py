@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from support.builders import jpeg
+from tests.support.builders import jpeg
 
 
 def camera_roll(root: Path, n: int = 3, big: int = 0, prefix: str = "IMG") -> Path:

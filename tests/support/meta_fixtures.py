@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from support.builders import jpeg, mp4, write_zip  # noqa: F401  (re-exported for the tests)
+from tests.support.builders import jpeg, mp4, write_zip  # noqa: F401  (re-exported for the tests)
 
 # ---------------------------------------------------------------------------------------------
 # Encoding as Meta does

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support.post_fixtures import inject, media_item, post
+from tests.support.post_fixtures import inject, media_item, post
 from vault.demo.samples import _jpeg
 
 CANARY = "Zebracanary-private-7731"

@@ -7,7 +7,7 @@ import io
 from datetime import datetime, timezone
 from pathlib import Path
 
-from support.post_fixtures import inject, post, rating
+from tests.support.post_fixtures import inject, post, rating
 from vault.models import MediaItem
 
 SITE = "https://jana.example.org/"

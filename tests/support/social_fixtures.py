@@ -21,8 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from support.builders import jpeg, mp4, write_zip  # noqa: F401  (re-exported for the tests)
-from support.builders import png as _png
+from tests.support.builders import jpeg, mp4, write_zip  # noqa: F401  (re-exported for the tests)
+from tests.support.builders import png as _png
 
 CZECH = "Příliš žluťoučký kůň úpěl ďábelské ódy"
 SCRIPT = "<script>alert(1)</script>"

@@ -8,10 +8,9 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from support.chromium import FLAGS, requires_chromium
-from support.env import tool_marker
-from support.post_fixtures import inject, media_item, post, rating
-
+from tests.support.chromium import FLAGS, requires_chromium
+from tests.support.env import tool_marker
+from tests.support.post_fixtures import inject, media_item, post, rating
 from vault.demo.samples import _jpeg
 
 
@@ -110,7 +109,7 @@ def _axe_violations(page, axe_js, profile, dark: bool = False) -> list[dict]:
 @requires_chromium
 @requires_npm
 def test_axe_core_finds_no_violations(vault_env, tmp_path):
-    from support.rich_site import build, configure, rich_site
+    from tests.support.rich_site import build, configure, rich_site
 
     axe_js = _axe_script()
     out = rich_site(vault_env, tmp_path)

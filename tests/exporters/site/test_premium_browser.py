@@ -14,9 +14,9 @@ import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from support.chromium import FLAGS, requires_chromium
-from support.post_fixtures import inject, media_item, post
 
+from tests.support.chromium import FLAGS, requires_chromium
+from tests.support.post_fixtures import inject, media_item, post
 from vault import crypto
 from vault.demo.samples import _jpeg
 

@@ -9,7 +9,8 @@ import shutil
 import subprocess
 
 import pytest
-from support.env import REPO
+
+from tests.support.env import REPO
 
 VENDOR = REPO / "exporters" / "site" / "static" / "vendor"
 

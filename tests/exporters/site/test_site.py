@@ -9,9 +9,9 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from support.env import requires_age
-from support.post_fixtures import inject, post
-from support.rich_site import SITE, build, configure, media_ids, month, photo, rich_site, rid
+from tests.support.env import requires_age
+from tests.support.post_fixtures import inject, post
+from tests.support.rich_site import SITE, build, configure, media_ids, month, photo, rich_site, rid
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from support.fake_neocities import FakeNeocities
-from support.fake_netlify import FakeNetlify
-from support.publish_fixtures import configure
-from support.rclone_servers import S3_ACCESS_KEY, S3_SECRET_KEY, _stop, rclone_exe, start_s3
 
+from tests.support.fake_neocities import FakeNeocities
+from tests.support.fake_netlify import FakeNetlify
+from tests.support.publish_fixtures import configure
+from tests.support.rclone_servers import S3_ACCESS_KEY, S3_SECRET_KEY, _stop, rclone_exe, start_s3
 from vault import plugins
 from vault.errors import ExitCode, VaultError
 from vault.publish.deploy import Plan, open_target

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from support.fake_neocities import FakeNeocities
-from support.post_fixtures import inject, media_item, post
-from support.publish_fixtures import site_vault  # noqa: F401  (a fixture)
 
+from tests.support.fake_neocities import FakeNeocities
+from tests.support.post_fixtures import inject, media_item, post
+from tests.support.publish_fixtures import site_vault  # noqa: F401  (a fixture)
 from vault.errors import ExitCode
 
 KEY = "6b1f0c2d9e8a4b7c0neoKEY5521d3f1"

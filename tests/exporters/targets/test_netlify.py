@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from support.fake_netlify import FakeNetlify
-from support.publish_fixtures import configure, site_vault  # noqa: F401  (site_vault is a fixture)
 
+from tests.support.fake_netlify import FakeNetlify
+from tests.support.publish_fixtures import configure, site_vault  # noqa: F401  (site_vault is a fixture)
 from vault.errors import ExitCode, RemoteError, UsageError
 
 TOKEN = "nfp_TestTokenZebra5521quokka"

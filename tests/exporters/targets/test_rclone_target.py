@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.publish_fixtures import site_vault  # noqa: F401  (a fixture)
-from support.rclone_servers import S3_SECRET_KEY, requires_rclone, s3_server, sftp_server  # noqa: F401  (fixtures)
 
+from tests.support.publish_fixtures import site_vault  # noqa: F401  (a fixture)
+from tests.support.rclone_servers import S3_SECRET_KEY, requires_rclone, s3_server, sftp_server  # noqa: F401  (fixtures)
 from vault.errors import ExitCode, RemoteError
 
 pytestmark = requires_rclone

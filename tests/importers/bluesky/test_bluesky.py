@@ -11,9 +11,9 @@ a duplicate.
 from __future__ import annotations
 
 import pytest
-from support.social_fixtures import B_EXTERNAL, B_LINK, B_QUOTED, B_TEXT, BSKY_DID, Link, b_records, b_rkey, build_repo, cbor, cid_of, varint, write_zip
 
 from importers.bluesky import dagcbor
+from tests.support.social_fixtures import B_EXTERNAL, B_LINK, B_QUOTED, B_TEXT, BSKY_DID, Link, b_records, b_rkey, build_repo, cbor, cid_of, varint, write_zip
 
 POST = "app.bsky.feed.post"
 N_POSTS = 5
@@ -204,7 +204,7 @@ def test_repository_of_follows_only_is_an_empty_export_not_an_unknown_one(vault_
     # succeeds (exit 0), adds nothing and says what it held.
     from datetime import datetime, timezone
 
-    from support.social_fixtures import tid
+    from tests.support.social_fixtures import tid
 
     follows = {f"app.bsky.graph.follow/{tid(datetime(2023, 8, day, tzinfo=timezone.utc))}":
                {"$type": "app.bsky.graph.follow", "subject": f"did:plc:friend{day:02d}", "createdAt": f"2023-08-{day:02d}T08:25:39.961Z"}

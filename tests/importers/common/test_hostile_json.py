@@ -9,7 +9,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support.hostile_files import MiB, run_measured
+
+from tests.support.hostile_files import MiB, run_measured
 
 FB_POSTS = "your_facebook_activity/posts/your_posts__check_ins__photos_and_videos_1.json"
 FB_REL = "posts/your_posts__check_ins__photos_and_videos_1.json"  # as reported: the lone top folder is stripped

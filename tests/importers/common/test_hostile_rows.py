@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import zipfile
 
-from support.market_fixtures import Fb, csv_bytes, etsy_json, etsy_review
+from tests.support.market_fixtures import Fb, csv_bytes, etsy_json, etsy_review
 
 
 def test_ebay_invalid_utf8_row_after_200_good_rows(vault_env, tmp_path):

@@ -9,8 +9,8 @@ import zipfile
 from datetime import datetime, timezone
 
 import pytest
-from support.market_fixtures import NOT_FEEDBACK_PAGE, Fb, card_page, csv_bytes, ebay_zip, getfeedback_xml, read_object, rest_feedback_json, table_page
 
+from tests.support.market_fixtures import NOT_FEEDBACK_PAGE, Fb, card_page, csv_bytes, ebay_zip, getfeedback_xml, read_object, rest_feedback_json, table_page
 from vault.errors import ExitCode
 
 SAVED = "Tue Mar 05 2024 14:22:10 GMT+0100 (Central European Standard Time)"  # = 2024-03-05T13:22:10Z

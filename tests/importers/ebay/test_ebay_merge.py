@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from support.market_fixtures import Fb, card_page, ebay_zip, table_page
+
+from tests.support.market_fixtures import Fb, card_page, ebay_zip, table_page
 
 SAVED = "Tue Mar 05 2024 14:22:10 GMT+0100 (Central European Standard Time)"  # 2024-03-05T13:22:10Z
 NAMES = ["nick_s1990", "tomas88", "alena.k", "bookworm_7", "petr.novak", "xeno42",
@@ -157,7 +158,7 @@ def test_merge_rules_directly():
 
 
 def test_etsy_later_response_without_the_buyer_keeps_the_buyer(vault_env, tmp_path):
-    from support.market_fixtures import etsy_json, etsy_review
+    from tests.support.market_fixtures import etsy_json, etsy_review
 
     first = tmp_path / "etsy_reviews_shop.json"
     first.write_bytes(etsy_json([etsy_review(501, 5, "Lovely &amp; fast", buyer=4242)]))

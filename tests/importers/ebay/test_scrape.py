@@ -8,8 +8,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from support.market_fixtures import NOT_FEEDBACK_PAGE, Fb, FeedbackServer, Reply, card_page, ebay_zip, read_object, table_page, truncate_in_row
 
+from tests.support.market_fixtures import NOT_FEEDBACK_PAGE, Fb, FeedbackServer, Reply, card_page, ebay_zip, read_object, table_page, truncate_in_row
 from vault import __version__
 from vault.errors import ExitCode
 from vault.importing import scraping

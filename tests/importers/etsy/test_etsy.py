@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
-from support.market_fixtures import etsy_json, etsy_review
-
+from tests.support.market_fixtures import etsy_json, etsy_review
 from vault.errors import ExitCode
 
 

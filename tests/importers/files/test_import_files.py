@@ -6,10 +6,9 @@ import json
 import os
 import subprocess
 
-from support.builders import jpeg, png
-from support.env import requires_age
-from support.media_fixtures import camera_roll
-
+from tests.support.builders import jpeg, png
+from tests.support.env import requires_age
+from tests.support.media_fixtures import camera_roll
 from vault.errors import ExitCode
 
 
@@ -139,7 +138,7 @@ def test_get_to_stdout_and_export_takeout(vault_env, tmp_path):
     (roll / "sub" / "Grandma's garden.jpg").write_bytes(jpeg(color=(9, 9, 9)))
     assert vault_env.run("import", roll).code == 0
     recs = vault_env.records()
-    from support.env import run_subprocess
+    from tests.support.env import run_subprocess
 
     proc = run_subprocess(["get", recs[0]["id"]])
     assert proc.returncode == 0 and proc.stdout in {data, jpeg(color=(9, 9, 9))}

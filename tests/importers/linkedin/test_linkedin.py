@@ -8,7 +8,7 @@ Connections.csv (with its "Notes:" preamble) and Profile.csv are not posts.
 
 from __future__ import annotations
 
-from support.social_fixtures import CZECH, LI_SHARE, LI_SHARES_CSV, LI_TEXT_1, li_export, write_zip
+from tests.support.social_fixtures import CZECH, LI_SHARE, LI_SHARES_CSV, LI_TEXT_1, li_export, write_zip
 
 N_POSTS = 3
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.social_fixtures import M_ACTOR, M_LINK, M_MEDIA, M_MEDIA2, M_MISSING, M_PUBLIC_TEXT, m_export, m_later_statuses, m_statuses, write_tar, write_zip
+
+from tests.support.social_fixtures import M_ACTOR, M_LINK, M_MEDIA, M_MEDIA2, M_MISSING, M_PUBLIC_TEXT, m_export, m_later_statuses, m_statuses, write_tar, write_zip
 
 N_POSTS = 5
 N_MEDIA = 2
@@ -210,7 +211,7 @@ def test_visibility(to, cc, expected):
 
 
 def test_archive_of_boosts_only_is_empty_not_unknown(vault_env, tmp_path):
-    from support.social_fixtures import M_FOLLOWERS, PUBLIC_IRI
+    from tests.support.social_fixtures import M_FOLLOWERS, PUBLIC_IRI
 
     # Someone who only boosted: the archive is recognised, nothing is imported, and it says so.
     boosts = [{"id": f"{M_ACTOR}/statuses/{n}/activity", "type": "Announce", "actor": M_ACTOR,

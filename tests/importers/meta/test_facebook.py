@@ -13,7 +13,8 @@ import unicodedata
 import zipfile
 
 import pytest
-from support.meta_fixtures import (
+
+from tests.support.meta_fixtures import (
     FB_ERAS,
     LINK_URL,
     MEDIA_FILES,
@@ -33,7 +34,7 @@ from support.meta_fixtures import (
     write_dir,
     write_zip,
 )
-from support.meta_fixtures import OWNER as OWNER_NAME
+from tests.support.meta_fixtures import OWNER as OWNER_NAME
 
 N_POSTS = 5
 N_MEDIA = 6
@@ -388,9 +389,8 @@ def test_odd_shapes_are_tolerated(vault_env, tmp_path):
 
 
 def test_recognize_and_sources(tmp_path, capsys):
-    from support.env import run_cli
-
     from importers.meta.facebook import FacebookImporter
+    from tests.support.env import run_cli
     from vault.errors import UnsupportedInputError
     from vault.importing.archive import ExportSource
 

@@ -10,7 +10,24 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.meta_fixtures import IG_CAROUSEL_CAPTION, IG_MEDIA, IG_SINGLE_CAPTION, IG_T_CAROUSEL, IG_T_SINGLE, IG_T_VIDEO, IG_VIDEO_CAPTION, fb_export, ig_export, ig_posts, jpeg, meta_json, split, write_dir, write_zip
+
+from tests.support.meta_fixtures import (
+    IG_CAROUSEL_CAPTION,
+    IG_MEDIA,
+    IG_SINGLE_CAPTION,
+    IG_T_CAROUSEL,
+    IG_T_SINGLE,
+    IG_T_VIDEO,
+    IG_VIDEO_CAPTION,
+    fb_export,
+    ig_export,
+    ig_posts,
+    jpeg,
+    meta_json,
+    split,
+    write_dir,
+    write_zip,
+)
 
 N_POSTS = 3
 N_MEDIA = 6  # single, 3 carousel, video, unreferenced; the story file is not imported

@@ -9,7 +9,8 @@ DM and a deleted tweet, which are not posts.
 from __future__ import annotations
 
 import pytest
-from support.social_fixtures import CZECH, SCRIPT, X_FILES, X_LINK_URL, X_MISSING_ID, X_PHOTOS_ID, X_PHOTOS_TEXT, X_REPLY_ID, X_RT_ID, X_SCRIPT_ID, X_VIDEO_ID, write_zip, x_export, x_export_2020
+
+from tests.support.social_fixtures import CZECH, SCRIPT, X_FILES, X_LINK_URL, X_MISSING_ID, X_PHOTOS_ID, X_PHOTOS_TEXT, X_REPLY_ID, X_RT_ID, X_SCRIPT_ID, X_VIDEO_ID, write_zip, x_export, x_export_2020
 
 N_POSTS = 6
 N_MEDIA = 3
@@ -153,7 +154,7 @@ def test_manifest_part_missing_is_skipped(vault_env, tmp_path):
 
 
 def test_time_from_snowflake_when_created_at_is_missing(vault_env, tmp_path):
-    from support.social_fixtures import x_tweets, ytd
+    from tests.support.social_fixtures import x_tweets, ytd
 
     part0, _ = x_tweets()
     for tweet in part0:
@@ -207,7 +208,7 @@ def test_media_of_retweets_and_other_statuses_attach_to_their_posts(vault_env, t
     # (60 of 154 files in one real archive), and sometimes after the original status's id.
     from datetime import datetime, timezone
 
-    from support.social_fixtures import jpeg, x_photo, x_tweet, ytd
+    from tests.support.social_fixtures import jpeg, x_photo, x_tweet, ytd
 
     files = x_export(media={**X_FILES, f"{X_RT_ID}-NaSa01.jpg": jpeg((1, 2, 250))})
     shown = x_tweet("1600000000000000006", datetime(2022, 12, 6, 7, 0, 0, tzinfo=timezone.utc),

@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from support.builders import jpeg
-from support.env import REPO, run_subprocess
-from support.media_fixtures import camera_roll
-from support.rclone_servers import S3_SECRET_KEY, free_port, requires_rclone, s3_server, sftp_server  # noqa: F401
 
+from tests.support.builders import jpeg
+from tests.support.env import REPO, run_subprocess
+from tests.support.media_fixtures import camera_roll
+from tests.support.rclone_servers import S3_SECRET_KEY, free_port, requires_rclone, s3_server, sftp_server  # noqa: F401
 from vault.errors import ExitCode, RemoteError
 
 SUMMARY_KEYS = {"destination", "files_copied", "bytes_copied", "files_skipped", "files_trashed", "duration_seconds", "verified"}
@@ -333,7 +333,7 @@ def test_backup_refuses_a_destination_of_another_vault_or_inside_the_vault(vault
 
 
 def test_no_vault_exits_10(tmp_path, capsys):
-    from support.env import run_cli
+    from tests.support.env import run_cli
 
     res = run_cli(["--vault", tmp_path / "none", "backup", tmp_path / "b"], capsys)
     assert res.code == ExitCode.NO_VAULT
@@ -366,7 +366,7 @@ def test_refused_connection_fails_fast(vault_env, monkeypatch, kind):
     if kind == "s3":
         env = {"TYPE": "s3", "PROVIDER": "Other", "ACCESS_KEY_ID": "AK", "SECRET_ACCESS_KEY": "refused-secret-999", "ENDPOINT": f"http://127.0.0.1:{port}"}
     else:
-        from support.rclone_servers import rclone_exe
+        from tests.support.rclone_servers import rclone_exe
 
         obscured = subprocess.run([rclone_exe(), "obscure", "refused-secret-999"], capture_output=True, text=True, check=True).stdout.strip()
         env = {"TYPE": "sftp", "HOST": "127.0.0.1", "PORT": str(port), "USER": "u", "PASS": obscured}
@@ -416,7 +416,7 @@ def test_rclone_defaults_do_not_override_the_users_settings(monkeypatch):
 
 
 def _has_rclone() -> bool:
-    from support.rclone_servers import rclone_exe
+    from tests.support.rclone_servers import rclone_exe
 
     return rclone_exe() is not None
 

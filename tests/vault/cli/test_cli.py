@@ -14,9 +14,9 @@ import subprocess
 import sys
 
 import pytest
-from support.env import run_cli
-from support.media_fixtures import camera_roll
 
+from tests.support.env import run_cli
+from tests.support.media_fixtures import camera_roll
 from vault import __version__
 from vault.cli import context
 from vault.cli.helptext import tree

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from support.env import run_cli
-
+from tests.support.env import run_cli
 from vault.cli import hoist_global_options
 from vault.errors import ExitCode, IntegrityError, Interrupted, KeyUnavailableError, LockedError, NoVaultError, UnsupportedInputError, UsageError, VaultError, WrongPassphraseError
 

@@ -10,9 +10,9 @@ import sys
 import tomllib
 
 import pytest
-from support.env import REPO
-from support.media_fixtures import camera_roll
 
+from tests.support.env import REPO
+from tests.support.media_fixtures import camera_roll
 from vault.cli.completions import CHECKOUT_DIR, PACKAGE_DIR, SHELLS, render_all
 
 

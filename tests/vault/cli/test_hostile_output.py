@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import zipfile
 
-from support.hostile_files import png_bytes
+from tests.support.hostile_files import png_bytes
 
 EVIL_NAME = "DCIM/x\x1b]0;owned\x07\x1b[2J\nfake line\u202egpj.png"
 EVIL_TEXT = "hello \x1b[31mred\x1b[0m\r\nsecond line \x9b6n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from support.env import run_subprocess
+from tests.support.env import run_subprocess
 
 
 def test_demo_runs_end_to_end(tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 import pytest
-from support.builders import Member, write_zip
 
+from tests.support.builders import Member, write_zip
 from vault.errors import ExitCode, UnsupportedInputError, UsageError, VaultError
 from vault.importing.archive import (
     REASON_ABSOLUTE,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, timezone
 
-from support.social_fixtures import BSKY_DID, PUBLIC_IRI, build_repo, m_export, m_status, tid, write_zip, x_tweet, ytd
+from tests.support.social_fixtures import BSKY_DID, PUBLIC_IRI, build_repo, m_export, m_status, tid, write_zip, x_tweet, ytd
 
 UTC = timezone.utc
 SHARED_URL = "https://example.cz/sdílej"
@@ -103,7 +103,7 @@ def test_thirty_minutes_apart_not_listed(vault_env, tmp_path):
 
 def test_only_posts_get_the_field(vault_env, tmp_path):
     import_all(vault_env, tmp_path)
-    from support.social_fixtures import jpeg
+    from tests.support.social_fixtures import jpeg
 
     folder = tmp_path / "roll"
     folder.mkdir()

@@ -7,9 +7,9 @@ import shutil
 import subprocess
 
 import pytest
-from support.env import run_subprocess
-from support.media_fixtures import camera_roll
 
+from tests.support.env import run_subprocess
+from tests.support.media_fixtures import camera_roll
 from vault.errors import ExitCode
 
 

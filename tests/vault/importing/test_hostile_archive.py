@@ -8,8 +8,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from support.hostile_files import MiB, png_bytes, run_measured, stored_member, write_raw_zip, zeros_member
-
+from tests.support.hostile_files import MiB, png_bytes, run_measured, stored_member, write_raw_zip, zeros_member
 from vault.importing.archive import REASON_BOMB, REASON_BUDGET, ExportSource, Limits
 
 

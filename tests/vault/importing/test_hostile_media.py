@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zipfile
 
-from support.hostile_files import png_bomb, png_bytes, tiff_claiming
+from tests.support.hostile_files import png_bomb, png_bytes, tiff_claiming
 
 
 def test_decompression_bombs_are_stored_with_a_warning(vault_env, tmp_path):

@@ -13,7 +13,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from support.builders import jpeg as jpeg_bytes
+
+from tests.support.builders import jpeg as jpeg_bytes
 
 OLD_MTIME = datetime(2001, 2, 3, 4, 5, 6, tzinfo=timezone.utc).timestamp()
 # An editor's XMP packet: when the file was created and modified in the editor, not when the

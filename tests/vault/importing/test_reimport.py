@@ -10,8 +10,9 @@ remembers nothing.  ``unchanged_files`` in the report counts the members not rea
 from __future__ import annotations
 
 import pytest
-from support.meta_fixtures import MEDIA_FILES, TRIP_TEXT, fb_export, fb_posts, jpeg, meta_json, split, write_zip
-from support.social_fixtures import x_export, x_tweets, ytd
+
+from tests.support.meta_fixtures import MEDIA_FILES, TRIP_TEXT, fb_export, fb_posts, jpeg, meta_json, split, write_zip
+from tests.support.social_fixtures import x_export, x_tweets, ytd
 
 FB_POSTS = "your_facebook_activity/posts/your_posts__check_ins__photos_and_videos_1.json"
 FB_MEDIA = "your_facebook_activity/posts/media"
@@ -210,13 +211,13 @@ def outbox_parsed(monkeypatch) -> list[str]:
 
 def m_files() -> dict[str, bytes]:
     """The Mastodon fixture with every file its statuses name (the fixture leaves one out)."""
-    from support.social_fixtures import M_MEDIA, M_MEDIA2, M_MISSING, m_export, png
+    from tests.support.social_fixtures import M_MEDIA, M_MEDIA2, M_MISSING, m_export, png
 
     return m_export(media={M_MEDIA: jpeg((1, 2, 3)), M_MEDIA2: png((4, 5, 6)), M_MISSING: jpeg((8, 8, 8))})
 
 
 def test_mastodon_skips_an_unchanged_outbox_and_still_checks_its_media(vault_env, tmp_path, outbox_parsed):
-    from support.social_fixtures import M_MEDIA
+    from tests.support.social_fixtures import M_MEDIA
 
     first = import_json(vault_env, write_zip(tmp_path / "m-1.zip", m_files()))
     assert first["held"] and first["added"]["media"] == 3 and first["warnings"] == []
@@ -234,7 +235,7 @@ def test_mastodon_skips_an_unchanged_outbox_and_still_checks_its_media(vault_env
 
 
 def test_mastodon_reads_the_outbox_again_once_a_missing_file_is_there(vault_env, tmp_path, outbox_parsed):
-    from support.social_fixtures import M_MISSING
+    from tests.support.social_fixtures import M_MISSING
 
     partial = {path: data for path, data in m_files().items() if path != M_MISSING}
     first = import_json(vault_env, write_zip(tmp_path / "m-1.zip", partial))
@@ -246,8 +247,8 @@ def test_mastodon_reads_the_outbox_again_once_a_missing_file_is_there(vault_env,
 
 
 def test_linkedin_and_etsy_skip_files_read_before(vault_env, tmp_path):
-    from support.market_fixtures import etsy_json, etsy_review
-    from support.social_fixtures import li_export
+    from tests.support.market_fixtures import etsy_json, etsy_review
+    from tests.support.social_fixtures import li_export
 
     first = import_json(vault_env, write_zip(tmp_path / "li-1.zip", li_export()))
     newer = dict(li_export(), **{"Profile.csv": "First Name,Last Name,Headline\r\nJana,Nováková,Architect\r\n".encode()})
@@ -271,7 +272,7 @@ def test_a_member_that_could_not_be_read_is_read_again(vault_env, tmp_path):
     member's problem is not remembered, and the next import tries it again."""
     import zipfile
 
-    from support.market_fixtures import etsy_json, etsy_review
+    from tests.support.market_fixtures import etsy_json, etsy_review
 
     reviews = [etsy_review(i, 5, f"review number {i}") for i in range(1, 1200)]
     path = write_zip(tmp_path / "etsy.zip", {"reviews.json": etsy_json(reviews)}, compression=zipfile.ZIP_STORED)
@@ -285,7 +286,7 @@ def test_a_member_that_could_not_be_read_is_read_again(vault_env, tmp_path):
 
 
 def test_instagram_skips_posts_files_read_before(vault_env, tmp_path):
-    from support.meta_fixtures import ig_export
+    from tests.support.meta_fixtures import ig_export
 
     first = import_json(vault_env, write_zip(tmp_path / "ig-1.zip", ig_export()))
     newer = dict(ig_export(), **{"media/posts/202401/new_photo_1.jpg": jpeg((40, 50, 60))})

@@ -11,9 +11,9 @@ import subprocess
 import time
 
 import pyrage
-from support.env import PASSPHRASE, requires_age
-from support.hostile_files import run_measured
 
+from tests.support.env import PASSPHRASE, requires_age
+from tests.support.hostile_files import run_measured
 from vault import crypto
 from vault.errors import ExitCode
 

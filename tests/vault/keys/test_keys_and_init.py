@@ -8,8 +8,8 @@ import stat
 import subprocess
 
 import pytest
-from support.env import requires_age, run_subprocess
 
+from tests.support.env import requires_age, run_subprocess
 from vault.errors import ExitCode
 
 
@@ -177,7 +177,7 @@ def test_newer_format_version_refused(vault_env):
 
 
 def test_no_vault_exits_10(tmp_path, capsys):
-    from support.env import run_cli
+    from tests.support.env import run_cli
 
     res = run_cli(["--vault", tmp_path / "nothing", "status"], capsys)
     assert res.code == ExitCode.NO_VAULT and res.err.startswith("vault: error: no vault at")

@@ -6,8 +6,8 @@ import hashlib
 import json
 
 import pytest
-from support.env import DATA
 
+from tests.support.env import DATA
 from vault.errors import IntegrityError
 from vault.publish import signing
 

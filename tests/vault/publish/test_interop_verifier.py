@@ -15,10 +15,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.claims_fixtures import publish, reputation_vault, signed_documents
-from support.env import TESTS
 
 from exporters.site import claims
+from tests.support.claims_fixtures import publish, reputation_vault, signed_documents
+from tests.support.env import TESTS
 
 INTEROP = TESTS / "interop"
 # Read at import, before the autouse fixture points HOME at a temporary folder.

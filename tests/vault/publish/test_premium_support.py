@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from support.post_fixtures import inject, post
-
+from tests.support.post_fixtures import inject, post
 from vault import crypto
 
 MONEY = """\

@@ -7,10 +7,9 @@ import subprocess
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
-from support.env import requires_age
-from support.post_fixtures import inject, post
-from support.publish_fixtures import CANARY, SETTINGS, build, configure, site_vault  # noqa: F401  (site_vault is a fixture)
-
+from tests.support.env import requires_age
+from tests.support.post_fixtures import inject, post
+from tests.support.publish_fixtures import CANARY, SETTINGS, build, configure, site_vault  # noqa: F401  (site_vault is a fixture)
 from vault.errors import ExitCode
 
 
@@ -252,8 +251,7 @@ def test_git_target_pushes_to_a_bare_repository(site_vault, tmp_path):
 
 
 def test_credentials_expire(site_vault, tmp_path):
-    from support.post_fixtures import rating
-
+    from tests.support.post_fixtures import rating
     from vault.publish.verify import verify_bundle
 
     now = datetime(2024, 6, 1, tzinfo=timezone.utc)

@@ -15,11 +15,11 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
-from support.post_fixtures import inject, media_item, post
 
 from exporters.site import render as site_mod
 from exporters.site.media import PublishedMedia
 from exporters.site.output import RACY_NS
+from tests.support.post_fixtures import inject, media_item, post
 from vault.demo.samples import _jpeg
 from vault.publish import build as build_mod
 from vault.publish import views

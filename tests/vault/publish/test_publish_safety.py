@@ -12,10 +12,9 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from support.builders import jpeg
-from support.env import requires_age
-from support.post_fixtures import inject, post
-
+from tests.support.builders import jpeg
+from tests.support.env import requires_age
+from tests.support.post_fixtures import inject, post
 from vault.errors import ExitCode
 from vault.models import MediaItem
 
@@ -216,7 +215,7 @@ def test_only_http_https_and_mailto_become_links(vault_env, tmp_path):
 
 def test_script_links_from_real_exports_are_text(vault_env, tmp_path):
     """Links as the Mastodon and LinkedIn importers read them from their exports."""
-    from support.social_fixtures import PUBLIC_IRI, li_export, m_export, m_status, write_tar, write_zip
+    from tests.support.social_fixtures import PUBLIC_IRI, li_export, m_export, m_status, write_tar, write_zip
 
     html = ('<p>Click <a href="javascript:alert(document.cookie)">here</a> or '
             '<a href="data:text/html;base64,PHNjcmlwdD4=">there</a> or <a href="https://safe.example/">safe</a></p>')
@@ -381,7 +380,7 @@ def _start_publish(env, out: Path) -> subprocess.Popen:
     import os
     import sys
 
-    from support.env import REPO
+    from tests.support.env import REPO
 
     return subprocess.Popen([sys.executable, "-m", "vault", "publish", "--out", str(out)], cwd=REPO, env=dict(os.environ),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -565,7 +564,7 @@ def test_rebuilds_are_byte_identical_with_the_real_image_size(vault_env, tmp_pat
 
 def test_mastodon_export_rebuilds_byte_identical(vault_env, tmp_path):
     """Mastodon declares every attachment 4x3; its PNG fixture is really 5x2."""
-    from support.social_fixtures import m_export, write_tar
+    from tests.support.social_fixtures import m_export, write_tar
 
     assert vault_env.run("import", write_tar(tmp_path / "archive.tar.gz", m_export())).code in (0, 3)
     configure(vault_env)

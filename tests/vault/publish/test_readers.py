@@ -8,9 +8,9 @@ import subprocess
 
 import pyrage
 import pytest
-from support.env import requires_age
-from support.post_fixtures import inject, post
 
+from tests.support.env import requires_age
+from tests.support.post_fixtures import inject, post
 from vault import crypto
 from vault.errors import ExitCode
 

@@ -13,9 +13,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from support.claims_fixtures import publish, reputation_vault
-from support.env import VaultEnv
 
+from tests.support.claims_fixtures import publish, reputation_vault
+from tests.support.env import VaultEnv
 from vault.errors import ExitCode, UsageError
 from vault.publish.verify import parse_did_web, parse_resolve
 

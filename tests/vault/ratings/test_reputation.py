@@ -6,7 +6,8 @@ import hashlib
 from datetime import datetime, timezone
 
 import pytest
-from support.market_fixtures import Fb, card_page, ebay_zip, etsy_json, etsy_review, open_catalog_summary
+
+from tests.support.market_fixtures import Fb, card_page, ebay_zip, etsy_json, etsy_review, open_catalog_summary
 
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc)  # the 12-month window is (2023-06-01, 2024-06-01]
 

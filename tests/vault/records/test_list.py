@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from support.builders import jpeg
-from support.post_fixtures import inject, media_item, post
+from tests.support.builders import jpeg
+from tests.support.post_fixtures import inject, media_item, post
 
 
 def test_a_post_with_only_an_activity_line_lists_by_it(vault_env):

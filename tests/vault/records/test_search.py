@@ -3,7 +3,7 @@ Czech and German with and without diacritics, and user input that looks like FTS
 
 from __future__ import annotations
 
-from support.post_fixtures import inject, post
+from tests.support.post_fixtures import inject, post
 
 # 16 Japanese posts that contain 関数 ("function") at the start, in the middle and at the end of
 # runs without spaces, with kana and kanji around it; and 4 that do not.

@@ -13,8 +13,8 @@ import subprocess
 import tracemalloc
 
 import pytest
-from support.env import requires_age
 
+from tests.support.env import requires_age
 from vault.repository import open_vault
 from vault.store.catalog import Catalog
 from vault.store.catalog_write import BATCH
@@ -197,7 +197,7 @@ def test_compact_killed_while_streaming_leaves_a_sound_vault_and_only_ciphertext
     import subprocess
     import sys
 
-    from support.env import REPO
+    from tests.support.env import REPO
 
     with open_vault(vault_env.path, exclusive=True) as v:
         v.unlock(vault_env.identity_file)

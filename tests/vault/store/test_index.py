@@ -12,9 +12,9 @@ import sqlite3
 import stat
 
 import pytest
-from support.post_fixtures import inject, post
-from support.social_fixtures import m_export, m_later_statuses, m_statuses, write_zip
 
+from tests.support.post_fixtures import inject, post
+from tests.support.social_fixtures import m_export, m_later_statuses, m_statuses, write_zip
 from vault.repository import open_vault
 from vault.store import catalog as catalog_mod
 
@@ -33,8 +33,7 @@ def test_index_pages_and_wal_hold_no_plaintext(vault_env, tmp_path):
     items = [post(f"s{i}", 1 + i, f"{SECRET_WORDS[i]} visits the {SECRET_WORDS[(i + 1) % 3]} again") for i in range(3)]
     with open_vault(vault_env.path, exclusive=True) as v:
         v.unlock(vault_env.identity_file)
-        from support.post_fixtures import FakeImporter
-
+        from tests.support.post_fixtures import FakeImporter
         from vault.importing.pipeline import run_items
 
         run_items(v, FakeImporter("mastodon"), iter(items), label="test")

@@ -11,9 +11,9 @@ import sys
 import time
 
 import pytest
-from support.env import REPO, run_subprocess
-from support.media_fixtures import camera_roll
 
+from tests.support.env import REPO, run_subprocess
+from tests.support.media_fixtures import camera_roll
 from vault.errors import ExitCode
 
 

@@ -9,8 +9,8 @@ import os
 import shutil
 
 import pytest
-from support.media_fixtures import camera_roll
 
+from tests.support.media_fixtures import camera_roll
 from vault.errors import ExitCode
 
 
@@ -175,7 +175,7 @@ def test_backup_killed_between_head_and_trash_still_restores(filled, tmp_path):
     import subprocess
     import sys
 
-    from support.env import REPO
+    from tests.support.env import REPO
 
     bk = _backup(filled, tmp_path)
     assert filled.run("import", camera_roll(tmp_path / "more", n=2, prefix="M")).code == 0

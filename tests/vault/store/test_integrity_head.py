@@ -10,9 +10,8 @@ import shutil
 import subprocess
 import sys
 
-from support.env import REPO
-from support.media_fixtures import camera_roll
-
+from tests.support.env import REPO
+from tests.support.media_fixtures import camera_roll
 from vault.errors import ExitCode
 
 
