@@ -88,8 +88,11 @@ class Run:
             self.report.unchanged[kind] += 1
             return
         if old is not None:
-            # Keep where the record was first seen; the new capture is noted beside it.
-            rec["provenance"] = dict(old.get("provenance") or {}, last_seen=rec["provenance"])
+            # Keep where the record was first seen; the new capture becomes last_seen and the
+            # previous last_seen moves to earlier_seen, so no place it came from is forgotten.
+            from ..ratings.merge import merge_provenance
+
+            rec["provenance"], _ = merge_provenance(old.get("provenance") or {}, rec["provenance"])
             enc = encode_record(rec)
         if not self.dry_run:
             self.cat.stage_put(enc)
