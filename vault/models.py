@@ -8,10 +8,11 @@ Datetimes are always timezone-aware UTC.  ``to_json`` gives the public JSON form
 
 from __future__ import annotations
 
+import posixpath
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, Literal
+from typing import IO, Any, Callable, Literal, Protocol
 
 Kind = Literal["post", "media", "rating"]
 KINDS: tuple[str, ...] = ("post", "media", "rating")
@@ -178,6 +179,28 @@ class MediaItem:
     caption: str | None = None
     alt: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_entry(cls, entry: "MemberLike", ref: str, *, filename: str | None = None, **fields: Any) -> "MediaItem":
+        """A media file that is a member of the export: opened, sized, fingerprinted and named
+        (by default its base name) after the member; ``fields`` are the rest (times, caption...)."""
+        return cls(ref=ref, open=entry.open, size=entry.size, filename=filename or posixpath.basename(entry.rel),
+                   member=entry.rel, fingerprint=entry.fingerprint, **fields)
+
+
+class MemberLike(Protocol):
+    """What :meth:`MediaItem.from_entry` needs of an export member (an archive ``Entry``)."""
+
+    @property
+    def rel(self) -> str: ...
+
+    @property
+    def size(self) -> int | None: ...
+
+    @property
+    def fingerprint(self) -> str | None: ...
+
+    def open(self) -> IO[bytes]: ...
 
 
 @dataclass

@@ -45,13 +45,6 @@ class FilesImporter:
             if not is_media_name(entry.path):
                 ignored += 1
                 continue
-            yield MediaItem(
-                ref=entry.rel,
-                open=entry.open,
-                size=entry.size,
-                filename=name,
-                member=entry.rel,
-                fingerprint=entry.fingerprint,
-            )
+            yield MediaItem.from_entry(entry, entry.rel, filename=name)
         if ignored:
             yield Warning_(f"ignored {ignored} file(s) that are not photos or videos")

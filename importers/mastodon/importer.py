@@ -29,7 +29,6 @@ cheaply (Mastodon writes the media before ``outbox.json``).
 
 from __future__ import annotations
 
-import posixpath
 import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Iterator
@@ -144,13 +143,8 @@ def _attachments(src: "ExportSource", media: dict[str, tuple["Entry", dict, Any]
     attachment's ActivityStreams object, the status's time)."""
     order = {id(entry): i for i, entry in enumerate(src.entries)}
     for ref, (entry, attachment, published) in sorted(media.items(), key=lambda kv: order.get(id(kv[1][0]), 0)):
-        yield MediaItem(
-            ref=ref,
-            open=entry.open,
-            size=entry.size,
-            filename=posixpath.basename(entry.rel),
-            member=entry.rel,
-            fingerprint=entry.fingerprint,
+        yield MediaItem.from_entry(
+            entry, ref,
             created_at=published,
             mime=_str(attachment.get("mediaType")),
             width=_int(attachment.get("width")),
@@ -169,8 +163,7 @@ def _recalled(src: "ExportSource", outbox_entry: "Entry") -> Iterator[Item]:
             continue
         entry = src.get(name)
         if entry is not None:
-            yield MediaItem(ref=name, open=entry.open, size=entry.size, filename=posixpath.basename(entry.rel),
-                            member=entry.rel, fingerprint=entry.fingerprint)
+            yield MediaItem.from_entry(entry, name)
 
 
 # ---------------------------------------------------------------------------------------------

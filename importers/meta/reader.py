@@ -336,13 +336,9 @@ def media_items(tree: Tree, catalog: MediaCatalog, folders: re.Pattern[str],
             yield Warning_(f"media file missing from the export: {uri}", path=info["member"])
             continue
         done.add(id(entry))
-        yield MediaItem(
-            ref=uri,
-            open=entry.open,
-            size=entry.size,
+        yield MediaItem.from_entry(
+            entry, uri,
             filename=posixpath.basename(entry.path),
-            member=entry.rel,
-            fingerprint=entry.fingerprint,
             created_at=info["created_at"],
             taken_at=info["taken_at"],
             caption=info["caption"],
@@ -353,14 +349,7 @@ def media_items(tree: Tree, catalog: MediaCatalog, folders: re.Pattern[str],
         if exclude is not None and exclude.search(path):
             continue
         done.add(id(entry))
-        yield MediaItem(
-            ref=path,
-            open=entry.open,
-            size=entry.size,
-            filename=posixpath.basename(entry.path),
-            member=entry.rel,
-            fingerprint=entry.fingerprint,
-        )
+        yield MediaItem.from_entry(entry, path, filename=posixpath.basename(entry.path))
 
 
 def posts_to_read(src, posts_files: list[tuple[str, Any]], also: Iterable[Any] = ()) -> tuple[list[tuple[str, Any]], list[Any]]:

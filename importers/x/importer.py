@@ -244,13 +244,8 @@ class _State:
         entry = found[1]
         if entry.rel not in self.seen_media:
             self.seen_media.add(entry.rel)
-            yield MediaItem(
-                ref=ref,
-                open=entry.open,
-                size=entry.size,
-                filename=posixpath.basename(entry.rel),
-                member=entry.rel,
-                fingerprint=entry.fingerprint,
+            yield MediaItem.from_entry(
+                entry, ref,
                 created_at=shown.created,
                 alt=media.get("ext_alt_text") if isinstance(media.get("ext_alt_text"), str) else None,
             )
@@ -281,7 +276,6 @@ class _State:
                 if "/" in name or name.startswith("."):
                     continue
                 self.seen_media.add(entry.rel)
-                yield MediaItem(ref=f"x:media/{name}", open=entry.open, size=entry.size, filename=name,
-                                member=entry.rel, fingerprint=entry.fingerprint)
+                yield MediaItem.from_entry(entry, f"x:media/{name}", filename=name)
 
 
