@@ -52,11 +52,11 @@ from ..errors import IntegrityError
 from .catalog_read import CatalogReader
 from .catalog_write import BATCH, CatalogWriter
 from .codec import Encoded, ReplaySink, content_digest, encode_record, load_json, search_text
-from .files import atomic_writer, ensure_dir, storage_error, temp_name
+from .files import ShaWriter, atomic_writer, ensure_dir, storage_error, temp_name
 from .head import CatalogHead, Survey
 from .index import PLAIN_TABLES, IndexUnusable, index_key, open_db, remove_files
 from .index import index_errors as _index_errors
-from .segments import SegmentWriter, ShaWriter, list_segment_files, list_snapshot_files
+from .segments import SegmentWriter, list_segment_files, list_snapshot_files
 from .snapshot import SNAPSHOT_MAGIC, SNAPSHOT_SCHEMA, read_snapshot_file, snapshot_mac, tables_of, write_snapshot_file
 
 AUTO_COMPACT_SEGMENTS = 64

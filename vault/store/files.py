@@ -8,6 +8,7 @@ state or the new one, plus at worst a stray file in ``tmp/``.  Files are 0600 an
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
 from contextlib import contextmanager
@@ -37,6 +38,22 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+class ShaWriter:
+    """A write-only file object that passes everything to ``dst`` and keeps the SHA-256 of what
+    went through (``.sha``): a file's checksum taken as it is written, in the same pass."""
+
+    def __init__(self, dst: IO[bytes]) -> None:
+        self._dst = dst
+        self.sha = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self._dst.write(data)
+
+    def flush(self) -> None:
+        self._dst.flush()
 
 
 def ensure_dir(path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import IO, Callable, Iterator
 
 from .. import crypto
 from ..errors import IntegrityError, StorageError
-from .files import commit_temp, ensure_dir, open_private, storage_error, sync_filesystem, temp_name
+from .files import ShaWriter, commit_temp, ensure_dir, open_private, storage_error, sync_filesystem, temp_name
 
 CHUNK = 1 << 20
 SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
@@ -65,19 +65,6 @@ class _HashingReader:
         out = bytes(self._pending[:n])
         self._pending = self._pending[n:]
         return out
-
-
-class _HashingWriter:
-    def __init__(self, dst: IO[bytes]) -> None:
-        self._dst = dst
-        self.sha = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.sha.update(data)
-        return self._dst.write(data)
-
-    def flush(self) -> None:
-        self._dst.flush()
 
 
 class BackgroundWriter:
@@ -216,7 +203,7 @@ class ObjectStore:
         tmp = temp_name(self.tmpdir, ".obj")
         try:
             with open_private(tmp) as fh:
-                writer = _HashingWriter(fh)
+                writer = ShaWriter(fh)
                 crypto.encrypt_stream(reader, writer, recipients)
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -5,16 +5,14 @@ the caller goes on staging operations, then sealed (fsync under a temporary name
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import threading
 from pathlib import Path
-from typing import IO
 
 from .. import crypto
 from .codec import dump_text
-from .files import ensure_dir, fsync_dir, open_private, storage_error, temp_name
+from .files import ShaWriter, ensure_dir, fsync_dir, open_private, storage_error, temp_name
 
 
 class _QueueReader:
@@ -132,19 +130,6 @@ class SegmentWriter:
             os.unlink(self._tmp)
         except FileNotFoundError:
             pass
-
-
-class ShaWriter:
-    def __init__(self, dst: IO[bytes]) -> None:
-        self._dst = dst
-        self.sha = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.sha.update(data)
-        return self._dst.write(data)
-
-    def flush(self) -> None:
-        self._dst.flush()
 
 
 def list_segment_files(root: Path) -> list[Path]:

@@ -24,10 +24,9 @@ from typing import Any, Callable, Iterator
 from .. import crypto
 from ..errors import IntegrityError
 from .codec import dump_text
-from .files import atomic_writer, ensure_dir, storage_error, temp_name
+from .files import ShaWriter, atomic_writer, ensure_dir, storage_error, temp_name
 from .index import PLAIN_TABLES
 from .scratch import Appender, ScratchFile, connect
-from .segments import ShaWriter
 
 # The tables of a snapshot's database (format version 1; the word index is rebuilt from records).
 SNAPSHOT_SCHEMA = """

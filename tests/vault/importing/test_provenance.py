@@ -4,7 +4,6 @@ was first seen in, the latest one as ``last_seen`` and every one between as ``ea
 from __future__ import annotations
 
 from tests.support.post_fixtures import FakeImporter, post
-
 from vault.importing.pipeline import run_items
 from vault.repository import open_vault
 
