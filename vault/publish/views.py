@@ -10,7 +10,7 @@ from datetime import datetime
 
 # Every record field ``post_view`` and ``premium.premium_view`` read.  A post page's cache key is
 # made of these, its media and the site's settings and templates (``page_inputs``), so a field a
-# view starts reading must be added here (tests/test_publish_cache.py perturbs every field).
+# view starts reading must be added here (tests/vault/publish/test_publish_cache.py perturbs every field).
 PAGE_FIELDS = ("id", "source", "created_at", "title", "text", "links", "place", "url", "tags")
 
 
