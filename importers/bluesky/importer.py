@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from importers.common.shapes import as_list
 from vault.plugin_api import ArchiveMemberError, Held, Item, PostItem, Skipped, Warning_, parse_iso
 
+from ..common.members import read_whole
 from ..common.probing import probe_candidates
 from .dagcbor import CID, DagCborError, decode, read_car, read_header
 
@@ -107,13 +108,10 @@ def _car_entries(src: "ExportSource") -> list["Entry"]:
 
 
 def _read_repo(entry: "Entry") -> Iterator[Item]:
-    try:
-        data = entry.read_bytes(CAR_LIMIT)
-    except ArchiveMemberError as exc:
-        yield Skipped(entry.rel, exc.message)
-        return
-    except OSError as exc:
-        yield Skipped(entry.rel, f"cannot read: {exc.strerror or exc}")
+    data, unreadable = read_whole(entry, CAR_LIMIT)
+    if data is None:
+        if unreadable is not None:
+            yield unreadable
         return
     try:
         car = read_car(data)

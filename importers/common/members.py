@@ -27,6 +27,17 @@ if TYPE_CHECKING:
     from vault.plugin_api import Entry
 
 
+def read_whole(entry: "Entry", limit: int) -> tuple[bytes | None, Skipped | None]:
+    """(the member's bytes, None), or (None, Skipped naming it) when it is damaged, over
+    ``limit`` or unreadable: for members small enough to be read whole."""
+    try:
+        return entry.read_bytes(limit), None
+    except ArchiveMemberError as exc:
+        return None, Skipped(entry.rel, exc.message)
+    except OSError as exc:  # a folder member that vanished or became unreadable since listing
+        return None, Skipped(entry.rel, f"cannot read: {exc.strerror or exc}")
+
+
 def load_json(entry: "Entry", limit: int) -> tuple[Any, Skipped | None]:
     """(parsed root, None), or (None, Skipped(entry.rel, reason)) when the member is unusable.
 
@@ -34,12 +45,9 @@ def load_json(entry: "Entry", limit: int) -> tuple[Any, Skipped | None]:
     unreadable member gives the archive layer's message.  For files that hold small documents
     (profiles, manifests, albums); arrays of posts go through :func:`stream_records`.
     """
-    try:
-        data = entry.read_bytes(limit)
-    except ArchiveMemberError as exc:
-        return None, Skipped(entry.rel, exc.message)
-    except OSError as exc:  # a folder member that vanished or became unreadable since listing
-        return None, Skipped(entry.rel, f"cannot read: {exc.strerror or exc}")
+    data, problem = read_whole(entry, limit)
+    if data is None:
+        return None, problem
     try:
         root = json.loads(data)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors

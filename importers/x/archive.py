@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from importers.common.shapes import as_list
 from vault.plugin_api import ArchiveMemberError, Skipped
 
+from ..common.members import read_whole
 from ..common.probing import probe_candidates
 from .fields import int_or_none
 
@@ -82,12 +83,9 @@ def load_js(entry: "Entry") -> tuple[Any, Skipped | None]:
 
     The JSON is the text after the first ``=``; a trailing ``;`` is dropped.
     """
-    try:
-        data = entry.read_bytes(JS_LIMIT)
-    except ArchiveMemberError as exc:
-        return None, Skipped(entry.rel, exc.message)
-    except OSError as exc:  # a folder member that vanished or became unreadable since listing
-        return None, Skipped(entry.rel, f"cannot read: {exc.strerror or exc}")
+    data, problem = read_whole(entry, JS_LIMIT)
+    if data is None:
+        return None, problem
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
