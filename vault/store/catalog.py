@@ -335,7 +335,10 @@ class Catalog(CatalogReader, CatalogWriter):
             remove_files(scratch)
 
     def rebuild(self, why: str = "asked") -> None:
-        """Rebuild the index from the journal and snapshots, in one transaction."""
+        """Rebuild the index from the journal and snapshots, in one transaction.  The pieces are
+        listed afresh from the head, so a rebuild after this object wrote a snapshot or a segment
+        loads what is on disk now, not what was there when it was opened."""
+        self._view = self.head.view()
         self._begin()
         try:
             self._bring_up_to_date("rebuild", [why])

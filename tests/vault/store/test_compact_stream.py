@@ -253,3 +253,18 @@ def test_check_reads_segments_streamed_and_still_refuses_a_forged_one(vault_env)
             cat.check_segment(name)
     res = vault_env.run("check", "--read-data", "--json")
     assert res.code != 0 and any(p["path"] == f"catalog/journal/{name}" for p in res.json()["problems"]), res.out
+
+
+def test_rebuild_after_a_snapshot_on_the_same_catalog_keeps_every_record(vault_env):
+    """A catalog that wrote a snapshot and then more segments rebuilds from what is on disk now,
+    not from the pieces it listed when it was opened (the old list named segments the snapshot
+    had superseded and none written since)."""
+    with open_vault(vault_env.path, exclusive=True) as v:
+        v.unlock(vault_env.identity_file)
+        cat = v.catalog()
+        _add(cat, 0, 30)
+        cat.write_snapshot()
+        _add(cat, 30, 45)
+        cat.rebuild("test")
+        assert cat.counts()["post"] == 45
+        assert cat.get("p_0000044") is not None and cat.get("p_0000000") is not None
