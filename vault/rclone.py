@@ -278,6 +278,26 @@ class Rclone:
         if code != 0:
             raise self._fail(what, code, "".join(kept))
 
+    def list_files(self, remote: str, shown: str) -> dict[str, int | None]:
+        """Every file under ``remote`` (recursive, one listing) by its path below it, with its
+        size (None when rclone does not know it); {} when the folder does not exist.  ``shown``
+        names the remote in messages."""
+        code, out = self.run(
+            ["lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime", "--fast-list", remote],
+            what=f"listing {shown}", ok=(0, EXIT_DIR_NOT_FOUND), timeout=None)
+        if code == EXIT_DIR_NOT_FOUND:
+            return {}
+        try:
+            entries = json.loads(out or b"[]")
+        except ValueError:
+            raise RemoteError(f"rclone returned an unreadable listing of {shown}") from None
+        found: dict[str, int | None] = {}
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and not entry.get("IsDir") and isinstance(entry.get("Path"), str):
+                size = entry.get("Size")
+                found[entry["Path"]] = size if isinstance(size, int) and size >= 0 else None
+        return found
+
 
 def _stats_bytes(line: str) -> int | None:
     if '"stats"' not in line:

@@ -82,23 +82,7 @@ class RcloneTarget:
         return cls(spec, runner)
 
     def _list(self) -> dict[str, deploy_state.Listed]:
-        import json
-
-        code, out = self._rc.run(
-            ["lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime", "--fast-list", self.root],
-            what=f"listing {self.display}", ok=(0, rclone_mod.EXIT_DIR_NOT_FOUND), timeout=None)
-        if code == rclone_mod.EXIT_DIR_NOT_FOUND:
-            return {}
-        try:
-            entries = json.loads(out or b"[]")
-        except ValueError:
-            raise RemoteError(f"rclone returned an unreadable listing of {self.display}") from None
-        found = {}
-        for e in entries if isinstance(entries, list) else []:
-            if isinstance(e, dict) and not e.get("IsDir") and isinstance(e.get("Path"), str):
-                size = e.get("Size")
-                found[e["Path"]] = deploy_state.Listed(size=size if isinstance(size, int) and size >= 0 else None)
-        return found
+        return {path: deploy_state.Listed(size=size) for path, size in self._rc.list_files(self.root, self.display).items()}
 
     def plan(self, files: dict[str, str]) -> Plan:
         """Compare the bundle with the remote (one listing); change nothing.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -29,27 +28,8 @@ class RcloneDestination(Destination):
         return rclone_mod.join(self.root, check_rel(rel) if rel else rel)
 
     def list(self, prefix: str = "") -> dict[str, int]:
-        code, out = self._rc.run(
-            ["lsjson", "-R", "--files-only", "--no-mimetype", "--no-modtime", "--fast-list", self._at(prefix)],
-            what=f"listing {self.display}",
-            ok=(0, rclone_mod.EXIT_DIR_NOT_FOUND),
-            timeout=None,
-        )
-        if code == rclone_mod.EXIT_DIR_NOT_FOUND:
-            return {}
-        try:
-            entries = json.loads(out or b"[]")
-        except ValueError:
-            from ..errors import RemoteError
-
-            raise RemoteError(f"rclone returned an unreadable listing of {self.display}") from None
-        found = {}
-        for entry in entries:
-            if entry.get("IsDir"):
-                continue
-            rel = f"{prefix}/{entry['Path']}" if prefix else str(entry["Path"])
-            found[rel] = int(entry.get("Size", -1))
-        return found
+        listed = self._rc.list_files(self._at(prefix), self.display)
+        return {(f"{prefix}/{path}" if prefix else path): (-1 if size is None else size) for path, size in listed.items()}
 
     def put(self, local: Path, rel: str) -> None:
         self._rc.run(["copyto", rclone_mod.local_path_arg(local), self._at(rel), "--no-check-dest"], what=f"uploading {rel} to {self.display}", timeout=None)
