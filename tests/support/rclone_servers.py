@@ -135,6 +135,16 @@ def start_sftp(base: Path) -> Server:
     return Server("sftp", root, port, "testsftp", env, proc)
 
 
+@pytest.fixture
+def rclone_isolation(monkeypatch, tmp_path):
+    """No developer rclone config or RCLONE_* settings leak into a test (modules that drive rclone
+    import this fixture and mark it autouse with ``pytestmark``)."""
+    for var in list(os.environ):
+        if var.startswith("RCLONE_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("RCLONE_CONFIG", str(tmp_path / "no-rclone.conf"))
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     if rclone_exe() is None:

@@ -4,7 +4,6 @@ requests, SFTP with a password), configured only through RCLONE_CONFIG_* variabl
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,19 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.publish_fixtures import site_vault  # noqa: F401  (a fixture)
-from tests.support.rclone_servers import S3_SECRET_KEY, requires_rclone, s3_server, sftp_server  # noqa: F401  (fixtures)
+from tests.support.rclone_servers import S3_SECRET_KEY, rclone_isolation, requires_rclone, s3_server, sftp_server  # noqa: F401  (fixtures)
 from vault.errors import ExitCode, RemoteError
 
-pytestmark = requires_rclone
-
-
-@pytest.fixture(autouse=True)
-def _rclone_isolation(monkeypatch, tmp_path):
-    """No developer rclone config or RCLONE_* settings leak into a test."""
-    for var in list(os.environ):
-        if var.startswith("RCLONE_"):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("RCLONE_CONFIG", str(tmp_path / "no-rclone.conf"))
+pytestmark = [requires_rclone, pytest.mark.usefixtures("rclone_isolation")]
 
 
 @dataclass

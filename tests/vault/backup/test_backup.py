@@ -19,23 +19,17 @@ import pytest
 from tests.support.builders import jpeg
 from tests.support.env import REPO, run_subprocess
 from tests.support.media_fixtures import camera_roll
-from tests.support.rclone_servers import S3_SECRET_KEY, free_port, requires_rclone, s3_server, sftp_server  # noqa: F401
+from tests.support.rclone_servers import S3_SECRET_KEY, free_port, rclone_isolation, requires_rclone, s3_server, sftp_server  # noqa: F401
 from vault.errors import ExitCode, RemoteError
 
 SUMMARY_KEYS = {"destination", "files_copied", "bytes_copied", "files_skipped", "files_trashed", "duration_seconds", "verified"}
 
 
+pytestmark = pytest.mark.usefixtures("rclone_isolation")
+
+
 def today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
-
-
-@pytest.fixture(autouse=True)
-def _rclone_isolation(monkeypatch, tmp_path):
-    """No developer rclone config or RCLONE_* settings leak into a test."""
-    for var in list(os.environ):
-        if var.startswith("RCLONE_"):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("RCLONE_CONFIG", str(tmp_path / "no-rclone.conf"))
 
 
 @dataclass
