@@ -49,3 +49,13 @@ def build(env, out: Path, *args) -> dict:
     res = env.run("publish", "--out", out, "--json", *args)
     assert res.code == 0, res.err
     return res.json()
+
+
+def bundle_bytes(out: Path) -> dict[str, bytes]:
+    """Every file of a built bundle by its path inside it."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def upload_rank(path: str) -> int:
+    """The order a target must upload in: assets first, then pages, the manifest last."""
+    return 2 if path == "manifest.json" else 1 if path.endswith(".html") else 0

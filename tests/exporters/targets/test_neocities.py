@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.fake_neocities import FakeNeocities
 from tests.support.post_fixtures import inject, media_item, post
-from tests.support.publish_fixtures import site_vault  # noqa: F401  (a fixture)
+from tests.support.publish_fixtures import bundle_bytes, site_vault, upload_rank  # noqa: F401  (site_vault is a fixture)
 from vault.errors import ExitCode
 
 KEY = "6b1f0c2d9e8a4b7c0neoKEY5521d3f1"
@@ -29,14 +29,6 @@ def neocities(monkeypatch):
         fake.stop()
 
 
-def bundle(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-
-
-def rank(path: str) -> int:
-    return 2 if path == "manifest.json" else 1 if path.endswith(".html") else 0
-
-
 def publish(env, out: Path, *args, spec: str = SPEC):
     return env.run("publish", "--out", out, "--to", spec, "--json", *args)
 
@@ -45,13 +37,13 @@ def test_first_deploy_uploads_in_order_deletes_last_then_sends_nothing(site_vaul
     out = tmp_path / "site"
     res = publish(site_vault, out)
     assert res.code == 0, res.err
-    local = bundle(out)
+    local = bundle_bytes(out)
     assert neocities.files == local  # the starter pages Neocities made are replaced or deleted
     names = neocities.uploaded()
     assert sorted(names) == sorted(local)
-    assert [rank(p) for p in names] == sorted(rank(p) for p in names)
+    assert [upload_rank(p) for p in names] == sorted(upload_rank(p) for p in names)
     assert neocities.upload_requests[-1] == ["manifest.json"]
-    assert all(len({rank(p) for p in req}) == 1 for req in neocities.upload_requests)  # a page never rides with assets
+    assert all(len({upload_rank(p) for p in req}) == 1 for req in neocities.upload_requests)  # a page never rides with assets
     posts = [i for i, (m, p, _) in enumerate(neocities.log) if m == "POST" and p == "/api/upload"]
     deletes = [i for i, (m, p, _) in enumerate(neocities.log) if p == "/api/delete"]
     assert neocities.delete_requests == [["neocities.png", "not_found.html"]] and deletes[0] > posts[-1]
@@ -81,7 +73,7 @@ def test_private_post_deletes_exactly_its_page_and_dry_run_changes_nothing(site_
     res = publish(site_vault, out)
     assert res.code == 0, res.err
     assert neocities.delete_requests[-1] == [page, f"posts/{rid}"]  # the page, then its emptied folder
-    assert neocities.files == bundle(out) and f"posts/{rid}" not in neocities.dirs
+    assert neocities.files == bundle_bytes(out) and f"posts/{rid}" not in neocities.dirs
     assert set(neocities.uploaded()[sum(map(len, neocities.upload_requests[:uploads])):]) == set(
         dry.json()["plan"]["changed"] + dry.json()["plan"]["added"])
 
@@ -95,9 +87,9 @@ def test_lost_record_costs_hash_checks_not_uploads(site_vault, neocities, tmp_pa
     uploads = len(neocities.upload_requests)
     res = publish(site_vault, out)
     assert res.code == 0, res.err
-    assert len(res.json()["plan"]["changed"]) == len(bundle(out))  # unknown without the record...
+    assert len(res.json()["plan"]["changed"]) == len(bundle_bytes(out))  # unknown without the record...
     assert len(neocities.upload_requests) == uploads                # ...but upload_hash says identical
-    assert res.json()["deploy"]["unchanged_on_host"] == len(bundle(out))
+    assert res.json()["deploy"]["unchanged_on_host"] == len(bundle_bytes(out))
     assert ("POST", "/api/upload_hash", 200) in neocities.log
 
 
@@ -113,12 +105,12 @@ def test_free_site_warns_then_skips_refused_types_and_retries_them(video_vault, 
     res = publish(video_vault, out)
     assert res.code == ExitCode.PARTIAL, res.err  # a refused file is a partial success
     deploy = res.json()["deploy"]
-    clip = next(p for p in bundle(out) if p.endswith(".mp4"))
+    clip = next(p for p in bundle_bytes(out) if p.endswith(".mp4"))
     assert deploy["skipped"] == [clip]
     assert any("refuse" in w and ".mp4" in w for w in deploy["warnings"])  # warned before uploading
     assert any("refuse" in w and ".mp4" in w for w in res.json()["warnings"])
     assert [clip] in neocities.upload_requests                             # tried on its own
-    assert clip not in neocities.files and {p: b for p, b in bundle(out).items() if p != clip} == neocities.files
+    assert clip not in neocities.files and {p: b for p, b in bundle_bytes(out).items() if p != clip} == neocities.files
     # Not recorded as deployed: the next publish tries it again (a supporter site would take it).
     again = publish(video_vault, out)
     assert again.code == ExitCode.PARTIAL and again.json()["plan"]["added"] == [clip]
@@ -130,7 +122,7 @@ def test_supporter_site_takes_every_type(video_vault, neocities, tmp_path):
     out = tmp_path / "site"
     res = publish(video_vault, out)
     assert res.code == 0, res.err
-    assert res.json()["deploy"]["skipped"] == [] and neocities.files == bundle(out)
+    assert res.json()["deploy"]["skipped"] == [] and neocities.files == bundle_bytes(out)
 
 
 def test_wrong_key_fails_with_the_hosts_message_and_never_prints_it(site_vault, neocities, tmp_path, monkeypatch):
@@ -149,7 +141,7 @@ def test_rate_limited_upload_is_retried(site_vault, neocities, tmp_path):
     res = publish(site_vault, tmp_path / "site")
     assert res.code == 0, res.err
     assert time.monotonic() - started >= 1.0
-    assert ("POST", "/api/upload", 429) in neocities.log and neocities.files == bundle(tmp_path / "site")
+    assert ("POST", "/api/upload", 429) in neocities.log and neocities.files == bundle_bytes(tmp_path / "site")
 
 
 def test_site_with_hand_made_files_is_refused(site_vault, neocities, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_netlify import FakeNetlify
-from tests.support.publish_fixtures import configure, site_vault  # noqa: F401  (site_vault is a fixture)
+from tests.support.publish_fixtures import bundle_bytes, configure, site_vault, upload_rank  # noqa: F401  (site_vault is a fixture)
 from vault.errors import ExitCode, RemoteError, UsageError
 
 TOKEN = "nfp_TestTokenZebra5521quokka"
@@ -31,14 +31,6 @@ def netlify(monkeypatch):
         fake.stop()
 
 
-def bundle(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-
-
-def rank(path: str) -> int:
-    return 2 if path == "manifest.json" else 1 if path.endswith(".html") else 0
-
-
 def publish(env, out: Path, *args):
     return env.run("publish", "--out", out, "--to", SPEC, "--json", *args)
 
@@ -47,13 +39,13 @@ def test_first_deploy_uploads_everything_in_order_then_nothing(site_vault, netli
     out = tmp_path / "site"
     res = publish(site_vault, out)
     assert res.code == 0, res.err
-    local = bundle(out)
+    local = bundle_bytes(out)
     assert netlify.live_files() == local
     deploy = res.json()["deploy"]
     assert deploy["state"] == "ready" and deploy["url"] == "https://jana.netlify.app" and deploy["deploy_url"].startswith("https://")
     # Every path whose digest was required, once each: assets, then pages, then the manifest.
     assert sorted(netlify.uploads) == sorted(local) and deploy["uploaded"] == len(local)
-    assert [rank(p) for p in netlify.uploads] == sorted(rank(p) for p in netlify.uploads)
+    assert [upload_rank(p) for p in netlify.uploads] == sorted(upload_rank(p) for p in netlify.uploads)
     assert netlify.uploads[-1] == "manifest.json"
     assert set(netlify.digests[0]) == {f"/{p}" for p in local}
     assert netlify.digests[0]["/index.html"] == hashlib.sha1(local["index.html"]).hexdigest()
@@ -90,7 +82,7 @@ def test_private_post_is_omitted_and_the_full_map_is_always_sent(site_vault, net
     uploads_before = len(netlify.uploads)
     res = publish(site_vault, out)
     assert res.code == 0, res.err
-    local = bundle(out)
+    local = bundle_bytes(out)
     assert page not in local
     # The digest lists every file (Netlify drops whatever it omits), and the page is gone.
     assert set(netlify.digests[-1]) == {f"/{p}" for p in local}
@@ -175,7 +167,7 @@ def test_failed_deploy_keeps_the_old_site_and_is_retried(site_vault, netlify, tm
     res = publish(site_vault, out)
     assert res.code == 0, res.err
     assert res.json()["deploy"]["state"] == "ready"
-    assert netlify.live_files() == bundle(out)
+    assert netlify.live_files() == bundle_bytes(out)
 
 
 def test_deploy_that_never_gets_ready_times_out(netlify, tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.support.builders import jpeg
 from tests.support.env import requires_age
 from tests.support.post_fixtures import inject, post
+from tests.support.publish_fixtures import bundle_bytes
 from vault.errors import ExitCode
 from vault.models import MediaItem
 
@@ -43,10 +44,6 @@ def build(env, out: Path, *args) -> dict:
     res = env.run("publish", "--out", out, "--json", *args)
     assert res.code == 0, res.err
     return res.json()
-
-
-def bundle_bytes(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 def assert_nowhere(out: Path, *canaries: str, skip_suffix: str | None = None) -> None:
