@@ -1,7 +1,9 @@
-"""The only module that touches the age implementation (pyrage).
+"""The vault's age functions: the only module the rest of the vault encrypts and decrypts with.
 
 Every file the vault writes at rest is an age v1 file, so the stock ``age`` tool can recover any of
-it with the vault's identity.  Contract of this module:
+it with the vault's identity.  Files are written by ``vault.agefile`` (OpenSSL through
+``cryptography``, several times faster than pyrage and holding the GIL far less) and read, and
+keys generated, by pyrage.  Contract of this module:
 
 * encryption functions take recipients as ``age1...`` strings and never see the identity;
 * decryption functions take an identity ``Secret`` and raise ``IntegrityError`` on any tampered,
@@ -14,6 +16,7 @@ it with the vault's identity.  Contract of this module:
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Protocol
 
 import pyrage
@@ -57,12 +60,6 @@ def check_recipient(recipient: str) -> str:
     return recipient.strip()
 
 
-def _recipients(recipients: list[str]) -> list:
-    if not recipients:
-        raise UsageError("no recipients to encrypt to")
-    return [pyrage.x25519.Recipient.from_str(r) for r in recipients]
-
-
 def _identity(identity: "Secret"):
     try:
         return pyrage.x25519.Identity.from_str(identity.reveal().strip())
@@ -71,13 +68,39 @@ def _identity(identity: "Secret"):
         raise WrongPassphraseError("the identity is not a valid age X25519 identity") from exc
 
 
+def _public_keys(recipients: list[str]) -> list[bytes]:
+    if not recipients:
+        raise UsageError("no recipients to encrypt to")
+    return list(_decoded(tuple(recipients)))
+
+
+@functools.lru_cache(maxsize=16)
+def _decoded(recipients: tuple[str, ...]) -> tuple[bytes, ...]:
+    """The X25519 keys of the recipients (decoded once: every object is encrypted to them)."""
+    from .agefile import AgeFormatError, recipient_key
+
+    try:
+        return tuple(recipient_key(r) for r in recipients)
+    except AgeFormatError as exc:
+        raise UsageError(f"not an age X25519 recipient ({exc})", hint="recipients look like age1... (see `age-keygen -y`)") from exc
+
+
 def encrypt_bytes(data: bytes, recipients: list[str]) -> bytes:
-    return pyrage.encrypt(data, _recipients(recipients))
+    return bytes(encrypt_buffer(data, recipients))
+
+
+def encrypt_buffer(data: bytes | memoryview, recipients: list[str]) -> bytearray:
+    """``encrypt_bytes`` without the final copy: the age file in the buffer it was sealed into."""
+    from .agefile import encrypt
+
+    return encrypt(data, _public_keys(recipients))
 
 
 def encrypt_stream(reader: Readable, writer: Writable, recipients: list[str]) -> None:
     """Stream ``reader`` into ``writer`` as age ciphertext.  Memory stays bounded."""
-    pyrage.encrypt_io(reader, writer, _recipients(recipients))
+    from . import agefile
+
+    agefile.encrypt_stream(reader, writer, _public_keys(recipients))
 
 
 def decrypt_bytes(data: bytes, identity: "Secret", what: str = "file") -> bytes:
@@ -103,13 +126,6 @@ def decrypt_stream(reader: Readable, writer: Writable, identity: "Secret", what:
 SCRYPT_LOG_N = 18
 SCRYPT_MAX_LOG_N = 22
 _SCRYPT_LABEL = b"age-encryption.org/v1/scrypt"
-_CHUNK = 64 * 1024
-
-
-def _b64(raw: bytes) -> str:
-    import base64
-
-    return base64.b64encode(raw).decode("ascii").rstrip("=")
 
 
 def passphrase_encrypt(data: bytes, passphrase: "Secret", log_n: int = SCRYPT_LOG_N) -> bytes:
@@ -119,35 +135,24 @@ def passphrase_encrypt(data: bytes, passphrase: "Secret", log_n: int = SCRYPT_LO
     than by pyrage so that the work factor, and so the memory every later unlock needs, is fixed.
     """
     import hashlib
-    import hmac
     import os
 
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    def hkdf(salt: bytes, info: bytes, key: bytes) -> bytes:
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key)
+    from .agefile import Sealer, b64
 
-    file_key = os.urandom(16)
-    salt = os.urandom(16)
-    n, r = 1 << log_n, 8
     secret = passphrase.reveal()
     secret = secret.encode("utf-8") if isinstance(secret, str) else secret
-    wrap_key = hashlib.scrypt(secret, salt=_SCRYPT_LABEL + salt, n=n, r=r, p=1,
-                              maxmem=128 * r * (n + 2) + (1 << 20), dklen=32)
-    body = ChaCha20Poly1305(wrap_key).encrypt(bytes(12), file_key, None)
-    header = f"age-encryption.org/v1\n-> scrypt {_b64(salt)} {log_n}\n{_b64(body)}\n---".encode("ascii")
-    mac = hmac.new(hkdf(b"", b"header", file_key), header, hashlib.sha256).digest()
-    nonce = os.urandom(16)
-    stream = ChaCha20Poly1305(hkdf(nonce, b"payload", file_key))
-    out = [header, b" ", _b64(mac).encode("ascii"), b"\n", nonce]
-    starts = range(0, max(len(data), 1), _CHUNK)
-    for counter, start in enumerate(starts):
-        last = start + _CHUNK >= len(data)
-        chunk_nonce = counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
-        out.append(stream.encrypt(chunk_nonce, data[start:start + _CHUNK], None))
-    return b"".join(out)
+
+    def stanza(file_key: bytes) -> str:
+        salt = os.urandom(16)
+        n, r = 1 << log_n, 8
+        wrap_key = hashlib.scrypt(secret, salt=_SCRYPT_LABEL + salt, n=n, r=r, p=1,
+                                  maxmem=128 * r * (n + 2) + (1 << 20), dklen=32)
+        body = ChaCha20Poly1305(wrap_key).encrypt(bytes(12), file_key, None)
+        return f"-> scrypt {b64(salt)} {log_n}\n{b64(body)}\n"
+
+    return bytes(Sealer(stanza).payload(data))
 
 
 def scrypt_work_factor(data: bytes) -> int | None:

@@ -179,13 +179,15 @@ class MediaItem:
     caption: str | None = None
     alt: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # How a worker process opens the same bytes (JSON-safe), when it can: see Entry.portable.
+    portable: dict[str, Any] | None = None
 
     @classmethod
     def from_entry(cls, entry: "MemberLike", ref: str, *, filename: str | None = None, **fields: Any) -> "MediaItem":
         """A media file that is a member of the export: opened, sized, fingerprinted and named
         (by default its base name) after the member; ``fields`` are the rest (times, caption...)."""
         return cls(ref=ref, open=entry.open, size=entry.size, filename=filename or posixpath.basename(entry.rel),
-                   member=entry.rel, fingerprint=entry.fingerprint, **fields)
+                   member=entry.rel, fingerprint=entry.fingerprint, portable=entry.portable(), **fields)
 
 
 class MemberLike(Protocol):
@@ -196,6 +198,8 @@ class MemberLike(Protocol):
 
     @property
     def size(self) -> int | None: ...
+
+    def portable(self) -> dict[str, Any] | None: ...
 
     @property
     def fingerprint(self) -> str | None: ...

@@ -15,6 +15,7 @@ from ..models import CaptureItem, MediaItem, iso, nfc
 from .report import Event
 
 if TYPE_CHECKING:
+    from .mediainfo import MediaFacts
     from .run import Run
 
 # What an importer may know about a file besides its bytes (from the JSON that names it).
@@ -27,11 +28,70 @@ def media(run: "Run", item: MediaItem) -> None:
         hint_key = "fp:" + keyed(run.wk, "fingerprint", run.importer.name, item.ref, item.fingerprint)
         if _known_bytes(run, item, run.cat.hint(hint_key)):
             return
+    pool = run.workers() if item.portable is not None else None
+    if pool is not None and item.portable is not None:
+        if pool.full():
+            settle(run, everything=False, one=True)
+        pool.submit((item, hint_key), item.portable, item.filename)
+        return
+    _store_here(run, item, hint_key)
+
+
+def _store_here(run: "Run", item: MediaItem, hint_key: str | None) -> None:
+    """Store the item's bytes in this process, then its record."""
+    from .mediainfo import probe
+
     stored = _store_bytes(run, item)
     if stored is None:
         return
     oid, size, head = stored
-    _describe(run, item, oid, size, head)
+    _stored(run, item, hint_key, oid, size, probe(head, item.filename))
+
+
+def settle(run: "Run", everything: bool = True, one: bool = False) -> None:
+    """Take the replies of the worker processes, in the order the items came: all of them
+    (``everything``), at least the oldest (``one``), else those already there."""
+    pool = run.sealer
+    while pool is not None and len(pool) and (everything or one or pool.ready()):
+        one = False
+        (item, hint_key), reply = pool.next_done()
+        _sealed(run, item, hint_key, reply)
+
+
+def _sealed(run: "Run", item: MediaItem, hint_key: str | None, reply: dict) -> None:
+    """A worker's reply for ``item``: its record, or the skipped item when its member could not
+    be read."""
+    if reply.get("error"):
+        run.report.skipped.append({"path": item.member or item.ref, "reason": reply["message"]})
+        if run.src is not None and reply.get("member"):
+            run.src.note_read_failure(reply["member"], reply["message"])
+        return
+    oid, size = reply["oid"], reply["size"]
+    run.emit(Event("bytes", size))
+    if reply["new"]:
+        run.report.bytes_stored += size
+    elif not _stored_by_this_run(run, oid) and not run.durable(oid):
+        # A file of that name without a checksum line: left by an interrupted run, so not to be
+        # trusted.  Written again here.
+        _store_here(run, item, hint_key)
+        return
+    from .mediainfo import facts_from_json
+
+    _stored(run, item, hint_key, oid, size, facts_from_json(reply["facts"]))
+
+
+def _stored_by_this_run(run: "Run", oid: str) -> bool:
+    pool = run.sealer
+    if pool is None:
+        return False
+    if oid not in pool.written:
+        pool.wait_all()  # a job sent later may have written it first
+    return oid in pool.written
+
+
+def _stored(run: "Run", item: MediaItem, hint_key: str | None, oid: str, size: int, facts: "MediaFacts") -> None:
+    """The media record of stored object ``oid`` and the hints that find it next time."""
+    _describe(run, item, oid, size, facts)
     mid = media_id(oid)
     if run.cat.ref(run.importer.name, item.ref) != mid:
         run.stage({"op": "ref", "source": run.importer.name, "ref": item.ref, "media": mid})
@@ -96,11 +156,8 @@ def _hash_only(run: "Run", stream) -> tuple[str, int, bytes]:
     return mac.hexdigest(), size, head
 
 
-def _describe(run: "Run", item: MediaItem, oid: str, size: int, head: bytes) -> None:
+def _describe(run: "Run", item: MediaItem, oid: str, size: int, facts: "MediaFacts") -> None:
     """Write the media record of object ``oid``, unless another source's record holds it."""
-    from .mediainfo import probe
-
-    facts = probe(head, item.filename)
     if facts.problem:
         run.report.warnings.append(f"{item.member or item.ref}: {facts.problem}")
     mid = media_id(oid)

@@ -50,6 +50,24 @@ class MediaFacts:
     problem: str | None = None
 
 
+_FACTS = ("mime", "width", "height", "exif_datetime", "taken_at", "problem")
+_TIMES = ("exif_datetime", "taken_at")
+
+
+def facts_to_json(facts: MediaFacts) -> dict:
+    """``facts`` as JSON values (times in ISO 8601), for a worker process's reply."""
+    return {key: (value.isoformat() if key in _TIMES and value is not None else value)
+            for key, value in ((k, getattr(facts, k)) for k in _FACTS)}
+
+
+def facts_from_json(data: dict) -> MediaFacts:
+    def when(key: str) -> datetime | None:
+        return datetime.fromisoformat(data[key]) if data.get(key) else None
+
+    return MediaFacts(mime=data.get("mime"), width=data.get("width"), height=data.get("height"),
+                      exif_datetime=when("exif_datetime"), taken_at=when("taken_at"), problem=data.get("problem"))
+
+
 def sniff(head: bytes, filename: str | None = None) -> str:
     """The MIME type of a file from its first bytes (the ``filetype`` library), else from its
     name, else ``application/octet-stream``."""

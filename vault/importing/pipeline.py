@@ -111,6 +111,7 @@ def run_import(
             for problem in src.problems:
                 run.report.skipped.append({"path": problem.path, "reason": problem.reason})
             total = sum(e.size or 0 for e in src.entries)
+            run.use_workers(total)
             run.emit(Event("start", total=total, label=importer.name))
             # On failure nothing of the import becomes visible; objects already stored are
             # reused by the next run (or removed by `vault gc`).

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..repository import Vault
     from .archive import ExportSource
     from .pipeline import Importer
+    from .sealing import SealPool
 
 # Posts and ratings looked up in the catalog together (memory: this many items at most).
 READ_AHEAD = 256
@@ -49,10 +50,32 @@ class Run:
         from ..store.objects import BackgroundWriter
 
         self.writer = BackgroundWriter(vault.objects)
+        self.sealer: SealPool | None = None  # worker processes storing media (a big import)
+        self._may_seal = False
         self.export_replay = ExportReplay(self)
         self.members = MemberMemory(self)
         if src is not None:
             src.memory = self.members
+
+    def use_workers(self, member_bytes: int) -> None:
+        """Media may be stored by worker processes: the export holds ``member_bytes``."""
+        from . import sealing
+
+        self._may_seal = not self.dry_run and member_bytes >= sealing.MIN_BYTES
+
+    def workers(self) -> SealPool | None:
+        """The worker processes storing media, started once this import has stored enough
+        itself to show it is a big one (an export whose files were mostly stored before, such
+        as a newer export of the same account, never starts them)."""
+        from . import sealing
+
+        if self.sealer is None and self._may_seal and self.report.bytes_stored >= sealing.START_AFTER:
+            self._may_seal = False
+            try:
+                self.sealer = sealing.SealPool(self.vault.objects, self.wk, self.recipients, sealing.worker_count())
+            except OSError:
+                self.sealer = None  # no processes to be had: everything is stored here
+        return self.sealer
 
     def provenance(self, member: str | None, extra: dict | None = None) -> dict:
         return self.provenances.of(member, extra)
@@ -131,8 +154,10 @@ class Run:
             if batch:
                 drain()
             self.handle(item)
+            media.settle(self, everything=False)
         if batch:
             drain()
+        media.settle(self)
 
     def handle(self, item: Item) -> None:
         if isinstance(item, MediaItem):
@@ -165,13 +190,26 @@ class Run:
         import failed)."""
         try:
             self.writer.close()
+            if self.sealer is not None:
+                self.sealer.close()
         finally:
             self.provenances.close()
 
     def flush_objects(self) -> None:
         """Wait for background object writes; their checksums join the next commit."""
+        media.settle(self)
         for rel, sha in self.writer.drain():
             self.vault.checksums.add(rel, sha)
+        if self.sealer is not None and self.sealer.written:
+            from ..store.files import storage_error, sync_filesystem
+
+            try:
+                sync_filesystem(self.vault.objects.root)  # the workers' objects, once for all
+            except OSError as exc:
+                raise storage_error(exc, "objects") from exc
+            for oid, sha in self.sealer.written.items():
+                self.vault.checksums.add(self.vault.objects.relpath(oid), sha)
+            self.sealer.written.clear()
 
     def finish(self) -> None:
         """Commit the import: the hints that let the next one skip what this one read go into

@@ -121,6 +121,29 @@ def commit_temp(tmp: Path, final: Path, durable: bool = True) -> None:
         fsync_dir(final.parent)
 
 
+def commit_exclusive(tmp: Path, final: Path) -> bool:
+    """Move a temp file into place unless a file of that name exists; False (and the temp file
+    removed) when one does.  For writers in several processes at once: the first file stays, so
+    the checksum its writer reports is the one on disk.  Nothing is synced: the caller syncs the
+    file system once for the batch.  Where hard links are not supported, falls back to a rename."""
+    ensure_dir(final.parent)
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        os.unlink(tmp)
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV):
+            raise
+        if final.exists():
+            os.unlink(tmp)
+            return False
+        os.replace(tmp, final)
+        return True
+    os.unlink(tmp)
+    return True
+
+
 def sync_filesystem(path: Path) -> None:
     """Flush every dirty file and directory of the file system holding ``path`` (Linux
     ``syncfs``; elsewhere ``sync``).  One call instead of one fsync per file for a batch."""

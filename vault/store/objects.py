@@ -20,7 +20,7 @@ from typing import IO, Callable, Iterator
 
 from .. import crypto
 from ..errors import IntegrityError, StorageError
-from .files import ShaWriter, commit_temp, ensure_dir, open_private, storage_error, sync_filesystem, temp_name
+from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, open_private, storage_error, sync_filesystem, temp_name
 
 CHUNK = 1 << 20
 SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
@@ -90,7 +90,7 @@ class BackgroundWriter:
     def pending(self, object_id: str) -> bool:
         return object_id in self._futures
 
-    def submit(self, object_id: str, cipher: bytes) -> None:
+    def submit(self, object_id: str, cipher: bytes | bytearray) -> None:
         # Budget in 64 KiB units, so many small objects can be in flight at once.
         units = min(max(1, len(cipher) >> 16), 1024)
         for _ in range(units):
@@ -165,21 +165,22 @@ class ObjectStore:
     # --- writing -------------------------------------------------------------------------------
 
     def put_bytes(self, data: bytes, writer_key: bytes, recipients: list[str], background: BackgroundWriter | None = None,
-                  known: Callable[[str], bool] | None = None) -> PutResult:
+                  known: Callable[[str], bool] | None = None, exclusive: bool = False) -> PutResult:
         """Store ``data``.  With ``background``, the write happens on its threads: the result's
         ``new`` is True and ``cipher_sha256`` None; ``background.drain()`` reports the checksum.
         ``known(oid)`` says an existing object is complete and durable (default: it exists); an
-        object that exists but is not known (left by an interrupted run) is written again."""
+        object that exists but is not known (left by an interrupted run) is written again.
+        ``exclusive``: one of several processes writing at once (see ``commit_exclusive``)."""
         oid = self.object_id(writer_key, data)
         if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
             return PutResult(oid, len(data), False, None, data[:HEAD])
-        cipher = crypto.encrypt_bytes(data, recipients)
+        cipher = crypto.encrypt_buffer(data, recipients)
         if background is not None:
             background.submit(oid, cipher)
             return PutResult(oid, len(data), True, None, data[:HEAD])
         sha = hashlib.sha256(cipher).hexdigest()
-        self._write_new(oid, lambda fh: fh.write(cipher))
-        return PutResult(oid, len(data), True, sha, data[:HEAD])
+        new = self._write_new(oid, lambda fh: fh.write(cipher), durable=not exclusive, exclusive=exclusive)
+        return PutResult(oid, len(data), new, sha if new else None, data[:HEAD])
 
     def put_stream(
         self,
@@ -189,13 +190,14 @@ class ObjectStore:
         progress: Callable[[int], None] | None = None,
         background: BackgroundWriter | None = None,
         known: Callable[[str], bool] | None = None,
+        exclusive: bool = False,
     ) -> PutResult:
         """Store the stream's bytes.  Reads ``src`` exactly once.  See ``put_bytes``."""
         first = _read_up_to(src, SMALL + 1)
         if len(first) <= SMALL:
             if progress:
                 progress(len(first))
-            return self.put_bytes(first, writer_key, recipients, background, known)
+            return self.put_bytes(first, writer_key, recipients, background, known, exclusive)
         mac = hmac.new(writer_key, digestmod=hashlib.sha256)
         reader = _HashingReader(src, mac, first, progress)
         if progress:
@@ -206,12 +208,17 @@ class ObjectStore:
                 writer = ShaWriter(fh)
                 crypto.encrypt_stream(reader, writer, recipients)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if not exclusive:
+                    os.fsync(fh.fileno())
             oid = mac.hexdigest()
             if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
                 tmp.unlink()
                 return PutResult(oid, reader.size, False, None, bytes(reader.head))
-            commit_temp(tmp, self.path(oid))
+            if exclusive:
+                if not commit_exclusive(tmp, self.path(oid)):
+                    return PutResult(oid, reader.size, False, None, bytes(reader.head))
+            else:
+                commit_temp(tmp, self.path(oid))
         except OSError as exc:
             _unlink(tmp)
             raise storage_error(exc, "an object") from exc
@@ -220,7 +227,9 @@ class ObjectStore:
             raise
         return PutResult(oid, reader.size, True, writer.sha.hexdigest(), bytes(reader.head))
 
-    def _write_new(self, oid: str, write: Callable[[IO[bytes]], object], durable: bool = True) -> None:
+    def _write_new(self, oid: str, write: Callable[[IO[bytes]], object], durable: bool = True,
+                   exclusive: bool = False) -> bool:
+        """Write object ``oid``; False when ``exclusive`` found it written already."""
         tmp = temp_name(self.tmpdir, ".obj")
         try:
             with open_private(tmp) as fh:
@@ -228,7 +237,10 @@ class ObjectStore:
                 fh.flush()
                 if durable:
                     os.fsync(fh.fileno())
+            if exclusive:
+                return commit_exclusive(tmp, self.path(oid))
             commit_temp(tmp, self.path(oid), durable)
+            return True
         except OSError as exc:
             _unlink(tmp)
             raise storage_error(exc, "an object") from exc

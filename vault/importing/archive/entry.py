@@ -83,6 +83,14 @@ class Entry:
         reader = BoundedReader(inner, self._label, self.path, self.size, on_fail=self._state.failed.__setitem__)
         return io.BufferedReader(reader, READER_BUFFER)
 
+    def portable(self) -> dict | None:
+        """How another process opens this member with ``portable.open_spec`` (JSON-safe), or
+        None for a member only this process can read (a tar member shares the archive stream)."""
+        spec = getattr(self._opener, "spec", None)
+        if spec is None or self._state.closed:
+            return None
+        return {"open": spec(), "label": self._label, "member": self.path, "size": self.size}
+
     def _too_big(self, limit: int) -> ArchiveMemberError:
         message = f"{self._label} is larger than {human_size(limit)}; not reading it whole"
         return ArchiveMemberError(message, member=self.path)

@@ -68,6 +68,11 @@ class AsksEarlierImports:
         data, an I/O error, a file that went away or became unreadable)."""
         return entry.path in self._state.failed
 
+    def note_read_failure(self, path: str, message: str) -> None:
+        """Reading member ``path`` failed in another process (a worker storing media): from
+        now on it counts as if it had failed here."""
+        self._state.failed[path] = message
+
     def unreadable(self) -> list[Skipped]:
         """Every member that could not be opened or read since the source was opened, as a
         skipped item with the reason, whoever tried to read it (an importer, or recognition)."""

@@ -40,7 +40,8 @@ from .names import (
     undo_cp437,
     without_surrogates,
 )
-from .readers import CORRUPT_HINT, listing_errors, open_given_file, open_no_follow, open_tar_member
+from .portable import FileOpener, ZipOpener
+from .readers import CORRUPT_HINT, listing_errors, open_tar_member
 
 _ZIP_UTF8_FLAG = 0x800          # general purpose bit 11: the name is UTF-8
 _ZIP_ENCRYPTED_FLAGS = 0x1 | 0x40  # traditional or strong encryption
@@ -286,7 +287,7 @@ class ExportSource(AsksEarlierImports):
                 self._refuse(path, REASON_BOMB)
             else:
                 fingerprint = f"zip:{info.CRC:08x}:{info.file_size}"
-                self._admit(found, part, path, info.file_size, fingerprint, _ZipOpener(archive, info))
+                self._admit(found, part, path, info.file_size, fingerprint, ZipOpener(archive, info, str(part.path)))
         return found
 
     def _scan_tar(self, part: Part, compressed: bool) -> list[_Found]:
@@ -379,7 +380,7 @@ class ExportSource(AsksEarlierImports):
             return
         st = item.stat(follow_symlinks=False)
         fingerprint = f"file:{st.st_size}:{st.st_mtime_ns}"
-        self._admit(found, part, path, st.st_size, fingerprint, partial(open_no_follow, item.path))
+        self._admit(found, part, path, st.st_size, fingerprint, FileOpener(item.path, follow=False))
 
     def _scan_file(self, part: Part) -> list[_Found]:
         # The user named this file, so its name is taken as it is (only NFC); it is not archive
@@ -393,7 +394,7 @@ class ExportSource(AsksEarlierImports):
         if not self._count_members(1, part):
             return found
         fingerprint = f"file:{st.st_size}:{st.st_mtime_ns}"
-        self._admit(found, part, name, st.st_size, fingerprint, partial(open_given_file, str(part.path)))
+        self._admit(found, part, name, st.st_size, fingerprint, FileOpener(str(part.path), follow=True))
         return found
 
     def _merge(self, scanned: list[tuple[Part, list[_Found]]]) -> list[Entry]:
@@ -418,20 +419,6 @@ class ExportSource(AsksEarlierImports):
             for rel, size in this_part:
                 earlier.setdefault(rel, set()).add(size)
         return entries
-
-
-class _ZipOpener:
-    """Opens one zip member; a slotted object costs a fraction of a functools.partial, which
-    counts in an archive of a quarter of a million members."""
-
-    __slots__ = ("archive", "info")
-
-    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-        self.archive = archive
-        self.info = info
-
-    def __call__(self) -> IO[bytes]:
-        return self.archive.open(self.info)
 
 
 def _zip_member_count(path: Path, enough: int) -> int | None:

@@ -1,0 +1,178 @@
+"""Media stored by worker processes (a big import): the same records and objects as storing them
+in the importer's process, and the same answers to damaged members, duplicates, leftovers of an
+interrupted run, a worker that dies and a full disk.
+
+The size thresholds are lowered so that a small export starts the workers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import zipfile
+
+import pytest
+
+from tests.support.builders import jpeg, write_zip
+from tests.support.media_fixtures import camera_roll
+from vault.errors import ExitCode
+from vault.importing import sealing
+from vault.importing.archive import ArchiveMemberError
+from vault.importing.archive.portable import open_spec
+
+
+@pytest.fixture
+def workers(monkeypatch):
+    """Workers start at the first media file; the list holds every pool started."""
+    started: list = []
+
+    class Counted(sealing.SealPool):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(sealing, "MIN_BYTES", 0)
+    monkeypatch.setattr(sealing, "START_AFTER", 0)
+    monkeypatch.setattr(sealing, "SealPool", Counted)
+    return started
+
+
+def _media(env, vault_dir=None) -> list[dict]:
+    args = ("--vault", vault_dir) if vault_dir else ()
+    res = env.run(*args, "list", "--json", "--kind", "media")
+    assert res.code == 0, res.err
+    return sorted(res.jsonl(), key=lambda r: r["filename"])
+
+
+def _objects(vault_dir) -> set[str]:
+    return {p.name for p in (vault_dir / "objects").rglob("*") if p.is_file()}
+
+
+def _comparable(rec: dict) -> dict:
+    return {k: v for k, v in rec.items() if k not in ("provenance",)}
+
+
+def test_workers_store_what_the_importer_would_have(workers, vault_env, template_vault, tmp_path, monkeypatch):
+    roll = camera_roll(tmp_path / "roll", n=12, big=1)  # twelve photos and one streamed 9 MiB file
+    res = vault_env.run("import", roll)
+    assert res.code == 0, res.err
+    assert len(workers) == 1  # the photos went through the worker processes
+    with_workers = _media(vault_env)
+
+    # The same export into a copy of the same vault (same keys), stored in this process.
+    monkeypatch.setattr(sealing, "MIN_BYTES", 1 << 60)
+    here = tmp_path / "here"
+    shutil.copytree(template_vault[0], here)
+    assert vault_env.run("--vault", here, "import", roll).code == 0
+    assert len(workers) == 1
+    assert [_comparable(r) for r in with_workers] == [_comparable(r) for r in _media(vault_env, here)]
+    assert _objects(vault_env.path) == _objects(here)
+    assert len(with_workers) == 13
+    photo = with_workers[0]
+    assert (photo["mime"], photo["width"], photo["height"]) == ("image/jpeg", 6, 4)
+    assert photo["taken_at"] == "2023-05-01T08:00:00Z"  # 10:00 at +02:00, from EXIF
+    # Every object decrypts to its name and matches its checksum line.
+    assert vault_env.run("check", "--read-data").code == 0
+
+
+@pytest.mark.parametrize("damage", ["crc", "local-name"])
+def test_a_damaged_member_is_a_skipped_item_and_the_rest_is_stored(damage, workers, vault_env, tmp_path):
+    photos = {f"IMG_{i}.jpg": jpeg((i * 40, 10, 10), (5, 5)) for i in range(3)}
+    path = write_zip(tmp_path / "roll.zip", photos, compression=zipfile.ZIP_STORED)
+    raw = bytearray(path.read_bytes())
+    if damage == "crc":
+        at = raw.index(photos["IMG_1.jpg"]) + 200
+        raw[at] ^= 0xFF
+    else:  # the local header names another file than the central directory
+        at = raw.index(b"IMG_1.jpg")
+        raw[at:at + 9] = b"IMG_X.jpg"
+    path.write_bytes(bytes(raw))
+    res = vault_env.run("--json", "import", path)
+    assert res.code == ExitCode.PARTIAL, res.err
+    report = res.json()
+    assert [s["path"] for s in report["skipped"]] == ["IMG_1.jpg"]
+    assert "IMG_1.jpg" in report["skipped"][0]["reason"]
+    assert report["added"]["media"] == 2
+    assert {r["filename"] for r in _media(vault_env)} == {"IMG_0.jpg", "IMG_2.jpg"}
+    assert len(workers) == 1
+    assert vault_env.run("check", "--read-data").code == 0
+
+
+def test_the_same_bytes_twice_make_one_object(workers, vault_env, tmp_path):
+    same = jpeg((9, 9, 9), (8, 8))
+    roll = tmp_path / "roll"
+    roll.mkdir()
+    for i in range(6):
+        (roll / f"copy_{i}.jpg").write_bytes(same)
+    res = vault_env.run("--json", "import", roll)
+    assert res.code == 0, res.err
+    assert len(_objects(vault_env.path)) == 1
+    assert len(_media(vault_env)) == 1
+    assert vault_env.run("check", "--read-data").code == 0
+
+
+def test_an_object_left_by_an_interrupted_run_is_written_again(workers, vault_env, tmp_path):
+    from vault.repository import open_vault
+
+    roll = camera_roll(tmp_path / "roll", n=2)
+    first = (roll / "IMG_0000.jpg").read_bytes()
+    with open_vault(vault_env.path, exclusive=True) as v:
+        v.unlock(vault_env.identity_file)
+        oid = v.objects.object_id(v.keys.writer_key, first)
+        path = v.objects.path(oid)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"half a file, never synced")  # and no checksum line names it
+    assert vault_env.run("import", roll).code == 0
+    assert path.read_bytes().startswith(b"age-encryption.org/v1\n")
+    assert vault_env.run("check", "--read-data").code == 0
+
+
+def test_a_worker_that_dies_stops_the_import_and_nothing_shows(workers, vault_env, tmp_path, monkeypatch):
+    monkeypatch.setattr(sealing, "WORKER", ["-c", "import sys; sys.stdin.readline()"])
+    roll = camera_roll(tmp_path / "roll", n=3)
+    res = vault_env.run("import", roll)
+    assert res.code == ExitCode.UNEXPECTED
+    assert "vault: error: a worker process storing media stopped unexpectedly" in res.err
+    assert "Traceback" not in res.err
+    assert _media(vault_env) == []
+    assert vault_env.run("check").code == 0
+
+
+def test_the_writer_key_is_never_on_a_command_line_or_in_the_environment(workers, vault_env, tmp_path, monkeypatch):
+    from vault.repository import open_vault
+
+    seen: list[tuple[list[str], dict]] = []
+    real = subprocess.Popen
+
+    def spy(args, *rest, **kwargs):
+        seen.append(([str(a) for a in args], dict(kwargs.get("env") or {})))
+        return real(args, *rest, **kwargs)
+
+    monkeypatch.setattr(sealing.subprocess, "Popen", spy)
+    assert vault_env.run("import", camera_roll(tmp_path / "roll", n=2)).code == 0
+    with open_vault(vault_env.path) as v:
+        v.unlock(vault_env.identity_file)
+        key_hex = v.keys.writer_key.hex()
+    assert any(sealing.WORKER[-1] in args for args, _ in seen), seen
+    for args, env in seen:
+        assert key_hex not in " ".join(args)
+        assert not any(key_hex in value for value in env.values())
+
+
+def test_open_spec_applies_the_checks_entry_open_does(tmp_path):
+    data = b"0123456789" * 1000
+    path = write_zip(tmp_path / "a.zip", {"dir/file.bin": data})
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("dir/file.bin")
+    spec = {"kind": "zip", "path": str(path), "offset": info.header_offset, "method": info.compress_type,
+            "stored": info.compress_size, "size": info.file_size, "crc": info.CRC, "flags": info.flag_bits,
+            "name": info.orig_filename}
+    with open_spec(spec, "'dir/file.bin'", "dir/file.bin", len(data)) as stream:
+        assert stream.read() == data
+    # A declared size that differs from the data, a CRC that does not match, a wrong offset.
+    for bad in (dict(spec, size=len(data) - 1), dict(spec, crc=spec["crc"] ^ 1), dict(spec, offset=spec["offset"] + 1)):
+        with pytest.raises(ArchiveMemberError) as caught:
+            with open_spec(bad, "'dir/file.bin'", "dir/file.bin", bad["size"]) as stream:
+                stream.read()
+        assert caught.value.member == "dir/file.bin" and "dir/file.bin" in caught.value.message
+    json.dumps(spec)  # what travels to a worker is plain JSON

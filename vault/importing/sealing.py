@@ -1,0 +1,165 @@
+"""Media stored by worker processes while the importer reads on.
+
+Storing a photo is reading it from the export, an HMAC for its name, encryption, a SHA-256 of the
+ciphertext and a write: in one process these take turns with the importer's own work for the
+interpreter lock.  A big import (``MIN_BYTES`` of members or more) therefore starts a few worker
+processes (``sealworker``), sends each member's description (``Entry.portable``: where it is, not
+its bytes) and gets back the object's name, checksum and the media facts probed from its head.
+Replies are taken in the order the items came, so the records an import stages are the same as
+without workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import deque
+from concurrent.futures import Future
+from typing import IO, TYPE_CHECKING, Any
+
+from ..errors import StorageError, VaultError
+
+if TYPE_CHECKING:
+    from ..store.objects import ObjectStore
+
+# Below this many bytes of members an import stores its media itself: starting the workers
+# (about a tenth of a second each) would cost more than they save.  Above it, the workers start
+# once the import has stored START_AFTER bytes of new objects itself.
+MIN_BYTES = 64 << 20
+START_AFTER = 16 << 20
+MAX_WORKERS = 4
+# Jobs sent ahead to each worker: enough to keep it busy while replies travel.
+QUEUE_PER_WORKER = 8
+# How a worker is started: this Python, running the worker module.
+WORKER = ["-m", "vault.importing.sealworker"]
+
+
+class WorkerGone(VaultError):
+    """A worker process ended before answering (killed, out of memory)."""
+
+
+class _Worker:
+    def __init__(self, setup: bytes) -> None:
+        self.proc = subprocess.Popen([sys.executable, *WORKER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=_child_env())
+        self.waiting: dict[int, Future] = {}
+        self.lock = threading.Lock()
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.requests: IO[bytes] = self.proc.stdin
+        self.requests.write(setup)
+        self.requests.flush()
+        self.reader = threading.Thread(target=self._read_replies, args=(self.proc.stdout,), daemon=True,
+                                       name="vault-seal-replies")
+        self.reader.start()
+
+    def send(self, job_id: int, job: bytes) -> Future:
+        fut: Future = Future()
+        with self.lock:
+            self.waiting[job_id] = fut
+        try:
+            self.requests.write(job)
+            self.requests.flush()
+        except OSError:
+            self._fail_all()
+        return fut
+
+    def _read_replies(self, replies: IO[bytes]) -> None:
+        for line in replies:
+            reply = json.loads(line)
+            with self.lock:
+                fut = self.waiting.pop(reply["id"], None)
+            if fut is not None:
+                fut.set_result(reply)
+        self._fail_all()
+
+    def _fail_all(self) -> None:
+        with self.lock:
+            waiting, self.waiting = self.waiting, {}
+        for fut in waiting.values():
+            if not fut.done():
+                fut.set_exception(WorkerGone("a worker process storing media stopped unexpectedly",
+                                             hint="run the import again; what was stored is reused"))
+
+    def stop(self) -> None:
+        try:
+            self.requests.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=5)
+
+
+def _child_env() -> dict[str, str]:
+    """What the worker needs to start this same Python and find this same vault package."""
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def worker_count() -> int:
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+class SealPool:
+    """Worker processes storing objects; ``submit`` a job, ``next_done`` the replies in order."""
+
+    def __init__(self, objects: "ObjectStore", writer_key: bytes, recipients: list[str], workers: int) -> None:
+        setup = json.dumps({"objects": str(objects.root), "tmp": str(objects.tmpdir), "key": writer_key.hex(),
+                            "recipients": list(recipients)}).encode("ascii") + b"\n"
+        self._workers = [_Worker(setup) for _ in range(max(1, workers))]
+        del setup
+        self._queue: deque[tuple[Any, Future]] = deque()
+        self._next_id = 0
+        self.written: dict[str, str] = {}  # object id -> sha256 of the ciphertext a worker wrote
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def submit(self, tag: Any, portable: dict[str, Any], name: str) -> None:
+        """Store the member ``portable`` describes; ``tag`` comes back with its reply."""
+        self._next_id += 1
+        job = dict(portable, id=self._next_id, name=name)
+        worker = min(self._workers, key=lambda w: len(w.waiting))
+        self._queue.append((tag, worker.send(self._next_id, json.dumps(job).encode("utf-8") + b"\n")))
+
+    def full(self) -> bool:
+        return len(self._queue) >= QUEUE_PER_WORKER * len(self._workers)
+
+    def ready(self) -> bool:
+        return bool(self._queue) and self._queue[0][1].done()
+
+    def next_done(self) -> tuple[Any, dict[str, Any]]:
+        """The oldest job's tag and reply, waiting for it.  A job that failed in a way that
+        is not about its member (a full disk, a worker gone) raises here."""
+        tag, fut = self._queue.popleft()
+        reply = self._note(fut.result())
+        error = reply.get("error")
+        if error not in (None, "ArchiveMemberError"):
+            raise (StorageError if error == "StorageError" else VaultError)(
+                reply.get("message") or "storing a media file failed", reply.get("hint"))
+        return tag, reply
+
+    def wait_all(self) -> None:
+        """Wait for every job sent so far (their replies stay queued), so ``written`` is complete."""
+        for _, fut in self._queue:
+            try:
+                self._note(fut.result())
+            except VaultError:
+                pass
+
+    def _note(self, reply: dict[str, Any]) -> dict[str, Any]:
+        if reply.get("new") and reply.get("sha"):
+            self.written[reply["oid"]] = reply["sha"]
+        return reply
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop()

@@ -1,0 +1,73 @@
+"""The worker side of ``sealing``: ``python -m vault.importing.sealworker``.
+
+Talks JSON lines over its standard input and output (no pickle: nothing it reads can run code).
+The first line sets it up: the vault's objects and tmp folders, the writer key (hex) and the
+recipients.  The key arrives through the pipe, never on the command line or in the environment.
+Then each line is a job, a member to store, and each reply says what was stored:
+
+    {"id": 7, "open": {...}, "label": "...", "member": "...", "size": 123, "name": "a.jpg"}
+    {"id": 7, "oid": "<64 hex>", "size": 123, "new": true, "sha": "<64 hex>", "facts": {...}}
+    {"id": 7, "error": "ArchiveMemberError", "message": "...", "hint": "...", "member": "..."}
+
+Objects are written with ``exclusive``: not synced (the importer syncs the file system once for
+the batch) and never replacing an object another worker wrote first.  Ctrl-C is the importer's
+to handle: this process ignores SIGINT and ends when its input closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+
+def _seal(store: Any, writer_key: bytes, recipients: list[str], job: dict[str, Any]) -> dict[str, Any]:
+    from vault.errors import VaultError
+
+    from .archive.portable import open_spec
+    from .mediainfo import facts_to_json, probe
+
+    try:
+        with open_spec(job["open"], job["label"], job["member"], job["size"]) as stream:
+            res = store.put_stream(stream, writer_key, recipients, exclusive=True)
+    except VaultError as exc:
+        return {"id": job["id"], "error": type(exc).__name__, "message": exc.message, "hint": exc.hint,
+                "member": getattr(exc, "member", None)}
+    facts = probe(res.head, job["name"])
+    return {"id": job["id"], "oid": res.object_id, "size": res.size, "new": res.new, "sha": res.cipher_sha256,
+            "facts": facts_to_json(facts)}
+
+
+def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
+    from vault.store.objects import ObjectStore
+
+    setup = json.loads(requests.readline() or b"null")
+    if not setup:
+        return
+    store = ObjectStore(Path(setup["objects"]), Path(setup["tmp"]))
+    writer_key = bytes.fromhex(setup.pop("key"))
+    recipients = list(setup["recipients"])
+    for line in requests:
+        job = json.loads(line)
+        try:
+            reply = _seal(store, writer_key, recipients, job)
+        except Exception as exc:  # reported to the importer, which stops the import with it
+            reply = {"id": job["id"], "error": "unexpected", "message": f"{type(exc).__name__}: {exc}"}
+        replies.write(json.dumps(reply).encode("utf-8") + b"\n")
+        replies.flush()
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Replies go to a copy of stdout; anything a library prints lands on stderr instead of
+    # corrupting them.
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    serve(sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    main()
