@@ -18,7 +18,7 @@ import sys
 import threading
 from collections import deque
 from concurrent.futures import Future
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Iterable
 
 from ..errors import StorageError, VaultError
 
@@ -33,6 +33,8 @@ START_AFTER = 16 << 20
 MAX_WORKERS = 4
 # Jobs sent ahead to each worker: enough to keep it busy while replies travel.
 QUEUE_PER_WORKER = 8
+# Items an import may run ahead of the workers (about a kilobyte each while they wait).
+MAX_BACKLOG = 4096
 # How a worker is started: this Python, running the worker module.
 WORKER = ["-m", "vault.importing.sealworker"]
 
@@ -42,11 +44,14 @@ class WorkerGone(VaultError):
 
 
 class _Worker:
-    def __init__(self, setup: bytes) -> None:
+    """One worker process and the thread that reads its replies."""
+
+    def __init__(self, setup: bytes, pool: "SealPool") -> None:
         self.proc = subprocess.Popen([sys.executable, *WORKER], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=_child_env())
-        self.waiting: dict[int, Future] = {}
-        self.lock = threading.Lock()
+        self.waiting: dict[int, Future] = {}  # sent, not answered (guarded by the pool's lock)
+        self.alive = True
+        self.pool = pool
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.requests: IO[bytes] = self.proc.stdin
         self.requests.write(setup)
@@ -55,33 +60,31 @@ class _Worker:
                                        name="vault-seal-replies")
         self.reader.start()
 
-    def send(self, job_id: int, job: bytes) -> Future:
-        fut: Future = Future()
-        with self.lock:
-            self.waiting[job_id] = fut
+    def send(self, job_id: int, job: bytes, fut: Future) -> bool:
+        """Send a job (the pool's lock is held).  At most QUEUE_PER_WORKER jobs are in the pipe,
+        a few KiB, so the write never waits for the worker."""
+        self.waiting[job_id] = fut
         try:
             self.requests.write(job)
             self.requests.flush()
         except OSError:
-            self._fail_all()
-        return fut
+            self.waiting.pop(job_id)
+            return False
+        return True
 
     def _read_replies(self, replies: IO[bytes]) -> None:
         for line in replies:
             reply = json.loads(line)
-            with self.lock:
+            with self.pool.lock:
                 fut = self.waiting.pop(reply["id"], None)
+                self.pool.feed(self)
             if fut is not None:
                 fut.set_result(reply)
-        self._fail_all()
-
-    def _fail_all(self) -> None:
-        with self.lock:
+        with self.pool.lock:
+            self.alive = False
             waiting, self.waiting = self.waiting, {}
-        for fut in waiting.values():
-            if not fut.done():
-                fut.set_exception(WorkerGone("a worker process storing media stopped unexpectedly",
-                                             hint="run the import again; what was stored is reused"))
+            self.pool.feed(None)
+        _fail(waiting.values())
 
     def stop(self) -> None:
         try:
@@ -94,6 +97,13 @@ class _Worker:
             self.proc.kill()
             self.proc.wait()
         self.reader.join(timeout=5)
+
+
+def _fail(futures: Iterable[Future]) -> None:
+    for fut in futures:
+        if not fut.done():
+            fut.set_exception(WorkerGone("a worker process storing media stopped unexpectedly",
+                                         hint="run the import again; what was stored is reused"))
 
 
 def _child_env() -> dict[str, str]:
@@ -109,12 +119,20 @@ def worker_count() -> int:
 
 
 class SealPool:
-    """Worker processes storing objects; ``submit`` a job, ``next_done`` the replies in order."""
+    """Worker processes storing objects; ``submit`` a job, ``next_done`` the replies in order.
+
+    Jobs wait in a backlog (descriptions only, a few hundred bytes each) and go to the workers
+    as they free up, so the importer runs ahead to its next records instead of waiting for them.
+    """
 
     def __init__(self, objects: "ObjectStore", writer_key: bytes, recipients: list[str], workers: int) -> None:
         setup = json.dumps({"objects": str(objects.root), "tmp": str(objects.tmpdir), "key": writer_key.hex(),
                             "recipients": list(recipients)}).encode("ascii") + b"\n"
-        self._workers = [_Worker(setup) for _ in range(max(1, workers))]
+        self.lock = threading.Lock()
+        self._backlog: deque[tuple[int, bytes, Future]] = deque()
+        self._workers: list[_Worker] = []
+        for _ in range(max(1, workers)):
+            self._workers.append(_Worker(setup, self))
         del setup
         self._queue: deque[tuple[Any, Future]] = deque()
         self._next_id = 0
@@ -126,12 +144,28 @@ class SealPool:
     def submit(self, tag: Any, portable: dict[str, Any], name: str) -> None:
         """Store the member ``portable`` describes; ``tag`` comes back with its reply."""
         self._next_id += 1
-        job = dict(portable, id=self._next_id, name=name)
-        worker = min(self._workers, key=lambda w: len(w.waiting))
-        self._queue.append((tag, worker.send(self._next_id, json.dumps(job).encode("utf-8") + b"\n")))
+        job = json.dumps(dict(portable, id=self._next_id, name=name)).encode("utf-8") + b"\n"
+        fut: Future = Future()
+        self._queue.append((tag, fut))
+        with self.lock:
+            self._backlog.append((self._next_id, job, fut))
+            self.feed(None)
+
+    def feed(self, worker: "_Worker | None") -> None:
+        """Send backlog jobs to ``worker`` (or to any) while it has room (the lock is held).
+        With no worker left alive, the backlog fails: nobody will answer it."""
+        for w in [worker] if worker is not None else self._workers:
+            while self._backlog and w.alive and len(w.waiting) < QUEUE_PER_WORKER:
+                job_id, job, fut = self._backlog.popleft()
+                if not w.send(job_id, job, fut):
+                    self._backlog.appendleft((job_id, job, fut))
+                    break
+        if not any(w.alive for w in self._workers):
+            backlog, self._backlog = self._backlog, deque()
+            _fail(fut for _, _, fut in backlog)
 
     def full(self) -> bool:
-        return len(self._queue) >= QUEUE_PER_WORKER * len(self._workers)
+        return len(self._queue) >= MAX_BACKLOG
 
     def ready(self) -> bool:
         return bool(self._queue) and self._queue[0][1].done()

@@ -62,7 +62,21 @@ class FileOpener:
         return {"kind": "file", "path": self.os_path, "follow": self.follow}
 
 
-def open_spec(spec: dict[str, Any], label: str, member: str, size: int | None) -> BinaryIO:
+def read_spec(spec: dict[str, Any], label: str, member: str, size: int) -> bytes:
+    """The whole of a member of declared ``size`` (read in one piece, without the buffer
+    ``open_spec`` puts in front), with the same checks."""
+    with open_spec(spec, label, member, size, buffered=False) as raw:
+        parts = []
+        have = 0
+        while have < size:
+            chunk = raw.read(size - have)
+            parts.append(chunk)
+            have += len(chunk)
+        raw.read(1)  # at the declared end: raises if the member holds more
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def open_spec(spec: dict[str, Any], label: str, member: str, size: int | None, buffered: bool = True) -> BinaryIO:
     """The member ``spec`` describes, as ``Entry.open`` would give it (``label`` names it in
     messages, ``member`` is its path, ``size`` its declared size)."""
     try:
@@ -73,7 +87,8 @@ def open_spec(spec: dict[str, Any], label: str, member: str, size: int | None) -
     except open_errors() as exc:
         raise ArchiveMemberError(f"cannot open {label}: {str(exc) or type(exc).__name__}",
                                  hint=CORRUPT_HINT, member=member) from exc
-    return io.BufferedReader(BoundedReader(inner, label, member, size), READER_BUFFER)
+    bounded = BoundedReader(inner, label, member, size)
+    return io.BufferedReader(bounded, READER_BUFFER) if buffered else bounded  # type: ignore[return-value]
 
 
 def _open_zip_member(spec: dict[str, Any]) -> IO[bytes]:
