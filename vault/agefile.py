@@ -20,6 +20,7 @@ The format, in short (the spec is at https://age-encryption.org/v1):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -92,14 +93,21 @@ def _bech32_polymod(values: list[int]) -> int:
     return chk
 
 
+@functools.lru_cache(maxsize=16)
+def _public_key(public: bytes):
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+    return X25519PublicKey.from_public_bytes(public)
+
+
 def _x25519_stanza(file_key: bytes, public: bytes) -> str:
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    ephemeral = X25519PrivateKey.generate()
+    ephemeral = X25519PrivateKey.generate()  # a new one for every file and recipient
     share = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public))  # refuses a low-order key
+    shared = ephemeral.exchange(_public_key(public))  # refuses a low-order key
     wrap_key = hkdf(shared, share + public, _X25519_INFO)
     body = ChaCha20Poly1305(wrap_key).encrypt(bytes(12), file_key, None)
     return f"-> X25519 {b64(share)}\n{b64(body)}\n"

@@ -74,7 +74,7 @@ class _Worker:
 
     def _read_replies(self, replies: IO[bytes]) -> None:
         for line in replies:
-            reply = json.loads(line)
+            reply = load_line(line)
             with self.pool.lock:
                 fut = self.waiting.pop(reply["id"], None)
                 self.pool.feed(self)
@@ -104,6 +104,25 @@ def _fail(futures: Iterable[Future]) -> None:
         if not fut.done():
             fut.set_exception(WorkerGone("a worker process storing media stopped unexpectedly",
                                          hint="run the import again; what was stored is reused"))
+
+
+def dump_line(obj: dict[str, Any]) -> bytes:
+    """One message of the worker protocol: a JSON object on one line."""
+    try:
+        import orjson
+
+        return orjson.dumps(obj) + b"\n"
+    except (ImportError, TypeError):  # a string orjson refuses (a lone surrogate): escaped by json
+        return json.dumps(obj).encode("ascii") + b"\n"
+
+
+def load_line(line: bytes) -> Any:
+    try:
+        import orjson
+
+        return orjson.loads(line)
+    except ImportError:
+        return json.loads(line)
 
 
 def _child_env() -> dict[str, str]:
@@ -144,7 +163,7 @@ class SealPool:
     def submit(self, tag: Any, portable: dict[str, Any], name: str) -> None:
         """Store the member ``portable`` describes; ``tag`` comes back with its reply."""
         self._next_id += 1
-        job = json.dumps(dict(portable, id=self._next_id, name=name)).encode("utf-8") + b"\n"
+        job = dump_line(dict(portable, id=self._next_id, name=name))
         fut: Future = Future()
         self._queue.append((tag, fut))
         with self.lock:

@@ -56,13 +56,15 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     store = ObjectStore(Path(setup["objects"]), Path(setup["tmp"]))
     writer_key = bytes.fromhex(setup.pop("key"))
     recipients = list(setup["recipients"])
+    from .sealing import dump_line, load_line
+
     for line in requests:
-        job = json.loads(line)
+        job = load_line(line)
         try:
             reply = _seal(store, writer_key, recipients, job)
         except Exception as exc:  # reported to the importer, which stops the import with it
             reply = {"id": job["id"], "error": "unexpected", "message": f"{type(exc).__name__}: {exc}"}
-        replies.write(json.dumps(reply).encode("utf-8") + b"\n")
+        replies.write(dump_line(reply))
         replies.flush()
 
 

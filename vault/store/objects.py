@@ -20,7 +20,7 @@ from typing import IO, Callable, Iterator
 
 from .. import crypto
 from ..errors import IntegrityError, StorageError
-from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, open_private, storage_error, sync_filesystem, temp_name
+from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, open_private, start_writeback, storage_error, sync_filesystem, temp_name
 
 CHUNK = 1 << 20
 SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
@@ -210,6 +210,8 @@ class ObjectStore:
                 fh.flush()
                 if not exclusive:
                     os.fsync(fh.fileno())
+                else:
+                    start_writeback(fh.fileno())
             oid = mac.hexdigest()
             if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
                 tmp.unlink()
@@ -237,6 +239,8 @@ class ObjectStore:
                 fh.flush()
                 if durable:
                     os.fsync(fh.fileno())
+                else:
+                    start_writeback(fh.fileno())
             if exclusive:
                 return commit_exclusive(tmp, self.path(oid))
             commit_temp(tmp, self.path(oid), durable)
