@@ -47,6 +47,19 @@ class Registry:
             specs[ep.name] = ep.value
         return specs
 
+    def fingerprint(self) -> str:
+        """Which plugins are installed, at which versions, without loading any: changes when
+        a plugin is added, removed or upgraded, or vault itself is."""
+        from importlib.metadata import entry_points
+
+        from . import __version__
+
+        parts = [f"vault {__version__}", *(f"{n}={v}" for n, v in sorted(self.builtins.items()))]
+        for ep in sorted(entry_points(group=self.group), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            parts.append(f"{ep.name}={ep.value}@{getattr(dist, 'version', '?')}")
+        return "\n".join(parts)
+
     def load_all(self) -> dict[str, Any]:
         if self._loaded is None:
             self._loaded = {}

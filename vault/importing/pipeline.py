@@ -82,6 +82,19 @@ def choose_importer(src: "ExportSource", name: str | None) -> Importer:
     return best
 
 
+def _remembered_importer(vault: "Vault", src: "ExportSource") -> tuple[Importer | None, str]:
+    """The importer that recognised this very export last time (a re-import asks no importer
+    to recognise it again: that reads members), and the hint under which this import's choice
+    is remembered."""
+    from .. import plugins
+    from .replay import chosen_key
+
+    keys = vault.keys or vault.unlock()
+    key = chosen_key(keys.writer_key, src, plugins.importers.fingerprint())
+    name = vault.catalog().hint(key)
+    return (plugins.importers.get(name) if name else None), key
+
+
 # --- running it --------------------------------------------------------------------------
 
 
@@ -101,8 +114,10 @@ def run_import(
     from .archive import ExportSource
 
     with ExportSource(paths) as src:
-        importer = choose_importer(src, source)
+        importer, chosen = (None, None) if source else _remembered_importer(vault, src)
+        importer = importer or choose_importer(src, source)
         run = Run(vault, src, importer, dry_run, on_event)
+        run.export_replay.chosen = chosen
         try:
             if run.export_replay.replay():
                 run.finish()

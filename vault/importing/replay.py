@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..ids import keyed
 
 if TYPE_CHECKING:
-    from .archive import Entry
+    from .archive import Entry, ExportSource
     from .run import Run
 
 # Part of the unchanged-export and unchanged-member keys: raise it when the pipeline starts to
@@ -46,6 +46,23 @@ def _problems(earlier: dict) -> tuple[list[dict[str, str]], list[str]]:
     return skipped, [str(w) for w in earlier.get("warnings", [])]
 
 
+def listing_digest(src: "ExportSource") -> str:
+    """SHA-256 over every member's path, size and fingerprint and every refused member: the
+    same for the same export, different when anything in it changed."""
+    h = hashlib.sha256()
+    for entry in sorted(src.entries, key=lambda e: (e.rel, e.path, e.part.name)):
+        h.update(f"{entry.rel}\0{entry.size}\0{entry.fingerprint}\n".encode())
+    for problem in src.problems:
+        h.update(f"!{problem.path}\0{problem.reason}\n".encode())
+    return h.hexdigest()
+
+
+def chosen_key(wk: bytes, src: "ExportSource", installed: str) -> str:
+    """The hint naming the importer that recognised this very export, among the importers
+    ``installed`` (names and versions: another set of importers may choose otherwise)."""
+    return "export-importer:" + keyed(wk, "export-importer", EXPORT_SKIP_VERSION, installed, listing_digest(src))
+
+
 class ExportReplay:
     """The whole-export skip: an export whose every member is unchanged is not read at all."""
 
@@ -53,6 +70,7 @@ class ExportReplay:
         self.run = run
         self.key = self._listing_key()
         self.replayed = False
+        self.chosen: str | None = None  # the hint remembering which importer recognised it
 
     def _listing_key(self) -> str | None:
         """Keyed fingerprint of everything the importer could read: its name and version and
@@ -61,13 +79,8 @@ class ExportReplay:
         src, importer = self.run.src, self.run.importer
         if src is None:
             return None
-        h = hashlib.sha256()
-        for entry in sorted(src.entries, key=lambda e: (e.rel, e.path, e.part.name)):
-            h.update(f"{entry.rel}\0{entry.size}\0{entry.fingerprint}\n".encode())
-        for problem in src.problems:
-            h.update(f"!{problem.path}\0{problem.reason}\n".encode())
         return "export-done:" + keyed(self.run.wk, "export-listing", EXPORT_SKIP_VERSION, importer.name,
-                                      importer.version, h.hexdigest())
+                                      importer.version, listing_digest(src))
 
     def replay(self) -> bool:
         """True when this very export was imported completely before and every object its
@@ -97,6 +110,8 @@ class ExportReplay:
     def remember(self) -> None:
         """Stage the report of a complete import under the export's key."""
         run, r = self.run, self.run.report
+        if self.chosen and run.cat.hint(self.chosen) != run.importer.name:
+            run.stage({"op": "hint", "k": self.chosen, "v": run.importer.name})
         if not self.key or self.replayed:
             return
         if run.src is not None and len(r.skipped) > len(run.src.problems):

@@ -132,6 +132,7 @@ class BackgroundWriter:
 class ObjectStore:
     def __init__(self, root: Path, tmpdir: Path) -> None:
         self.root = root  # VAULT/objects
+        self._root = str(root)
         self.tmpdir = tmpdir
 
     # --- names ---------------------------------------------------------------------------------
@@ -143,7 +144,8 @@ class ObjectStore:
         return f"objects/{object_id[:2]}/{object_id[2:4]}/{object_id}"
 
     def exists(self, object_id: str) -> bool:
-        return self.path(object_id).is_file()
+        # A string path: this is asked for every object of a source on each re-import.
+        return os.path.isfile(f"{self._root}/{object_id[:2]}/{object_id[2:4]}/{object_id}")
 
     def iter_ids(self) -> Iterator[str]:
         if not self.root.is_dir():

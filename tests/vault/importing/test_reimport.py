@@ -310,3 +310,29 @@ def test_the_export_hash_is_right_when_the_hashing_child_fails(vault_env, tmp_pa
     import_json(vault_env, path)
     shas = {p["provenance"]["export_sha256"] for p in vault_env.records("--kind", "post")}
     assert shas == {hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def test_the_same_export_again_is_not_recognised_again(vault_env, tmp_path, monkeypatch):
+    """Which importer recognised an export is remembered with it: a re-import of the very same
+    export asks no importer to look at its members again.  Any change to the export, or another
+    set of installed importers, asks them all again."""
+    from vault import plugins
+
+    path = write_zip(tmp_path / "fb.zip", fb_files())
+    first = import_json(vault_env, path, expect=3)
+    asked: list[str] = []
+    for name, imp in plugins.importers.load_all().items():
+        real = imp.recognize
+        monkeypatch.setattr(imp, "recognize", lambda src, _n=name, _r=real: asked.append(_n) or _r(src))
+    again = import_json(vault_env, path, expect=3)
+    assert asked == []
+    assert again["source"] == "facebook" and sum(again["unchanged"].values()) == sum(first["added"].values())
+
+    newer = write_zip(tmp_path / "fb-newer.zip", {**fb_files(), NEW_PHOTO: jpeg((1, 2, 3))})
+    assert import_json(vault_env, newer, expect=3)["added"]["media"] == 1
+    assert "facebook" in asked and len(asked) == len(plugins.importers.load_all())
+
+    asked.clear()
+    monkeypatch.setattr(plugins.importers, "fingerprint", lambda: "another set of importers")
+    assert import_json(vault_env, path, expect=3)["source"] == "facebook"
+    assert "facebook" in asked
