@@ -35,6 +35,8 @@ MAX_WORKERS = 4
 QUEUE_PER_WORKER = 8
 # Items an import may run ahead of the workers (about a kilobyte each while they wait).
 MAX_BACKLOG = 4096
+# Seconds between the file system syncs made while the workers write.
+SYNC_EVERY = 1.0
 # How a worker is started: this Python, running the worker module.
 WORKER = ["-m", "vault.importing.sealworker"]
 
@@ -156,6 +158,10 @@ class SealPool:
         self._queue: deque[tuple[Any, Future]] = deque()
         self._next_id = 0
         self.written: dict[str, str] = {}  # object id -> sha256 of the ciphertext a worker wrote
+        self._stop = threading.Event()
+        self._syncer = threading.Thread(target=self._sync_now_and_then, args=(objects.root,), daemon=True,
+                                        name="vault-seal-sync")
+        self._syncer.start()
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -213,6 +219,23 @@ class SealPool:
             self.written[reply["oid"]] = reply["sha"]
         return reply
 
+    def _sync_now_and_then(self, root) -> None:
+        """Sync the file system every SYNC_EVERY seconds while the workers write: the import's
+        final sync (before its catalog commit) then has a second's worth of writes left to wait
+        for, not the whole import's."""
+        from ..store.files import sync_filesystem
+
+        synced = 0
+        while not self._stop.wait(SYNC_EVERY):
+            if self._next_id != synced:
+                synced = self._next_id
+                try:
+                    sync_filesystem(root)
+                except OSError:
+                    pass  # the final sync reports it
+
     def close(self) -> None:
+        self._stop.set()
         for worker in self._workers:
             worker.stop()
+        self._syncer.join()
