@@ -33,6 +33,7 @@ def media(run: "Run", item: MediaItem) -> None:
         if pool.full():
             settle(run, everything=False, one=True)
         pool.submit((item, hint_key), item.portable, item.filename)
+        item.portable = None  # sent: not kept while the item waits for its reply
         return
     _store_here(run, item, hint_key)
 

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from concurrent.futures import Future
 from typing import IO, TYPE_CHECKING, Any, Iterable
 
 from ..errors import StorageError, VaultError
@@ -45,13 +44,26 @@ class WorkerGone(VaultError):
     """A worker process ended before answering (killed, out of memory)."""
 
 
+class _Job:
+    """One member to store: its message until sent, then the reply (or the error) once answered."""
+
+    __slots__ = ("id", "line", "tag", "reply", "error")
+
+    def __init__(self, job_id: int, line: bytes, tag: Any) -> None:
+        self.id = job_id
+        self.line = line
+        self.tag = tag
+        self.reply: dict[str, Any] | None = None
+        self.error: VaultError | None = None
+
+
 class _Worker:
     """One worker process and the thread that reads its replies."""
 
     def __init__(self, setup: bytes, pool: "SealPool") -> None:
         self.proc = subprocess.Popen([sys.executable, *WORKER], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=_child_env())
-        self.waiting: dict[int, Future] = {}  # sent, not answered (guarded by the pool's lock)
+        self.waiting: dict[int, _Job] = {}  # sent, not answered (guarded by the pool's lock)
         self.alive = True
         self.pool = pool
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -62,31 +74,34 @@ class _Worker:
                                        name="vault-seal-replies")
         self.reader.start()
 
-    def send(self, job_id: int, job: bytes, fut: Future) -> bool:
+    def send(self, job: _Job) -> bool:
         """Send a job (the pool's lock is held).  At most QUEUE_PER_WORKER jobs are in the pipe,
         a few KiB, so the write never waits for the worker."""
-        self.waiting[job_id] = fut
+        self.waiting[job.id] = job
         try:
-            self.requests.write(job)
+            self.requests.write(job.line)
             self.requests.flush()
         except OSError:
-            self.waiting.pop(job_id)
+            self.waiting.pop(job.id)
             return False
+        job.line = b""
         return True
 
     def _read_replies(self, replies: IO[bytes]) -> None:
         for line in replies:
             reply = load_line(line)
             with self.pool.lock:
-                fut = self.waiting.pop(reply["id"], None)
+                job = self.waiting.pop(reply["id"], None)
+                if job is not None:
+                    job.reply = reply
                 self.pool.feed(self)
-            if fut is not None:
-                fut.set_result(reply)
+                self.pool.answered.notify_all()
         with self.pool.lock:
             self.alive = False
             waiting, self.waiting = self.waiting, {}
+            _fail(waiting.values())
             self.pool.feed(None)
-        _fail(waiting.values())
+            self.pool.answered.notify_all()
 
     def stop(self) -> None:
         try:
@@ -101,11 +116,15 @@ class _Worker:
         self.reader.join(timeout=5)
 
 
-def _fail(futures: Iterable[Future]) -> None:
-    for fut in futures:
-        if not fut.done():
-            fut.set_exception(WorkerGone("a worker process storing media stopped unexpectedly",
-                                         hint="run the import again; what was stored is reused"))
+def _answered(job: _Job) -> bool:
+    return job.reply is not None or job.error is not None
+
+
+def _fail(jobs: Iterable[_Job]) -> None:
+    for job in jobs:
+        if job.reply is None:
+            job.error = WorkerGone("a worker process storing media stopped unexpectedly",
+                                   hint="run the import again; what was stored is reused")
 
 
 def dump_line(obj: dict[str, Any]) -> bytes:
@@ -150,12 +169,13 @@ class SealPool:
         setup = json.dumps({"objects": str(objects.root), "tmp": str(objects.tmpdir), "key": writer_key.hex(),
                             "recipients": list(recipients)}).encode("ascii") + b"\n"
         self.lock = threading.Lock()
-        self._backlog: deque[tuple[int, bytes, Future]] = deque()
+        self.answered = threading.Condition(self.lock)  # notified whenever a job is answered
+        self._backlog: deque[_Job] = deque()
         self._workers: list[_Worker] = []
         for _ in range(max(1, workers)):
             self._workers.append(_Worker(setup, self))
         del setup
-        self._queue: deque[tuple[Any, Future]] = deque()
+        self._queue: deque[_Job] = deque()
         self._next_id = 0
         self.written: dict[str, str] = {}  # object id -> sha256 of the ciphertext a worker wrote
         self._stop = threading.Event()
@@ -169,11 +189,10 @@ class SealPool:
     def submit(self, tag: Any, portable: dict[str, Any], name: str) -> None:
         """Store the member ``portable`` describes; ``tag`` comes back with its reply."""
         self._next_id += 1
-        job = dump_line(dict(portable, id=self._next_id, name=name))
-        fut: Future = Future()
-        self._queue.append((tag, fut))
+        job = _Job(self._next_id, dump_line(dict(portable, id=self._next_id, name=name)), tag)
+        self._queue.append(job)
         with self.lock:
-            self._backlog.append((self._next_id, job, fut))
+            self._backlog.append(job)
             self.feed(None)
 
     def feed(self, worker: "_Worker | None") -> None:
@@ -181,38 +200,45 @@ class SealPool:
         With no worker left alive, the backlog fails: nobody will answer it."""
         for w in [worker] if worker is not None else self._workers:
             while self._backlog and w.alive and len(w.waiting) < QUEUE_PER_WORKER:
-                job_id, job, fut = self._backlog.popleft()
-                if not w.send(job_id, job, fut):
-                    self._backlog.appendleft((job_id, job, fut))
+                job = self._backlog.popleft()
+                if not w.send(job):
+                    self._backlog.appendleft(job)
                     break
         if not any(w.alive for w in self._workers):
             backlog, self._backlog = self._backlog, deque()
-            _fail(fut for _, _, fut in backlog)
+            _fail(backlog)
 
     def full(self) -> bool:
         return len(self._queue) >= MAX_BACKLOG
 
     def ready(self) -> bool:
-        return bool(self._queue) and self._queue[0][1].done()
+        return bool(self._queue) and _answered(self._queue[0])
 
     def next_done(self) -> tuple[Any, dict[str, Any]]:
         """The oldest job's tag and reply, waiting for it.  A job that failed in a way that
         is not about its member (a full disk, a worker gone) raises here."""
-        tag, fut = self._queue.popleft()
-        reply = self._note(fut.result())
+        job = self._queue.popleft()
+        self._wait(job)
+        if job.error is not None:
+            raise job.error
+        assert job.reply is not None
+        reply = self._note(job.reply)
         error = reply.get("error")
         if error not in (None, "ArchiveMemberError"):
             raise (StorageError if error == "StorageError" else VaultError)(
                 reply.get("message") or "storing a media file failed", reply.get("hint"))
-        return tag, reply
+        return job.tag, reply
 
     def wait_all(self) -> None:
         """Wait for every job sent so far (their replies stay queued), so ``written`` is complete."""
-        for _, fut in self._queue:
-            try:
-                self._note(fut.result())
-            except VaultError:
-                pass
+        for job in self._queue:
+            self._wait(job)
+            if job.reply is not None:
+                self._note(job.reply)
+
+    def _wait(self, job: _Job) -> None:
+        with self.answered:
+            self.answered.wait_for(lambda: _answered(job))
 
     def _note(self, reply: dict[str, Any]) -> dict[str, Any]:
         if reply.get("new") and reply.get("sha"):
