@@ -53,6 +53,7 @@ from .reader import (
     posts_to_read,
     read_posts,
     scanned_anyway,
+    store_media_ahead,
     stream_records,
     text_of,
 )
@@ -117,6 +118,7 @@ class FacebookImporter:
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
         # Posts files an earlier import read unchanged are not read (their posts count as unchanged).
         posts_files, unchanged = posts_to_read(src, posts_files, also=[entry for _, entry in tree.match(CHECKINS)])
+        store_media_ahead(tree, MEDIA_FOLDERS, MEDIA_EXCLUDE)  # stored while pass 1 reads
 
         # Pass 1: what the JSON says about media (posts first, so their metadata wins), and the
         # check-ins' places.

@@ -56,6 +56,7 @@ from .reader import (
     posts_to_read,
     read_posts,
     scanned_anyway,
+    store_media_ahead,
     stream_records,
     text_of,
 )
@@ -119,6 +120,7 @@ class InstagramImporter:
         posts_files += _legacy_files(tree)
         # Posts files an earlier import read unchanged are not read (their posts count as unchanged).
         posts_files, unchanged = posts_to_read(src, posts_files)
+        store_media_ahead(tree, MEDIA_FOLDERS)  # stored while pass 1 reads
         catalog = MediaCatalog()
 
         # Pass 1: what the posts say about their media.  Posts files are read as streams; their

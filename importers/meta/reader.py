@@ -352,6 +352,14 @@ def media_items(tree: Tree, catalog: MediaCatalog, folders: re.Pattern[str],
         yield MediaItem.from_entry(entry, path, filename=posixpath.basename(entry.path))
 
 
+def store_media_ahead(tree: Tree, folders: re.Pattern[str], exclude: re.Pattern[str] | None = None) -> None:
+    """Tell the pipeline which files :func:`media_items` will yield from ``folders`` before the
+    posts files are read (``ExportSource.store_ahead``): a big import stores them meanwhile."""
+    ahead = [(entry, path) for path, entry in tree.match(folders)
+             if is_media_name(path) and not (exclude is not None and exclude.search(path))]
+    tree.src.store_ahead(ahead)
+
+
 def posts_to_read(src, posts_files: list[tuple[str, Any]], also: Iterable[Any] = ()) -> tuple[list[tuple[str, Any]], list[Any]]:
     """(the posts files to read, the entries of those an earlier import read unchanged).
 

@@ -24,10 +24,17 @@ _DESCRIBED = ("caption", "alt", "taken_at", "created_at")
 
 def media(run: "Run", item: MediaItem) -> None:
     hint_key = None
+    member = item.portable["member"] if item.portable else None
+    ahead = run.ahead.pop(member, None) if run.ahead and member else None
     if item.fingerprint:
         hint_key = "fp:" + keyed(run.wk, "fingerprint", run.importer.name, item.ref, item.fingerprint)
-        if _known_bytes(run, item, run.cat.hint(hint_key)):
+        # A member sent ahead was sent because this hint named nothing stored.
+        if (ahead is None or ahead[1] != hint_key) and _known_bytes(run, item, run.cat.hint(hint_key)):
+            if ahead is not None and member:
+                run.ahead[member] = ahead  # not this item's after all
             return
+    if ahead is not None and member and _claim(run, item, hint_key, member, ahead):
+        return
     pool = run.workers() if item.portable is not None else None
     if pool is not None and item.portable is not None:
         if pool.full():
@@ -36,6 +43,34 @@ def media(run: "Run", item: MediaItem) -> None:
         item.portable = None  # sent: not kept while the item waits for its reply
         return
     _store_here(run, item, hint_key)
+
+
+def _claim(run: "Run", item: MediaItem, hint_key: str | None, member: str, ahead: tuple) -> bool:
+    """Take the job that ``store_ahead`` sent for this item's member: its reply comes in the
+    item's turn.  False when it was probed under another file name (then stored again)."""
+    if run.sealer is None or ahead[2] != item.filename:
+        run.ahead[member] = ahead
+        return False
+    run.sealer.adopt(ahead[0], (item, hint_key))
+    item.portable = None
+    return True
+
+
+def drop_unclaimed(run: "Run") -> None:
+    """Members sent ahead that no item claimed (``ExportSource.store_ahead`` promised too much):
+    the objects their jobs wrote for nothing are removed again, unless a record of this import
+    holds the same bytes."""
+    pool, ahead, run.ahead = run.sealer, run.ahead, {}
+    if pool is None:
+        return
+    for job, _, _ in ahead.values():
+        reply = pool.reply_of(job)
+        if reply and reply.get("new") and reply["oid"] not in run.referenced:
+            pool.forget(reply["oid"])
+            try:
+                run.vault.objects.path(reply["oid"]).unlink()
+            except FileNotFoundError:
+                pass
 
 
 def _store_here(run: "Run", item: MediaItem, hint_key: str | None) -> None:
@@ -92,6 +127,7 @@ def _stored_by_this_run(run: "Run", oid: str) -> bool:
 
 def _stored(run: "Run", item: MediaItem, hint_key: str | None, oid: str, size: int, facts: "MediaFacts") -> None:
     """The media record of stored object ``oid`` and the hints that find it next time."""
+    run.referenced.add(oid)
     _describe(run, item, oid, size, facts)
     mid = media_id(oid)
     if run.cat.ref(run.importer.name, item.ref) != mid:

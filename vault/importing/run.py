@@ -7,10 +7,11 @@ journal segment after the objects it references.
 
 from __future__ import annotations
 
+import posixpath
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from ..ids import record_id
+from ..ids import keyed, record_id
 from ..models import CaptureItem, Held, Item, MediaItem, PostItem, RatingItem, Skipped, Warning_, iso
 from ..store.catalog import encode_record
 from . import media, records
@@ -20,7 +21,7 @@ from .report import Event, ImportReport
 
 if TYPE_CHECKING:
     from ..repository import Vault
-    from .archive import ExportSource
+    from .archive import Entry, ExportSource
     from .pipeline import Importer
     from .sealing import SealPool
 
@@ -56,6 +57,10 @@ class Run:
         self.members = MemberMemory(self)
         if src is not None:
             src.memory = self.members
+            src.ahead = self.store_ahead
+        # Members sent ahead: path -> (their job, the hint key they were checked under, file name).
+        self.ahead: dict[str, tuple[Any, str, str]] = {}
+        self.referenced: set[str] = set()  # objects this import's media records hold
 
     def use_workers(self, member_bytes: int) -> None:
         """Media may be stored by worker processes: the export holds ``member_bytes``."""
@@ -63,19 +68,43 @@ class Run:
 
         self._may_seal = not self.dry_run and member_bytes >= sealing.MIN_BYTES
 
-    def workers(self) -> SealPool | None:
+    def workers(self, starting: bool = False) -> SealPool | None:
         """The worker processes storing media, started once this import has stored enough
         itself to show it is a big one (an export whose files were mostly stored before, such
-        as a newer export of the same account, never starts them)."""
+        as a newer export of the same account, never starts them), or ``starting`` them now."""
         from . import sealing
 
-        if self.sealer is None and self._may_seal and self.report.bytes_stored >= sealing.START_AFTER:
+        if self.sealer is None and self._may_seal and (starting or self.report.bytes_stored >= sealing.START_AFTER):
             self._may_seal = False
             try:
                 self.sealer = sealing.SealPool(self.vault.objects, self.wk, self.recipients, sealing.worker_count())
             except OSError:
                 self.sealer = None  # no processes to be had: everything is stored here
         return self.sealer
+
+    def store_ahead(self, media: list[tuple["Entry", str]]) -> None:
+        """``ExportSource.store_ahead``: start storing the members an importer will yield as
+        media, when there are enough not stored before to be worth the workers."""
+        from . import sealing
+
+        if self.dry_run or self.sealer is None and not self._may_seal:
+            return
+        todo = []
+        for entry, ref in media:
+            portable = entry.portable()
+            if portable is None or entry.path in self.ahead:
+                continue
+            hint_key = "fp:" + keyed(self.wk, "fingerprint", self.importer.name, ref, entry.fingerprint)
+            if self.cat.hint(hint_key) is None:
+                todo.append((entry, portable, hint_key))
+        if sum(entry.size or 0 for entry, _, _ in todo) < sealing.START_AFTER and self.sealer is None:
+            return
+        pool = self.workers(starting=True)
+        if pool is None:
+            return
+        for entry, portable, hint_key in todo:
+            name = posixpath.basename(entry.path)
+            self.ahead[entry.path] = (pool.send_ahead(portable, name), hint_key, name)
 
     def provenance(self, member: str | None, extra: dict | None = None) -> dict:
         return self.provenances.of(member, extra)
@@ -158,6 +187,7 @@ class Run:
         if batch:
             drain()
         media.settle(self)
+        media.drop_unclaimed(self)
 
     def handle(self, item: Item) -> None:
         if isinstance(item, MediaItem):

@@ -94,6 +94,7 @@ class _Worker:
                 job = self.waiting.pop(reply["id"], None)
                 if job is not None:
                     job.reply = reply
+                self.pool.answers += 1
                 self.pool.feed(self)
                 self.pool.answered.notify_all()
         with self.pool.lock:
@@ -178,6 +179,7 @@ class SealPool:
         self._queue: deque[_Job] = deque()
         self._next_id = 0
         self.written: dict[str, str] = {}  # object id -> sha256 of the ciphertext a worker wrote
+        self.answers = 0  # replies received (by the reader threads, under the lock)
         self._stop = threading.Event()
         self._syncer = threading.Thread(target=self._sync_now_and_then, args=(objects.root,), daemon=True,
                                         name="vault-seal-sync")
@@ -194,6 +196,30 @@ class SealPool:
         with self.lock:
             self._backlog.append(job)
             self.feed(None)
+
+    def send_ahead(self, portable: dict[str, Any], name: str) -> _Job:
+        """Store a member before its item comes (``ExportSource.store_ahead``); ``adopt`` the
+        job when it does."""
+        self._next_id += 1
+        job = _Job(self._next_id, dump_line(dict(portable, id=self._next_id, name=name)), None)
+        with self.lock:
+            self._backlog.append(job)
+            self.feed(None)
+        return job
+
+    def adopt(self, job: _Job, tag: Any) -> None:
+        """A job sent ahead now belongs to an item: its reply comes in the item's turn."""
+        job.tag = tag
+        self._queue.append(job)
+
+    def reply_of(self, job: _Job) -> dict[str, Any] | None:
+        """The reply of a job sent ahead and never adopted, waiting for it (None if it failed)."""
+        self._wait(job)
+        return self._note(job.reply) if job.reply is not None else None
+
+    def forget(self, oid: str) -> None:
+        """An object written by a job nobody adopted, removed again: no checksum line for it."""
+        self.written.pop(oid, None)
 
     def feed(self, worker: "_Worker | None") -> None:
         """Send backlog jobs to ``worker`` (or to any) while it has room (the lock is held).
@@ -253,8 +279,8 @@ class SealPool:
 
         synced = 0
         while not self._stop.wait(SYNC_EVERY):
-            if self._next_id != synced:
-                synced = self._next_id
+            if self.answers != synced:  # something was written since the last sync
+                synced = self.answers
                 try:
                     sync_filesystem(root)
                 except OSError:

@@ -176,3 +176,86 @@ def test_open_spec_applies_the_checks_entry_open_does(tmp_path):
                 stream.read()
         assert caught.value.member == "dir/file.bin" and "dir/file.bin" in caught.value.message
     json.dumps(spec)  # what travels to a worker is plain JSON
+
+
+def _facebook_zip(path, thumbnail: bool = True):
+    """The Facebook fixture, with a video thumbnail a post names (not media of its own, yet a
+    file in the media folders, so sent ahead and never claimed)."""
+    from tests.support.meta_fixtures import fb_export, fb_posts, meta_json
+
+    files = fb_export("2024")
+    if thumbnail:
+        posts = fb_posts("2024")
+        posts[3]["attachments"][0]["data"][0]["media"]["thumbnail"] = {"uri": THUMBNAIL}
+        files[FB_POSTS] = meta_json(posts)
+        files[THUMBNAIL] = jpeg((1, 2, 3))
+    return write_zip(path, files)
+
+
+FB_POSTS = "your_facebook_activity/posts/your_posts__check_ins__photos_and_videos_1.json"
+THUMBNAIL = "your_facebook_activity/posts/media/videos/thumb_353101234_5.jpg"
+
+
+@pytest.fixture
+def sent_ahead(workers, monkeypatch):
+    """The members the pipeline was told to store ahead, and those whose jobs an item claimed."""
+    from vault.importing.run import Run
+
+    told: list[str] = []
+    real = Run.store_ahead
+
+    def store_ahead(self, media):
+        told.extend(entry.rel for entry, _ in media)
+        return real(self, media)
+
+    monkeypatch.setattr(Run, "store_ahead", store_ahead)
+    real_adopt = sealing.SealPool.adopt
+
+    def adopt(self, job, tag):
+        claimed.append(tag[0].member)
+        return real_adopt(self, job, tag)
+
+    claimed: list[str] = []
+    monkeypatch.setattr(sealing.SealPool, "adopt", adopt)
+    return told, claimed
+
+
+def test_media_sent_ahead_give_the_same_vault_and_the_unclaimed_leave_nothing(sent_ahead, workers, vault_env,
+                                                                               template_vault, tmp_path, monkeypatch):
+    path = _facebook_zip(tmp_path / "fb.zip")
+    res = vault_env.run("--json", "import", path)
+    assert res.code == 0, res.err
+    told, claimed = sent_ahead
+    assert THUMBNAIL in told and len(workers) == 1
+    assert sorted(claimed) == sorted(set(told) - {THUMBNAIL}) and len(claimed) == 6
+    media = _media(vault_env)
+    # Every object is a media record's: the thumbnail sent ahead for nothing was removed again.
+    assert len(_objects(vault_env.path)) == len(media) == res.json()["added"]["media"]
+    assert vault_env.run("check", "--read-data").code == 0
+
+    monkeypatch.setattr(sealing, "MIN_BYTES", 1 << 60)  # the same export, stored in this process
+    here = tmp_path / "here"
+    shutil.copytree(template_vault[0], here)
+    assert vault_env.run("--vault", here, "import", path).code == 0
+    assert [_comparable(r) for r in media] == [_comparable(r) for r in _media(vault_env, here)]
+    assert _objects(vault_env.path) == _objects(here)
+
+
+def test_a_newer_export_sends_nothing_ahead_that_is_stored(sent_ahead, workers, vault_env, tmp_path, monkeypatch):
+    first = _facebook_zip(tmp_path / "fb-1.zip", thumbnail=False)
+    assert vault_env.run("import", first).code == 0
+    stored = _objects(vault_env.path)
+    told, _ = sent_ahead
+    told.clear()
+    sent: list = []
+    real_send = sealing.SealPool.send_ahead
+    monkeypatch.setattr(sealing.SealPool, "send_ahead", lambda self, p, n: sent.append(n) or real_send(self, p, n))
+    from tests.support.meta_fixtures import fb_export
+
+    newer = write_zip(tmp_path / "fb-2.zip", {**fb_export("2024"), "your_facebook_activity/posts/media/Mobileuploads_LvJWqglAvA/new_n.jpg": jpeg((7, 7, 7))})
+    res = vault_env.run("--json", "import", newer)
+    assert res.code == 0, res.err
+    assert res.json()["added"]["media"] == 1
+    assert len(_objects(vault_env.path) - stored) == 1
+    assert len(told) == 7 and sent == ["new_n.jpg"]  # only the new photo was not stored before
+    assert vault_env.run("check", "--read-data").code == 0

@@ -6,7 +6,7 @@ installed one on (``recognize``, tests reading a source directly) answers "read 
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from ...models import Skipped
 from .entry import Entry, SourceState
@@ -29,6 +29,7 @@ class AsksEarlierImports:
     """The re-import questions of :class:`~vault.importing.archive.ExportSource`."""
 
     memory: MemberMemory | None = None  # set by the import pipeline
+    ahead: Callable[[list[tuple[Entry, str]]], None] | None = None  # set by the import pipeline
     entries: list[Entry]
     _state: SourceState
 
@@ -62,6 +63,16 @@ class AsksEarlierImports:
     def recalled(self, entry: Entry) -> list[str]:
         """The ``names`` remembered with a member that :meth:`unchanged` said to skip."""
         return self.memory.recalled(entry) if self.memory is not None else []
+
+    def store_ahead(self, media: Iterable[tuple[Entry, str]]) -> None:
+        """Say early which members this importer will yield as media, each as
+        ``MediaItem.from_entry(entry, ref)``, before it reads what must come first (the posts
+        files that give their captions).  A big import starts storing them meanwhile.
+
+        Only a head start: each must still be yielded as usual.  A member named here that is
+        never yielded is stored for nothing, and removed again when the import ends."""
+        if self.ahead is not None:
+            self.ahead(list(media))
 
     def read_failed(self, entry: Entry) -> bool:
         """True when opening or reading ``entry`` failed since the source was opened (damaged
