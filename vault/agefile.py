@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import hmac
 import os
 from typing import Callable, Protocol
@@ -52,8 +51,8 @@ def b64(raw: bytes) -> str:
 
 def hkdf(key: bytes, salt: bytes, info: bytes) -> bytes:
     """HKDF-SHA256 (RFC 5869) with a 32-byte output: one extract and one expand block."""
-    prk = hmac.new(salt or bytes(32), key, hashlib.sha256).digest()
-    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+    prk = hmac.digest(salt or bytes(32), key, "sha256")  # one-shot: no HMAC object per call
+    return hmac.digest(prk, info + b"\x01", "sha256")
 
 
 def recipient_key(recipient: str) -> bytes:
@@ -127,7 +126,7 @@ class Sealer:
 
         file_key = os.urandom(16)
         text = "age-encryption.org/v1\n" + stanzas(file_key) + "---"
-        mac = hmac.new(hkdf(file_key, b"", b"header"), text.encode("ascii"), hashlib.sha256).digest()
+        mac = hmac.digest(hkdf(file_key, b"", b"header"), text.encode("ascii"), "sha256")
         nonce = os.urandom(16)
         self.header = (text + " " + b64(mac) + "\n").encode("ascii") + nonce
         self._aead = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload"))

@@ -162,7 +162,7 @@ class ObjectStore:
 
     @staticmethod
     def object_id(writer_key: bytes, data: bytes) -> str:
-        return hmac.new(writer_key, data, hashlib.sha256).hexdigest()
+        return hmac.digest(writer_key, data, "sha256").hex()
 
     # --- writing -------------------------------------------------------------------------------
 
