@@ -259,3 +259,97 @@ def test_a_newer_export_sends_nothing_ahead_that_is_stored(sent_ahead, workers, 
     assert len(_objects(vault_env.path) - stored) == 1
     assert len(told) == 7 and sent == ["new_n.jpg"]  # only the new photo was not stored before
     assert vault_env.run("check", "--read-data").code == 0
+
+
+# A `vault` command line whose imports start the workers at once, for tests that signal it.
+FORCED = "from vault.importing import sealing; sealing.MIN_BYTES = sealing.START_AFTER = 0; from vault.cli import run; run()"
+
+
+def _import_with_workers(vault_dir, roll):
+    import os
+    import sys
+
+    from tests.support.env import REPO
+
+    return subprocess.Popen([sys.executable, "-c", FORCED, "import", str(roll)], env=dict(os.environ, VAULT_DIR=str(vault_dir)),
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _children(pid: int) -> set[int]:
+    from pathlib import Path
+
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found |= {int(c) for c in task.read_text().split()}
+    return found
+
+
+def _gone(pids: set[int], timeout: float = 15.0) -> bool:
+    import os
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(os.path.exists(f"/proc/{p}") and "Z" not in _state(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def test_kill_9_while_workers_store_then_rerun_gives_the_same_vault(vault_env, template_vault, tmp_path):
+    import random
+    import signal
+    import time
+
+    from tests.support.env import run_subprocess
+
+    roll = camera_roll(tmp_path / "roll", n=80, big=2)
+    ref_dir = tmp_path / "ref"
+    shutil.copytree(template_vault[0], ref_dir)
+    assert run_subprocess(["import", roll], env={"VAULT_DIR": str(ref_dir)}).returncode == 0
+    rng = random.Random(77)
+    for _ in range(3):
+        proc = _import_with_workers(vault_env.path, roll)
+        time.sleep(rng.uniform(0.3, 1.2))
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert _gone(workers), "worker processes outlived the killed import"
+        assert vault_env.run("check", "--read-data").code == 0
+    proc = _import_with_workers(vault_env.path, roll)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert [_comparable(r) for r in _media(vault_env)] == [_comparable(r) for r in _media(vault_env, ref_dir)]
+    assert _objects(vault_env.path) >= _objects(ref_dir)
+    assert vault_env.run("check", "--read-data").code == 0
+
+
+def test_ctrl_c_while_workers_store_exits_130_and_leaves_nothing(vault_env, tmp_path):
+    import signal
+    import time
+
+    roll = camera_roll(tmp_path / "roll", n=40, big=6)
+    proc = _import_with_workers(vault_env.path, roll)
+    deadline = time.monotonic() + 30
+    while not _children(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    workers = _children(proc.pid)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the import finished before the signal arrived")
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert b"vault: error: interrupted" in err and b"Traceback" not in err
+    assert _gone(workers)
+    assert _media(vault_env) == []
+    assert list((vault_env.path / "tmp").iterdir()) == []
+    assert vault_env.run("check", "--read-data").code == 0
