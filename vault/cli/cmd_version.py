@@ -25,8 +25,10 @@ def version_info() -> dict:
         "version": __version__,
         "python": platform.python_version(),
         "platform": f"{sys.platform}/{platform.machine()}",
-        "age_implementation": "pyrage",
+        "age_implementation": "pyrage",  # reads age files; vault.agefile writes them
+        "age_writer": "vault.agefile",
         "pyrage": dist("pyrage"),
+        "cryptography": dist("cryptography"),
         "vault_format_version": VERSION,
         "typer": dist("typer"),
     }
@@ -35,7 +37,8 @@ def version_info() -> dict:
 def print_version() -> None:
     info = version_info()
     context.render(info, lambda d: context.say(
-        f"vault {d['version']} (python {d['python']}, {d['platform']}, age format by pyrage {d['pyrage']}, "
+        f"vault {d['version']} (python {d['python']}, {d['platform']}, age format read by pyrage {d['pyrage']} "
+        f"and written with cryptography {d['cryptography']}, "
         f"vault format v{d['vault_format_version']})"))
 
 

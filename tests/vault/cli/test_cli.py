@@ -43,6 +43,7 @@ def test_version_command_and_flag(capsys):
         info = json.loads(res.out)
         assert res.code == 0 and info["version"] == __version__
         assert info["vault_format_version"] == 1 and info["age_implementation"] == "pyrage"
+        assert info["age_writer"] == "vault.agefile" and info["cryptography"]
         assert info["pyrage"] and info["python"] == ".".join(map(str, sys.version_info[:3]))
 
 
