@@ -87,11 +87,29 @@ def _store_here(run: "Run", item: MediaItem, hint_key: str | None) -> None:
 def settle(run: "Run", everything: bool = True, one: bool = False) -> None:
     """Take the replies of the worker processes, in the order the items came: all of them
     (``everything``), at least the oldest (``one``), else those already there."""
+    from .sealing import WorkerGone
+
     pool = run.sealer
     while pool is not None and len(pool) and (everything or one or pool.ready()):
         one = False
-        (item, hint_key), reply = pool.next_done()
+        try:
+            (item, hint_key), reply = pool.next_done()
+        except WorkerGone:
+            if pool.answers:
+                raise  # they ran, then one died (killed, out of memory): the import stops
+            _without_workers(run, item_first=pool.take_back())
+            return
         _sealed(run, item, hint_key, reply)
+
+
+def _without_workers(run: "Run", item_first: list) -> None:
+    """The workers could not start here (no ``python -m`` in a frozen build, a broken
+    interpreter): the items sent to them, and every later one, are stored in this process."""
+    pool, run.sealer, run.ahead = run.sealer, None, {}
+    if pool is not None:
+        pool.close()
+    for item, hint_key in item_first:
+        _store_here(run, item, hint_key)
 
 
 def _sealed(run: "Run", item: MediaItem, hint_key: str | None, reply: dict) -> None:

@@ -84,7 +84,6 @@ class _Worker:
         except OSError:
             self.waiting.pop(job.id)
             return False
-        job.line = b""
         return True
 
     def _read_replies(self, replies: IO[bytes]) -> None:
@@ -93,15 +92,16 @@ class _Worker:
             with self.pool.lock:
                 job = self.waiting.pop(reply["id"], None)
                 if job is not None:
-                    job.reply = reply
+                    job.reply, job.line = reply, b""
                 self.pool.answers += 1
                 self.pool.feed(self)
                 self.pool.answered.notify_all()
         with self.pool.lock:
+            # Gone (killed, out of memory): what it had not answered goes to the others, and
+            # fails when none is left.
             self.alive = False
             waiting, self.waiting = self.waiting, {}
-            _fail(waiting.values())
-            self.pool.feed(None)
+            self.pool.requeue(sorted(waiting.values(), key=lambda job: job.id))
             self.pool.answered.notify_all()
 
     def stop(self) -> None:
@@ -177,6 +177,7 @@ class SealPool:
             self._workers.append(_Worker(setup, self))
         del setup
         self._queue: deque[_Job] = deque()
+        self._failed: _Job | None = None  # the job next_done last raised for
         self._next_id = 0
         self.written: dict[str, str] = {}  # object id -> sha256 of the ciphertext a worker wrote
         self.answers = 0  # replies received (by the reader threads, under the lock)
@@ -221,6 +222,11 @@ class SealPool:
         """An object written by a job nobody adopted, removed again: no checksum line for it."""
         self.written.pop(oid, None)
 
+    def requeue(self, jobs: list[_Job]) -> None:
+        """Jobs a worker took and never answered, first in line again (the lock is held)."""
+        self._backlog.extendleft(reversed(jobs))
+        self.feed(None)
+
     def feed(self, worker: "_Worker | None") -> None:
         """Send backlog jobs to ``worker`` (or to any) while it has room (the lock is held).
         With no worker left alive, the backlog fails: nobody will answer it."""
@@ -246,6 +252,7 @@ class SealPool:
         job = self._queue.popleft()
         self._wait(job)
         if job.error is not None:
+            self._failed = job
             raise job.error
         assert job.reply is not None
         reply = self._note(job.reply)
@@ -254,6 +261,13 @@ class SealPool:
             raise (StorageError if error == "StorageError" else VaultError)(
                 reply.get("message") or "storing a media file failed", reply.get("hint"))
         return job.tag, reply
+
+    def take_back(self) -> list[Any]:
+        """The tags of every job not yet taken, oldest first (the workers could not start):
+        the caller stores them itself.  The job that just failed is the first."""
+        jobs = [self._failed, *self._queue] if self._failed is not None else list(self._queue)
+        self._queue.clear()
+        return [job.tag for job in jobs]
 
     def wait_all(self) -> None:
         """Wait for every job sent so far (their replies stay queued), so ``written`` is complete."""

@@ -127,15 +127,56 @@ def test_an_object_left_by_an_interrupted_run_is_written_again(workers, vault_en
     assert vault_env.run("check", "--read-data").code == 0
 
 
-def test_a_worker_that_dies_stops_the_import_and_nothing_shows(workers, vault_env, tmp_path, monkeypatch):
-    monkeypatch.setattr(sealing, "WORKER", ["-c", "import sys; sys.stdin.readline()"])
-    roll = camera_roll(tmp_path / "roll", n=3)
+def test_workers_that_cannot_start_leave_the_import_to_this_process(workers, vault_env, tmp_path, monkeypatch):
+    """No `python -m` to be had (a frozen build, a broken interpreter): the media are stored here."""
+    monkeypatch.setattr(sealing, "WORKER", ["-c", "import sys; sys.exit(1)"])
+    roll = camera_roll(tmp_path / "roll", n=5)
+    res = vault_env.run("--json", "import", roll)
+    assert res.code == 0, res.err
+    assert len(workers) == 1 and res.json()["added"]["media"] == 5
+    assert len(_media(vault_env)) == 5 == len(_objects(vault_env.path))
+    assert vault_env.run("check", "--read-data").code == 0
+
+
+def _kill_workers_after(monkeypatch, replies: int, every: bool) -> None:
+    """Kill the workers (all of them, or one) once the importer has taken ``replies`` replies."""
+    from vault.importing import media
+
+    real = media._sealed
+    taken = [0]
+
+    def sealed(run, item, hint_key, reply):
+        taken[0] += 1
+        if taken[0] == replies:
+            for worker in run.sealer._workers[: None if every else 1]:
+                worker.proc.kill()
+                worker.reader.join()
+        return real(run, item, hint_key, reply)
+
+    monkeypatch.setattr(media, "_sealed", sealed)
+
+
+def test_workers_that_die_stop_the_import_and_nothing_shows(workers, vault_env, tmp_path, monkeypatch):
+    monkeypatch.setattr(sealing, "MAX_WORKERS", 2)
+    _kill_workers_after(monkeypatch, 2, every=True)
+    roll = camera_roll(tmp_path / "roll", n=40)
     res = vault_env.run("import", roll)
     assert res.code == ExitCode.UNEXPECTED
     assert "vault: error: a worker process storing media stopped unexpectedly" in res.err
     assert "Traceback" not in res.err
     assert _media(vault_env) == []
     assert vault_env.run("check").code == 0
+
+
+def test_the_jobs_of_a_worker_that_dies_go_to_the_others(workers, vault_env, tmp_path, monkeypatch):
+    monkeypatch.setattr(sealing, "MAX_WORKERS", 2)
+    monkeypatch.setattr(sealing.os, "cpu_count", lambda: 2)
+    _kill_workers_after(monkeypatch, 2, every=False)
+    roll = camera_roll(tmp_path / "roll", n=40)
+    res = vault_env.run("--json", "import", roll)
+    assert res.code == 0, res.err
+    assert res.json()["added"]["media"] == 40 == len(_media(vault_env))
+    assert vault_env.run("check", "--read-data").code == 0
 
 
 def test_the_writer_key_is_never_on_a_command_line_or_in_the_environment(workers, vault_env, tmp_path, monkeypatch):
