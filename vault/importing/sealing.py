@@ -148,8 +148,9 @@ def load_line(line: bytes) -> Any:
 
 
 def _child_env() -> dict[str, str]:
-    """What the worker needs to start this same Python and find this same vault package."""
-    env = dict(os.environ)
+    """What the worker needs to start this same Python and find this same vault package (none
+    of the vault's own settings: it is told everything it needs through its pipe)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
     return env
@@ -173,8 +174,15 @@ class SealPool:
         self.answered = threading.Condition(self.lock)  # notified whenever a job is answered
         self._backlog: deque[_Job] = deque()
         self._workers: list[_Worker] = []
-        for _ in range(max(1, workers)):
-            self._workers.append(_Worker(setup, self))
+        if not sys.executable:
+            raise OSError("no Python interpreter to start workers with")
+        try:
+            for _ in range(max(1, workers)):
+                self._workers.append(_Worker(setup, self))
+        except BaseException:
+            for worker in self._workers:
+                worker.stop()
+            raise
         del setup
         self._queue: deque[_Job] = deque()
         self._failed: _Job | None = None  # the job next_done last raised for
