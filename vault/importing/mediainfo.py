@@ -131,6 +131,8 @@ def _probe_image(head: bytes, facts: MediaFacts) -> None:
 
     from PIL import Image, UnidentifiedImageError
 
+    if facts.mime == "image/jpeg" and _probe_jpeg(head, facts, Image.MAX_IMAGE_PIXELS):
+        return
     try:
         with warnings.catch_warnings():
             # Large but sane photos (over 89 megapixels) only trigger a warning, which would be
@@ -152,6 +154,23 @@ def _probe_image(head: bytes, facts: MediaFacts) -> None:
         # A truncated head or a damaged file (Pillow's parsers raise all of these on crafted
         # headers): keep the MIME type, leave the rest unknown.
         facts.width = facts.height = facts.taken_at = facts.exif_datetime = None
+
+
+def _probe_jpeg(head: bytes, facts: MediaFacts, limit: int | None) -> bool:
+    """The same facts as Pillow gives, read from the JPEG's markers without it (``jpeghead``);
+    False when that reader leaves the file to Pillow, or the image is big enough for Pillow's
+    decompression bomb rules to have a say."""
+    from .jpeghead import read
+
+    found = read(head)
+    if found is None or (limit is not None and found.width * found.height > limit):
+        return False
+    turned = found.orientation in (5, 6, 7, 8)
+    facts.width, facts.height = (found.height, found.width) if turned else (found.width, found.height)
+    texts = found.texts
+    facts.taken_at = _exif_stamp(texts.get(0x9003), texts.get(0x9011))
+    facts.exif_datetime = _exif_stamp(texts.get(0x0132), texts.get(0x9010))
+    return True
 
 
 def _exif_times(exif) -> tuple[datetime | None, datetime | None]:
