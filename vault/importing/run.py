@@ -173,6 +173,7 @@ class Run:
             for queued in batch:
                 self.handle(queued)
             batch.clear()
+            media.settle(self, everything=False)  # the workers' replies so far, between posts
 
         for item in items:
             if isinstance(item, (PostItem, RatingItem)):

@@ -47,12 +47,13 @@ class WorkerGone(VaultError):
 class _Job:
     """One member to store: its message until sent, then the reply (or the error) once answered."""
 
-    __slots__ = ("id", "line", "tag", "reply", "error")
+    __slots__ = ("id", "line", "tag", "sent", "reply", "error")
 
     def __init__(self, job_id: int, line: bytes, tag: Any) -> None:
         self.id = job_id
         self.line = line
         self.tag = tag
+        self.sent = False  # in a worker's pipe (a job may wait in both backlogs: sent once)
         self.reply: dict[str, Any] | None = None
         self.error: VaultError | None = None
 
@@ -84,6 +85,7 @@ class _Worker:
         except OSError:
             self.waiting.pop(job.id)
             return False
+        job.sent = True
         return True
 
     def _read_replies(self, replies: IO[bytes]) -> None:
@@ -172,6 +174,9 @@ class SealPool:
                             "recipients": list(recipients)}).encode("ascii") + b"\n"
         self.lock = threading.Lock()
         self.answered = threading.Condition(self.lock)  # notified whenever a job is answered
+        # Jobs not sent yet: those whose items wait for them first, in the items' order, then
+        # those sent ahead of their items (``send_ahead``) in the order they came.
+        self._urgent: deque[_Job] = deque()
         self._backlog: deque[_Job] = deque()
         self._workers: list[_Worker] = []
         if not sys.executable:
@@ -203,7 +208,7 @@ class SealPool:
         job = _Job(self._next_id, dump_line(dict(portable, id=self._next_id, name=name)), tag)
         self._queue.append(job)
         with self.lock:
-            self._backlog.append(job)
+            self._urgent.append(job)
             self.feed(None)
 
     def send_ahead(self, portable: dict[str, Any], name: str) -> _Job:
@@ -217,9 +222,15 @@ class SealPool:
         return job
 
     def adopt(self, job: _Job, tag: Any) -> None:
-        """A job sent ahead now belongs to an item: its reply comes in the item's turn."""
+        """A job sent ahead now belongs to an item: its reply comes in the item's turn, and if no
+        worker has it yet it goes before the jobs whose items have not come (the importer takes
+        replies in its items' order, so an early item's job must not wait behind the others)."""
         job.tag = tag
         self._queue.append(job)
+        with self.lock:
+            if not job.sent and not _answered(job):
+                self._urgent.append(job)
+                self.feed(None)
 
     def reply_of(self, job: _Job) -> dict[str, Any] | None:
         """The reply of a job sent ahead and never adopted, waiting for it (None if it failed)."""
@@ -232,21 +243,30 @@ class SealPool:
 
     def requeue(self, jobs: list[_Job]) -> None:
         """Jobs a worker took and never answered, first in line again (the lock is held)."""
-        self._backlog.extendleft(reversed(jobs))
+        for job in jobs:
+            job.sent = False
+        self._urgent.extendleft(reversed(jobs))
         self.feed(None)
 
     def feed(self, worker: "_Worker | None") -> None:
         """Send backlog jobs to ``worker`` (or to any) while it has room (the lock is held).
         With no worker left alive, the backlog fails: nobody will answer it."""
         for w in [worker] if worker is not None else self._workers:
-            while self._backlog and w.alive and len(w.waiting) < QUEUE_PER_WORKER:
-                job = self._backlog.popleft()
+            while w.alive and len(w.waiting) < QUEUE_PER_WORKER:
+                line = self._urgent if self._urgent else self._backlog
+                if not line:
+                    break
+                job = line.popleft()
+                if job.sent or _answered(job):
+                    continue  # sent from the other backlog already
                 if not w.send(job):
-                    self._backlog.appendleft(job)
+                    line.appendleft(job)
                     break
         if not any(w.alive for w in self._workers):
-            backlog, self._backlog = self._backlog, deque()
-            _fail(backlog)
+            left = [*self._urgent, *self._backlog]
+            self._urgent.clear()
+            self._backlog.clear()
+            _fail(left)
 
     def full(self) -> bool:
         return len(self._queue) >= MAX_BACKLOG
