@@ -37,10 +37,14 @@ class AgeFormatError(ValueError):
 
 
 class Readable(Protocol):
+    """What the stream functions read from: a file, or a wrapper that hashes on the way."""
+
     def read(self, n: int = -1, /) -> bytes: ...
 
 
 class Writable(Protocol):
+    """What the stream functions write to."""
+
     def write(self, data: bytes, /) -> int: ...
 
 
@@ -132,11 +136,15 @@ class Sealer:
         self._aead = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload"))
         self._counter = 0
 
-    def seal(self, chunk: bytes | memoryview, last: bool) -> bytes:
-        """The next payload chunk (at most CHUNK bytes; only the last may be shorter)."""
+    def _nonce(self, last: bool) -> bytes:
+        """The STREAM nonce of the next chunk: its 11-byte counter, then the last-chunk flag."""
         nonce = self._counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
         self._counter += 1
-        return self._aead.encrypt(nonce, bytes(chunk), None)
+        return nonce
+
+    def seal(self, chunk: bytes | memoryview, last: bool) -> bytes:
+        """The next payload chunk (at most CHUNK bytes; only the last may be shorter)."""
+        return self._aead.encrypt(self._nonce(last), bytes(chunk), None)
 
     def payload(self, plain: bytes | memoryview) -> bytearray:
         """The header and the whole payload of ``plain`` (every chunk, the last flagged), in one
@@ -155,9 +163,7 @@ class Sealer:
                 sealed = self.seal(piece, last)
                 target[at:at + len(sealed)] = sealed
             else:
-                nonce = self._counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
-                self._counter += 1
-                into(nonce, piece, None, target[at:at + len(piece) + TAG])
+                into(self._nonce(last), piece, None, target[at:at + len(piece) + TAG])
             at += len(piece) + TAG
         return out
 

@@ -17,28 +17,17 @@ keys generated, by pyrage.  Contract of this module:
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import pyrage
 
+from .agefile import Readable, Writable
 from .errors import IntegrityError, UsageError, WrongPassphraseError
 
 if TYPE_CHECKING:
     from .keys.secret import Secret
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
-
-
-class Readable(Protocol):
-    """What the stream functions read from: a file, or a wrapper that hashes on the way."""
-
-    def read(self, n: int = -1, /) -> bytes: ...
-
-
-class Writable(Protocol):
-    """What the stream functions write to."""
-
-    def write(self, data: bytes, /) -> int: ...
 
 
 def generate_identity() -> tuple[str, str]:

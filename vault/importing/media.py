@@ -25,13 +25,11 @@ _DESCRIBED = ("caption", "alt", "taken_at", "created_at")
 def media(run: "Run", item: MediaItem) -> None:
     hint_key = None
     member = item.portable["member"] if item.portable else None
-    ahead = run.ahead.pop(member, None) if run.ahead and member else None
+    ahead = run.ahead.get(member) if run.ahead and member else None
     if item.fingerprint:
         hint_key = "fp:" + keyed(run.wk, "fingerprint", run.importer.name, item.ref, item.fingerprint)
         # A member sent ahead was sent because this hint named nothing stored.
         if (ahead is None or ahead[1] != hint_key) and _known_bytes(run, item, run.cat.hint(hint_key)):
-            if ahead is not None and member:
-                run.ahead[member] = ahead  # not this item's after all
             return
     if ahead is not None and member and _claim(run, item, hint_key, member, ahead):
         return
@@ -49,8 +47,8 @@ def _claim(run: "Run", item: MediaItem, hint_key: str | None, member: str, ahead
     """Take the job that ``store_ahead`` sent for this item's member: its reply comes in the
     item's turn.  False when it was probed under another file name (then stored again)."""
     if run.sealer is None or ahead[2] != item.filename:
-        run.ahead[member] = ahead
         return False
+    del run.ahead[member]
     run.sealer.adopt(ahead[0], (item, hint_key))
     item.portable = None
     return True
@@ -97,18 +95,18 @@ def settle(run: "Run", everything: bool = True, one: bool = False) -> None:
         except WorkerGone:
             if pool.answers:
                 raise  # they ran, then one died (killed, out of memory): the import stops
-            _without_workers(run, item_first=pool.take_back())
+            _without_workers(run, pool.take_back())
             return
         _sealed(run, item, hint_key, reply)
 
 
-def _without_workers(run: "Run", item_first: list) -> None:
+def _without_workers(run: "Run", waiting: list) -> None:
     """The workers could not start here (no ``python -m`` in a frozen build, a broken
     interpreter): the items sent to them, and every later one, are stored in this process."""
     pool, run.sealer, run.ahead = run.sealer, None, {}
     if pool is not None:
         pool.close()
-    for item, hint_key in item_first:
+    for item, hint_key in waiting:
         _store_here(run, item, hint_key)
 
 

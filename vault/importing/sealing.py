@@ -20,6 +20,7 @@ from collections import deque
 from typing import IO, TYPE_CHECKING, Any, Iterable
 
 from ..errors import StorageError, VaultError
+from ..store.codec import load_json
 
 if TYPE_CHECKING:
     from ..store.objects import ObjectStore
@@ -90,7 +91,7 @@ class _Worker:
 
     def _read_replies(self, replies: IO[bytes]) -> None:
         for line in replies:
-            reply = load_line(line)
+            reply = load_json(line)
             with self.pool.lock:
                 job = self.waiting.pop(reply["id"], None)
                 if job is not None:
@@ -138,15 +139,6 @@ def dump_line(obj: dict[str, Any]) -> bytes:
         return orjson.dumps(obj) + b"\n"
     except (ImportError, TypeError):  # a string orjson refuses (a lone surrogate): escaped by json
         return json.dumps(obj).encode("ascii") + b"\n"
-
-
-def load_line(line: bytes) -> Any:
-    try:
-        import orjson
-
-        return orjson.loads(line)
-    except ImportError:
-        return json.loads(line)
 
 
 def _child_env() -> dict[str, str]:

@@ -16,21 +16,23 @@ to handle: this process ignores SIGINT and ends when its input closes.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 from pathlib import Path
 from typing import IO, Any
 
+# This module runs only in a worker, which needs all of these for every job.
+from vault.errors import VaultError
+from vault.store.codec import load_json
+from vault.store.objects import SMALL, ObjectStore
 
-def _seal(store: Any, writer_key: bytes, recipients: list[str], job: dict[str, Any]) -> dict[str, Any]:
-    from vault.errors import VaultError
-    from vault.store.objects import SMALL
+from .archive.portable import open_spec, read_spec
+from .mediainfo import facts_to_json, probe
+from .sealing import dump_line
 
-    from .archive.portable import open_spec, read_spec
-    from .mediainfo import facts_to_json, probe
 
+def _seal(store: ObjectStore, writer_key: bytes, recipients: list[str], job: dict[str, Any]) -> dict[str, Any]:
     size = job["size"]
     try:
         if size is not None and size <= SMALL:  # a photo: read in one piece, no copy on the way
@@ -48,18 +50,14 @@ def _seal(store: Any, writer_key: bytes, recipients: list[str], job: dict[str, A
 
 
 def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    from vault.store.objects import ObjectStore
-
-    setup = json.loads(requests.readline() or b"null")
+    setup = load_json(requests.readline() or b"null")
     if not setup:
         return
     store = ObjectStore(Path(setup["objects"]), Path(setup["tmp"]))
     writer_key = bytes.fromhex(setup.pop("key"))
     recipients = list(setup["recipients"])
-    from .sealing import dump_line, load_line
-
     for line in requests:
-        job = load_line(line)
+        job = load_json(line)
         try:
             reply = _seal(store, writer_key, recipients, job)
         except Exception as exc:  # reported to the importer, which stops the import with it
