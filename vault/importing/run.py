@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 # Posts and ratings looked up in the catalog together (memory: this many items at most).
 READ_AHEAD = 256
+# Members whose hints store_ahead looks up in one query.
+AHEAD_BATCH = 500
 
 
 class Run:
@@ -84,27 +86,37 @@ class Run:
 
     def store_ahead(self, media: list[tuple["Entry", str]]) -> None:
         """``ExportSource.store_ahead``: start storing the members an importer will yield as
-        media, when there are enough not stored before to be worth the workers."""
+        media, when there are enough not stored before to be worth the workers.  Their hints are
+        looked up a few hundred at a time, and the first members go to the workers as soon as
+        enough new bytes are found, not after the whole list."""
         from . import sealing
 
         if self.dry_run or self.sealer is None and not self._may_seal:
             return
-        todo = []
+        todo: list[tuple["Entry", dict, str]] = []
+        for start in range(0, len(media), AHEAD_BATCH):
+            todo += self._not_stored(media[start:start + AHEAD_BATCH])
+            if self.sealer is None and sum(entry.size or 0 for entry, _, _ in todo) < sealing.START_AFTER:
+                continue  # not worth the workers yet
+            pool = self.workers(starting=True)
+            if pool is None:
+                return
+            for entry, portable, hint_key in todo:
+                name = posixpath.basename(entry.path)
+                self.ahead[entry.path] = (pool.send_ahead(portable, name), hint_key, name)
+            todo = []
+
+    def _not_stored(self, media: list[tuple["Entry", str]]) -> list[tuple["Entry", dict, str]]:
+        """(entry, portable, hint key) of the members whose fingerprint names no stored object."""
+        keyed_entries = []
         for entry, ref in media:
             portable = entry.portable()
             if portable is None or entry.path in self.ahead:
                 continue
             hint_key = "fp:" + keyed(self.wk, "fingerprint", self.importer.name, ref, entry.fingerprint)
-            if self.cat.hint(hint_key) is None:
-                todo.append((entry, portable, hint_key))
-        if sum(entry.size or 0 for entry, _, _ in todo) < sealing.START_AFTER and self.sealer is None:
-            return
-        pool = self.workers(starting=True)
-        if pool is None:
-            return
-        for entry, portable, hint_key in todo:
-            name = posixpath.basename(entry.path)
-            self.ahead[entry.path] = (pool.send_ahead(portable, name), hint_key, name)
+            keyed_entries.append((entry, portable, hint_key))
+        known = self.cat.hints([hint_key for _, _, hint_key in keyed_entries])
+        return [(entry, portable, hint_key) for entry, portable, hint_key in keyed_entries if hint_key not in known]
 
     def provenance(self, member: str | None, extra: dict | None = None) -> dict:
         return self.provenances.of(member, extra)

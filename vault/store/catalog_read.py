@@ -104,6 +104,15 @@ class CatalogReader:
         row = self.db.execute("SELECT v FROM hints WHERE k=?", (key,)).fetchone()
         return row[0] if row else None
 
+    def hints(self, keys: list[str]) -> dict[str, str]:
+        """``hint`` of many keys in one query per 500: those that have a value."""
+        found = {k: self._hints[k] for k in keys if k in self._hints}
+        want = [k for k in dict.fromkeys(keys) if k not in found]
+        for start in range(0, len(want), 500):
+            chunk = want[start:start + 500]
+            found.update(self.db.execute(f"SELECT k, v FROM hints WHERE k IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
     def ref(self, source: str, ref: str) -> str | None:
         staged = self._refs.get((source, ref))
         if staged is not None:
