@@ -7,6 +7,7 @@ The size thresholds are lowered so that a small export starts the workers."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import zipfile
@@ -18,7 +19,7 @@ from tests.support.media_fixtures import camera_roll
 from vault.errors import ExitCode
 from vault.importing import sealing
 from vault.importing.archive import ArchiveMemberError
-from vault.importing.archive.portable import open_spec
+from vault.importing.archive.portable import open_spec, read_spec
 
 
 @pytest.fixture
@@ -200,9 +201,10 @@ def test_the_writer_key_is_never_on_a_command_line_or_in_the_environment(workers
         assert not any(key_hex in value for value in env.values())
 
 
-def test_open_spec_applies_the_checks_entry_open_does(tmp_path):
-    data = b"0123456789" * 1000
-    path = write_zip(tmp_path / "a.zip", {"dir/file.bin": data})
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_open_spec_and_read_spec_apply_the_checks_entry_open_does(compression, tmp_path):
+    data = random.Random(1).randbytes(10_000)  # does not deflate: the cut below falls inside it
+    path = write_zip(tmp_path / "a.zip", {"dir/file.bin": data}, compression=compression)
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo("dir/file.bin")
     spec = {"kind": "zip", "path": str(path), "offset": info.header_offset, "method": info.compress_type,
@@ -210,12 +212,22 @@ def test_open_spec_applies_the_checks_entry_open_does(tmp_path):
             "name": info.orig_filename}
     with open_spec(spec, "'dir/file.bin'", "dir/file.bin", len(data)) as stream:
         assert stream.read() == data
+    assert read_spec(spec, "'dir/file.bin'", "dir/file.bin", len(data)) == data
     # A declared size that differs from the data, a CRC that does not match, a wrong offset.
     for bad in (dict(spec, size=len(data) - 1), dict(spec, crc=spec["crc"] ^ 1), dict(spec, offset=spec["offset"] + 1)):
         with pytest.raises(ArchiveMemberError) as caught:
             with open_spec(bad, "'dir/file.bin'", "dir/file.bin", bad["size"]) as stream:
                 stream.read()
         assert caught.value.member == "dir/file.bin" and "dir/file.bin" in caught.value.message
+        with pytest.raises(ArchiveMemberError) as caught:
+            read_spec(bad, "'dir/file.bin'", "dir/file.bin", bad["size"])
+        assert caught.value.member == "dir/file.bin" and "dir/file.bin" in caught.value.message
+    # The export cut short after the member's first bytes (a download that stopped).
+    with open(path, "r+b") as fh:
+        fh.truncate(info.header_offset + 30 + len(b"dir/file.bin") + 100)
+    with pytest.raises(ArchiveMemberError) as caught:
+        read_spec(spec, "'dir/file.bin'", "dir/file.bin", len(data))
+    assert caught.value.member == "dir/file.bin" and "dir/file.bin" in caught.value.message
     json.dumps(spec)  # what travels to a worker is plain JSON
 
 

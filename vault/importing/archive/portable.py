@@ -14,8 +14,10 @@ worker costs the same for an archive of ten members or of a quarter of a million
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
+import zlib
 from typing import IO, Any, BinaryIO
 
 from .readers import CORRUPT_HINT, READER_BUFFER, ArchiveMemberError, BoundedReader, open_errors, open_given_file, open_no_follow
@@ -23,6 +25,7 @@ from .readers import CORRUPT_HINT, READER_BUFFER, ArchiveMemberError, BoundedRea
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # signature ... name length, extra length (30 bytes)
 _LOCAL_SIGNATURE = b"PK\003\004"
 _UTF8_FLAG = 0x800
+_ENCRYPTED_FLAG = 0x1
 
 
 class ZipOpener:
@@ -65,6 +68,8 @@ class FileOpener:
 def read_spec(spec: dict[str, Any], label: str, member: str, size: int) -> bytes:
     """The whole of a member of declared ``size`` (read in one piece, without the buffer
     ``open_spec`` puts in front), with the same checks."""
+    if _plain_stored(spec, size):
+        return _read_stored(spec, label, member, size)
     with open_spec(spec, label, member, size, buffered=False) as raw:
         parts = []
         have = 0
@@ -74,6 +79,31 @@ def read_spec(spec: dict[str, Any], label: str, member: str, size: int) -> bytes
             have += len(chunk)
         raw.read(1)  # at the declared end: raises if the member holds more
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _plain_stored(spec: dict[str, Any], size: int) -> bool:
+    """A zip member stored as is (photos mostly are), not encrypted, of the declared size."""
+    return (spec["kind"] == "zip" and spec["method"] == zipfile.ZIP_STORED and not spec["flags"] & _ENCRYPTED_FLAG
+            and spec["stored"] == spec["size"] == size)
+
+
+def _read_stored(spec: dict[str, Any], label: str, member: str, size: int) -> bytes:
+    """``read_spec`` of a plain stored member: its bytes read at their offset in one call, with
+    the checks zipfile would make (the local header, the length, the CRC), in its words."""
+    try:
+        with open(spec["path"], "rb", buffering=0) as fh:
+            start = _data_offset(fh, spec)
+            data = os.pread(fh.fileno(), size, start)
+    except open_errors() as exc:
+        raise ArchiveMemberError(f"cannot open {label}: {str(exc) or type(exc).__name__}",
+                                 hint=CORRUPT_HINT, member=member) from exc
+    if len(data) != size:
+        what = f"the data ends after {len(data)} of {size} bytes (truncated)"
+    elif zlib.crc32(data) != spec["crc"]:
+        what = f"Bad CRC-32 for file {spec['name']!r}"
+    else:
+        return data
+    raise ArchiveMemberError(f"cannot read {label}: {what}", hint=CORRUPT_HINT, member=member)
 
 
 def open_spec(spec: dict[str, Any], label: str, member: str, size: int | None, buffered: bool = True) -> BinaryIO:
@@ -91,19 +121,25 @@ def open_spec(spec: dict[str, Any], label: str, member: str, size: int | None, b
     return io.BufferedReader(bounded, READER_BUFFER) if buffered else bounded  # type: ignore[return-value]
 
 
+def _data_offset(fh: IO[bytes], spec: dict[str, Any]) -> int:
+    """Where the member's data starts, after checking its local header (signature, and the
+    name the central directory gave)."""
+    fh.seek(spec["offset"])
+    header = fh.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
+        raise zipfile.BadZipFile("bad magic number for file header")
+    fields = _LOCAL_HEADER.unpack(header)
+    raw_name = fh.read(fields[10])
+    name = raw_name.decode("utf-8" if spec["flags"] & _UTF8_FLAG else "cp437")
+    if name != spec["name"]:
+        raise zipfile.BadZipFile(f"file name in directory {spec['name']!r} and header {name!r} differ")
+    return spec["offset"] + _LOCAL_HEADER.size + fields[10] + fields[11]
+
+
 def _open_zip_member(spec: dict[str, Any]) -> IO[bytes]:
     fh = open(spec["path"], "rb")
     try:
-        fh.seek(spec["offset"])
-        header = fh.read(_LOCAL_HEADER.size)
-        if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
-            raise zipfile.BadZipFile("bad magic number for file header")
-        fields = _LOCAL_HEADER.unpack(header)
-        raw_name = fh.read(fields[10])
-        name = raw_name.decode("utf-8" if spec["flags"] & _UTF8_FLAG else "cp437")
-        if name != spec["name"]:
-            raise zipfile.BadZipFile(f"file name in directory {spec['name']!r} and header {name!r} differ")
-        fh.seek(fields[11], io.SEEK_CUR)
+        fh.seek(_data_offset(fh, spec))
         info = zipfile.ZipInfo(spec["name"])
         info.compress_type = spec["method"]
         info.compress_size = spec["stored"]
