@@ -249,3 +249,20 @@ def test_a_segment_that_never_reaches_the_journal_leaves_nothing_in_the_index(va
     assert [r["source_id"] for r in vault_env.records()] == ["kept"]
     assert vault_env.run("check", "--read-data").code == 0
     assert list((vault_env.path / "tmp").iterdir()) == []
+
+
+def test_hints_are_looked_up_many_at_once_staged_stored_or_missing(vault_env):
+    keys = [f"fp:{i:04d}" for i in range(1200)]  # more than one query's worth
+    with open_vault(vault_env.path, exclusive=True) as v:
+        v.unlock(vault_env.identity_file)
+        cat = v.catalog()
+        for key in keys[:700:2]:
+            cat.stage({"op": "hint", "k": key, "v": "stored-" + key})
+        cat.flush()
+    with open_vault(vault_env.path, exclusive=True) as v:
+        v.unlock(vault_env.identity_file)
+        cat = v.catalog()
+        cat.stage({"op": "hint", "k": keys[1001], "v": "staged"})  # not committed yet
+        found = cat.hints([*keys, keys[0]])
+        assert found == {**{key: "stored-" + key for key in keys[:700:2]}, keys[1001]: "staged"}
+        assert all(cat.hint(key) == found.get(key) for key in keys[::97])
