@@ -256,13 +256,13 @@ def test_hints_are_looked_up_many_at_once_staged_stored_or_missing(vault_env):
     with open_vault(vault_env.path, exclusive=True) as v:
         v.unlock(vault_env.identity_file)
         cat = v.catalog()
-        for key in keys[:700:2]:
+        for key in keys[:1100]:
             cat.stage({"op": "hint", "k": key, "v": "stored-" + key})
         cat.flush()
     with open_vault(vault_env.path, exclusive=True) as v:
         v.unlock(vault_env.identity_file)
         cat = v.catalog()
-        cat.stage({"op": "hint", "k": keys[1001], "v": "staged"})  # not committed yet
+        cat.stage({"op": "hint", "k": keys[1150], "v": "staged"})  # not committed yet
         found = cat.hints([*keys, keys[0]])
-        assert found == {**{key: "stored-" + key for key in keys[:700:2]}, keys[1001]: "staged"}
+        assert found == {**{key: "stored-" + key for key in keys[:1100]}, keys[1150]: "staged"}
         assert all(cat.hint(key) == found.get(key) for key in keys[::97])
