@@ -13,6 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -79,15 +80,27 @@ def _server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def _start(args: list[str], port: int, home: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_server_env(home))
-    try:
-        wait_listening(port, proc)
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    return proc
+def _start(args_for: Callable[[int], list[str]], home: Path) -> tuple[subprocess.Popen, int]:
+    """Start ``rclone serve`` on a free port (``args_for(port)``).  Another process may take
+    that port between the check and rclone's bind, so a server that exits early is started
+    again on another port, up to three times."""
+    for attempt in range(3):
+        port = free_port()
+        proc = subprocess.Popen(args_for(port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=_server_env(home))
+        try:
+            wait_listening(port, proc, timeout=30.0)
+            return proc, port
+        except RuntimeError:
+            proc.kill()
+            proc.wait()
+            if attempt == 2:
+                raise
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    raise AssertionError("unreachable")
 
 
 def _stop(proc: subprocess.Popen | None) -> None:
@@ -101,10 +114,10 @@ def _stop(proc: subprocess.Popen | None) -> None:
 def start_s3(base: Path) -> Server:
     root = base / "s3root"
     (root / "bucket").mkdir(parents=True)
-    port = free_port()
     exe = rclone_exe()
     assert exe
-    proc = _start([exe, "serve", "s3", "--auth-key", f"{S3_ACCESS_KEY},{S3_SECRET_KEY}", "--addr", f"127.0.0.1:{port}", str(root)], port, base)
+    proc, port = _start(lambda port: [exe, "serve", "s3", "--auth-key", f"{S3_ACCESS_KEY},{S3_SECRET_KEY}",
+                                      "--addr", f"127.0.0.1:{port}", str(root)], base)
     env = {
         "RCLONE_CONFIG_TESTS3_TYPE": "s3",
         "RCLONE_CONFIG_TESTS3_PROVIDER": "Other",
@@ -118,10 +131,10 @@ def start_s3(base: Path) -> Server:
 def start_sftp(base: Path) -> Server:
     root = base / "sftproot"
     root.mkdir(parents=True)
-    port = free_port()
     exe = rclone_exe()
     assert exe
-    proc = _start([exe, "serve", "sftp", "--user", SFTP_USER, "--pass", SFTP_PASS, "--addr", f"127.0.0.1:{port}", str(root)], port, base)
+    proc, port = _start(lambda port: [exe, "serve", "sftp", "--user", SFTP_USER, "--pass", SFTP_PASS,
+                                      "--addr", f"127.0.0.1:{port}", str(root)], base)
     obscured = subprocess.run([exe, "obscure", SFTP_PASS], capture_output=True, text=True, check=True, env=_server_env(base)).stdout.strip()
     env = {
         "RCLONE_CONFIG_TESTSFTP_TYPE": "sftp",
