@@ -137,17 +137,6 @@ def _into_folder(move, tmp: str | Path, final: str | Path) -> None:
         move(tmp, final)
 
 
-def start_writeback(fd: int) -> None:
-    """Ask the kernel to start writing a file's data to disk now, without waiting for it (Linux
-    ``sync_file_range``): the one sync at the end of a batch then finds little left to write."""
-    start = getattr(os, "sync_file_range", None)
-    if start is not None:
-        try:
-            start(fd, 0, 0, getattr(os, "SYNC_FILE_RANGE_WRITE", 2))
-        except OSError:
-            pass  # only a head start; the batch's sync still makes it durable
-
-
 def commit_exclusive(tmp: str | Path, final: str | Path) -> bool:
     """Move a temp file into place unless a file of that name exists; False (and the temp file
     removed) when one does.  For writers in several processes at once: the first file stays, so

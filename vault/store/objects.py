@@ -20,7 +20,7 @@ from typing import IO, Callable, Iterator
 
 from .. import crypto
 from ..errors import IntegrityError, StorageError
-from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, open_private, start_writeback, storage_error, sync_filesystem, temp_name, temp_path
+from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, open_private, storage_error, sync_filesystem, temp_name, temp_path
 
 CHUNK = 1 << 20
 SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
@@ -214,10 +214,8 @@ class ObjectStore:
                 writer = ShaWriter(fh)
                 crypto.encrypt_stream(reader, writer, recipients)
                 fh.flush()
-                if not exclusive:
+                if not exclusive:  # else the importer syncs the file system once for the batch
                     os.fsync(fh.fileno())
-                else:
-                    start_writeback(fh.fileno())
             oid = mac.hexdigest()
             if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
                 tmp.unlink()
@@ -243,10 +241,8 @@ class ObjectStore:
             with open_private(tmp) as fh:
                 write(fh)
                 fh.flush()
-                if durable:
+                if durable:  # else the caller syncs the file system once for the batch
                     os.fsync(fh.fileno())
-                else:
-                    start_writeback(fh.fileno())
             if exclusive:
                 return commit_exclusive(tmp, self.file(oid))
             commit_temp(tmp, self.file(oid), durable)
