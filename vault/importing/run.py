@@ -94,9 +94,12 @@ class Run:
         if self.dry_run or self.sealer is None and not self._may_seal:
             return
         todo: list[tuple["Entry", dict, str]] = []
+        new_bytes = 0
         for start in range(0, len(media), AHEAD_BATCH):
-            todo += self._not_stored(media[start:start + AHEAD_BATCH])
-            if self.sealer is None and sum(entry.size or 0 for entry, _, _ in todo) < sealing.START_AFTER:
+            found = self._not_stored(media[start:start + AHEAD_BATCH])
+            todo += found
+            new_bytes += sum(entry.size or 0 for entry, _, _ in found)
+            if self.sealer is None and new_bytes < sealing.START_AFTER:
                 continue  # not worth the workers yet
             pool = self.workers(starting=True)
             if pool is None:
