@@ -72,6 +72,29 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def sync_files(paths: list[str], root: Path) -> None:
+    """Make the files ``paths`` durable, with the folders holding their names up to ``root``
+    (which may be new): an fsync each.  For a few files this is much less than syncing the
+    whole file system, which also waits for everything else written to it."""
+    top = str(root)
+    folders: set[str] = set()
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        folder = os.path.dirname(path)
+        while folder not in folders:
+            folders.add(folder)
+            parent = os.path.dirname(folder)
+            if folder == top or parent == folder:
+                break
+            folder = parent
+    for folder in sorted(folders, key=len, reverse=True):  # the deepest first
+        fsync_dir(Path(folder))
+
+
 def temp_name(tmpdir: Path, suffix: str = "") -> Path:
     return Path(temp_path(str(tmpdir), suffix))
 

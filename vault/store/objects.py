@@ -20,7 +20,7 @@ from typing import IO, Callable, Iterator
 
 from .. import crypto
 from ..errors import IntegrityError, StorageError
-from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, open_private, storage_error, sync_filesystem, temp_name, temp_path
+from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, open_private, storage_error, sync_files, sync_filesystem, temp_name, temp_path
 
 CHUNK = 1 << 20
 SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
@@ -67,6 +67,11 @@ class _HashingReader:
         return out
 
 
+# A drain that wrote at most this many objects syncs each (and its folders); more, and it syncs
+# the file system once.
+SYNC_EACH_UP_TO = 64
+
+
 class BackgroundWriter:
     """Writes new small objects on worker threads while the caller reads and encrypts the next.
 
@@ -98,7 +103,7 @@ class BackgroundWriter:
 
         def task() -> tuple[str, str]:
             try:
-                # No fsync per object: drain() syncs the file system once for the batch.
+                # No fsync here: drain() syncs the batch (each object, or the file system once).
                 self._store._write_new(object_id, lambda fh: fh.write(cipher), durable=False)
                 return self._store.relpath(object_id), hashlib.sha256(cipher).hexdigest()
             finally:
@@ -120,7 +125,10 @@ class BackgroundWriter:
         done, self._done = self._done, []
         if done:
             try:
-                sync_filesystem(self._store.root)
+                if len(done) <= SYNC_EACH_UP_TO:
+                    sync_files([self._store.file(rel.rpartition("/")[2]) for rel, _ in done], self._store.root)
+                else:
+                    sync_filesystem(self._store.root)
             except OSError as exc:
                 raise storage_error(exc, "objects") from exc
         return done

@@ -1,0 +1,79 @@
+"""How a batch of objects written in the background is made durable: a few are synced one by
+one, with the folders that name them (not the whole file system, which would also wait for
+everything else written to it); many, with one file system sync."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vault.store import files, objects
+from vault.store.objects import BackgroundWriter, ObjectStore
+
+
+@pytest.fixture
+def synced(monkeypatch):
+    """What was synced: the paths given to fsync, and the file system syncs."""
+    seen: dict[str, list] = {"fsync": [], "syncfs": []}
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        seen["fsync"].append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    monkeypatch.setattr(objects, "sync_filesystem", lambda path: seen["syncfs"].append(str(path)))
+    return seen
+
+
+def _store(tmp_path: Path) -> ObjectStore:
+    (tmp_path / "tmp").mkdir()
+    return ObjectStore(tmp_path / "objects", tmp_path / "tmp")
+
+
+def _write(store: ObjectStore, count: int) -> list[tuple[str, str]]:
+    writer = BackgroundWriter(store)
+    try:
+        for i in range(count):
+            writer.submit(f"{i:02x}{i:02x}" + "ab" * 30, b"cipher %d" % i)
+        return writer.drain()
+    finally:
+        writer.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to name the synced files")
+def test_a_few_objects_are_synced_each_with_their_new_folders(tmp_path: Path, synced):
+    store = _store(tmp_path)
+    done = _write(store, 3)
+    assert len(done) == 3 and synced["syncfs"] == []
+    root = store.root.resolve()
+    files_synced = {p for p in synced["fsync"] if os.path.isfile(p)}
+    assert files_synced == {str((tmp_path / rel).resolve()) for rel, _ in done}
+    # Each object's folder, the folder above it and objects/ itself: their entries may be new.
+    folders = {p for p in synced["fsync"] if os.path.isdir(p)}
+    for rel, _ in done:
+        leaf = (tmp_path / rel).resolve().parent
+        assert {str(leaf), str(leaf.parent), str(root)} <= folders
+    assert all(p.startswith(str(root)) for p in folders)
+    assert len(synced["fsync"]) == len(files_synced) + len(folders)  # each folder once
+
+
+def test_many_objects_are_synced_with_one_file_system_sync(tmp_path: Path, synced):
+    store = _store(tmp_path)
+    done = _write(store, objects.SYNC_EACH_UP_TO + 1)
+    assert len(done) == objects.SYNC_EACH_UP_TO + 1
+    assert synced["syncfs"] == [str(store.root)] and synced["fsync"] == []
+
+
+def test_a_failed_sync_is_a_storage_error(tmp_path: Path, monkeypatch):
+    store = _store(tmp_path)
+
+    def fail(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(files.os, "fsync", fail)
+    with pytest.raises(objects.StorageError) as caught:
+        _write(store, 1)
+    assert "Input/output error" in str(caught.value)
