@@ -28,9 +28,12 @@ def media(run: "Run", item: MediaItem) -> None:
     ahead = run.ahead.get(member) if run.ahead and member else None
     if item.fingerprint:
         hint_key = "fp:" + keyed(run.wk, "fingerprint", run.importer.name, item.ref, item.fingerprint)
-        # A member sent ahead was sent because this hint named nothing stored.
-        if (ahead is None or ahead[1] != hint_key) and _known_bytes(run, item, run.cat.hint(hint_key)):
-            return
+        # A member sent ahead was sent because this hint named nothing stored; one store_ahead
+        # found stored is known already.
+        if ahead is None or ahead[1] != hint_key:
+            known = run.known_hints.pop(hint_key, None) or run.cat.hint(hint_key)
+            if _known_bytes(run, item, known):
+                return
     if ahead is not None and member and _claim(run, item, hint_key, member, ahead):
         return
     pool = run.workers() if item.portable is not None else None

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 READ_AHEAD = 256
 # Members whose hints store_ahead looks up in one query.
 AHEAD_BATCH = 500
+# Hints store_ahead found that it keeps for the media items to come (about 200 bytes each).
+KNOWN_HINTS = 20_000
 
 
 class Run:
@@ -63,6 +65,9 @@ class Run:
         # Members sent ahead: path -> (their job, the hint key they were checked under, file name).
         self.ahead: dict[str, tuple[Any, str, str]] = {}
         self.referenced: set[str] = set()  # objects this import's media records hold
+        # Fingerprint hints store_ahead found stored (hint key -> object), so that the media
+        # items they belong to are not looked up again one by one.
+        self.known_hints: dict[str, str] = {}
 
     def use_workers(self, member_bytes: int) -> None:
         """Media may be stored by worker processes: the export holds ``member_bytes``."""
@@ -119,6 +124,8 @@ class Run:
             hint_key = "fp:" + keyed(self.wk, "fingerprint", self.importer.name, ref, entry.fingerprint)
             keyed_entries.append((entry, portable, hint_key))
         known = self.cat.hints([hint_key for _, _, hint_key in keyed_entries])
+        if len(self.known_hints) < KNOWN_HINTS:
+            self.known_hints.update(known)
         return [(entry, portable, hint_key) for entry, portable, hint_key in keyed_entries if hint_key not in known]
 
     def provenance(self, member: str | None, extra: dict | None = None) -> dict:

@@ -304,6 +304,17 @@ def test_a_newer_export_sends_nothing_ahead_that_is_stored(sent_ahead, workers, 
     real_send = sealing.SealPool.send_ahead
     monkeypatch.setattr(sealing.SealPool, "send_ahead", lambda self, p, n: sent.append(n) or real_send(self, p, n))
     from tests.support.meta_fixtures import fb_export
+    from vault.store.catalog_read import CatalogReader
+
+    asked: list[str] = []  # fingerprint hints looked up one by one
+    real_hint = CatalogReader.hint
+
+    def hint(self, key: str):
+        if key.startswith("fp:"):
+            asked.append(key)
+        return real_hint(self, key)
+
+    monkeypatch.setattr(CatalogReader, "hint", hint)
 
     newer = write_zip(tmp_path / "fb-2.zip", {**fb_export("2024"), "your_facebook_activity/posts/media/Mobileuploads_LvJWqglAvA/new_n.jpg": jpeg((7, 7, 7))})
     res = vault_env.run("--json", "import", newer)
@@ -311,6 +322,8 @@ def test_a_newer_export_sends_nothing_ahead_that_is_stored(sent_ahead, workers, 
     assert res.json()["added"]["media"] == 1
     assert len(_objects(vault_env.path) - stored) == 1
     assert len(told) == 7 and sent == ["new_n.jpg"]  # only the new photo was not stored before
+    assert res.json()["unchanged"]["media"] == 6
+    assert asked == []  # the stored ones were found by store_ahead's lookups, not asked for again
     assert vault_env.run("check", "--read-data").code == 0
 
 
