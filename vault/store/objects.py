@@ -20,7 +20,7 @@ from typing import IO, Callable, Iterator
 
 from .. import crypto
 from ..errors import IntegrityError, StorageError
-from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, open_private, storage_error, sync_files, sync_filesystem, temp_name, temp_path
+from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, fsync_dir, open_private, storage_error, sync_files, sync_filesystem, temp_name, temp_path
 
 CHUNK = 1 << 20
 SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
@@ -128,6 +128,7 @@ class BackgroundWriter:
             try:
                 if len(done) <= SYNC_EACH_UP_TO:
                     sync_files([self._store.file(rel.rpartition("/")[2]) for rel, _ in done], self._store.root)
+                    fsync_dir(self._store.tmpdir)  # the temporary names the objects were moved from
                 else:
                     sync_filesystem(self._store.root)
             except OSError as exc:

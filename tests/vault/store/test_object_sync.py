@@ -56,7 +56,9 @@ def test_a_few_objects_are_synced_each_with_their_new_folders(tmp_path: Path, sy
     for rel, _ in done:
         leaf = (tmp_path / rel).resolve().parent
         assert {str(leaf), str(leaf.parent), str(root)} <= folders
-    assert all(p.startswith(str(root)) for p in folders)
+    # ... and tmp/, which held their temporary names; nothing else.
+    assert folders - {str(store.tmpdir.resolve())} == {p for p in folders if p.startswith(str(root))}
+    assert str(store.tmpdir.resolve()) in folders
     assert len(synced["fsync"]) == len(files_synced) + len(folders)  # each folder once
 
 
