@@ -254,10 +254,10 @@ class Run:
         for rel, sha in self.writer.drain():
             self.vault.checksums.add(rel, sha)
         if self.sealer is not None and self.sealer.written:
-            from ..store.files import storage_error, sync_filesystem
+            from ..store.files import storage_error
 
             try:
-                sync_filesystem(self.vault.objects.root)  # the workers' objects, once for all
+                self.vault.objects.sync(list(self.sealer.written))  # the workers' objects, all at once
             except OSError as exc:
                 raise storage_error(exc, "objects") from exc
             for oid, sha in self.sealer.written.items():

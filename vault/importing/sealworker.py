@@ -9,8 +9,8 @@ Then each line is a job, a member to store, and each reply says what was stored:
     {"id": 7, "oid": "<64 hex>", "size": 123, "new": true, "sha": "<64 hex>", "facts": {...}}
     {"id": 7, "error": "ArchiveMemberError", "message": "...", "hint": "...", "member": "..."}
 
-Objects are written with ``exclusive``: not synced (the importer syncs the file system once for
-the batch) and never replacing an object another worker wrote first.  Ctrl-C is the importer's
+Objects are written with ``exclusive``: not synced (the importer syncs the batch, with
+``ObjectStore.sync``) and never replacing an object another worker wrote first.  Ctrl-C is the importer's
 to handle: this process ignores SIGINT and ends when its input closes.
 """
 

@@ -142,7 +142,7 @@ def atomic_write(final: Path, data: bytes, tmpdir: Path, what: str | None = None
 
 def commit_temp(tmp: str | Path, final: str | Path, durable: bool = True) -> None:
     """Move a temp file into place (``final`` may already exist: same content).  With
-    ``durable`` the directory is fsynced now; without, the caller syncs the file system later."""
+    ``durable`` the directory is fsynced now; without, the caller syncs it later."""
     _into_folder(os.replace, tmp, final)
     if durable:
         fsync_dir(Path(os.path.dirname(final)))
@@ -164,7 +164,7 @@ def commit_exclusive(tmp: str | Path, final: str | Path) -> bool:
     """Move a temp file into place unless a file of that name exists; False (and the temp file
     removed) when one does.  For writers in several processes at once: the first file stays, so
     the checksum its writer reports is the one on disk.  Nothing is synced: the caller syncs the
-    file system once for the batch.  Where hard links are not supported, falls back to a rename."""
+    batch.  Where hard links are not supported, falls back to a rename."""
     try:
         _into_folder(os.link, tmp, final)
     except FileExistsError:

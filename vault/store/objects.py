@@ -67,8 +67,8 @@ class _HashingReader:
         return out
 
 
-# A drain that wrote at most this many objects syncs each (and its folders); more, and it syncs
-# the file system once.  An fsync costs about 0.6 ms here (more on a disk with a journal, which
+# ``ObjectStore.sync`` of at most this many objects syncs each (and its folders); of more, the
+# file system once.  An fsync costs about 0.6 ms here (more on a disk with a journal, which
 # commits for each), a file system sync 4-10 ms plus whatever else is waiting to be written.
 SYNC_EACH_UP_TO = 16
 
@@ -126,11 +126,7 @@ class BackgroundWriter:
         done, self._done = self._done, []
         if done:
             try:
-                if len(done) <= SYNC_EACH_UP_TO:
-                    sync_files([self._store.file(rel.rpartition("/")[2]) for rel, _ in done], self._store.root)
-                    fsync_dir(self._store.tmpdir)  # the temporary names the objects were moved from
-                else:
-                    sync_filesystem(self._store.root)
+                self._store.sync([rel.rpartition("/")[2] for rel, _ in done])
             except OSError as exc:
                 raise storage_error(exc, "objects") from exc
         return done
@@ -224,7 +220,7 @@ class ObjectStore:
                 writer = ShaWriter(fh)
                 crypto.encrypt_stream(reader, writer, recipients)
                 fh.flush()
-                if not exclusive:  # else the importer syncs the file system once for the batch
+                if not exclusive:  # else the importer syncs the batch (ObjectStore.sync)
                     os.fsync(fh.fileno())
             oid = mac.hexdigest()
             if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
@@ -251,7 +247,7 @@ class ObjectStore:
             with open_private(tmp) as fh:
                 write(fh)
                 fh.flush()
-                if durable:  # else the caller syncs the file system once for the batch
+                if durable:  # else the caller syncs the batch (ObjectStore.sync)
                     os.fsync(fh.fileno())
             if exclusive:
                 return commit_exclusive(tmp, self.file(oid))
@@ -263,6 +259,16 @@ class ObjectStore:
         except BaseException:
             _unlink(tmp)
             raise
+
+    def sync(self, object_ids: list[str]) -> None:
+        """Make objects written without a sync durable: a few one by one (each file, the folders
+        naming it, and ``tmp/``, which held their temporary names), many with one file system
+        sync.  Raises OSError."""
+        if len(object_ids) <= SYNC_EACH_UP_TO:
+            sync_files([self.file(oid) for oid in object_ids], self.root)
+            fsync_dir(self.tmpdir)
+        else:
+            sync_filesystem(self.root)
 
     # --- reading -------------------------------------------------------------------------------
 
