@@ -129,7 +129,7 @@ class Sealer:
         from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
         file_key = os.urandom(16)
-        text = "age-encryption.org/v1\n" + stanzas(file_key) + "---"
+        text = MAGIC.decode("ascii") + "\n" + stanzas(file_key) + "---"
         mac = hmac.digest(hkdf(file_key, b"", b"header"), text.encode("ascii"), "sha256")
         nonce = os.urandom(16)
         self.header = (text + " " + b64(mac) + "\n").encode("ascii") + nonce

@@ -21,13 +21,11 @@ from typing import TYPE_CHECKING
 
 import pyrage
 
-from .agefile import Readable, Writable
+from .agefile import MAGIC, Readable, Writable
 from .errors import IntegrityError, UsageError, WrongPassphraseError
 
 if TYPE_CHECKING:
     from .keys.secret import Secret
-
-AGE_MAGIC = b"age-encryption.org/v1\n"
 
 
 def generate_identity() -> tuple[str, str]:
@@ -147,7 +145,7 @@ def passphrase_encrypt(data: bytes, passphrase: "Secret", log_n: int = SCRYPT_LO
 def scrypt_work_factor(data: bytes) -> int | None:
     """The log2 work factor in an age file's scrypt stanza, or None when it has none."""
     head = data[:256].split(b"\n")
-    if len(head) < 2 or head[0] != AGE_MAGIC.rstrip(b"\n"):
+    if len(head) < 2 or head[0] != MAGIC:
         return None
     parts = head[1].split(b" ")
     if len(parts) != 4 or parts[:2] != [b"->", b"scrypt"] or not parts[3].isdigit():
