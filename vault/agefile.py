@@ -177,9 +177,9 @@ def encrypt_stream(reader: Readable, writer: Writable, recipients: list[bytes]) 
     """Stream ``reader`` into ``writer`` as an age file, one chunk of memory at a time."""
     sealer = Sealer(x25519_stanzas(recipients))
     writer.write(sealer.header)
-    current = _read_full(reader, CHUNK)
+    current = read_full(reader, CHUNK)
     while True:
-        following = _read_full(reader, CHUNK) if len(current) == CHUNK else b""
+        following = read_full(reader, CHUNK) if len(current) == CHUNK else b""
         last = not following
         writer.write(sealer.seal(current, last))
         if last:
@@ -187,8 +187,9 @@ def encrypt_stream(reader: Readable, writer: Writable, recipients: list[bytes]) 
         current = following
 
 
-def _read_full(reader: Readable, n: int) -> bytes:
-    """Exactly ``n`` bytes, or fewer only at the end of the stream."""
+def read_full(reader: Readable, n: int) -> bytes:
+    """Exactly ``n`` bytes, or fewer only at the end of the stream (a read may give less than
+    it was asked for, and a pipe or a zip member often does)."""
     first = reader.read(n)
     if not first or len(first) == n:
         return first or b""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterator
 
 from .. import crypto
+from ..agefile import read_full
 from ..errors import IntegrityError, StorageError
 from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, fsync_dir, open_private, storage_error, sync_files, sync_filesystem, temp_name, temp_path
 
@@ -205,7 +206,7 @@ class ObjectStore:
         exclusive: bool = False,
     ) -> PutResult:
         """Store the stream's bytes.  Reads ``src`` exactly once.  See ``put_bytes``."""
-        first = _read_up_to(src, SMALL + 1)
+        first = read_full(src, SMALL + 1)
         if len(first) <= SMALL:
             if progress:
                 progress(len(first))
@@ -314,18 +315,6 @@ class _MacSink:
     def flush(self) -> None:
         if self._out is not None:
             self._out.flush()
-
-
-def _read_up_to(src: IO[bytes], n: int) -> bytes:
-    parts = []
-    remaining = n
-    while remaining > 0:
-        chunk = src.read(min(remaining, CHUNK))
-        if not chunk:
-            break
-        parts.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(parts)
 
 
 def _unlink(path: str | Path) -> None:
