@@ -146,16 +146,21 @@ class Sealer:
         """The next payload chunk (at most CHUNK bytes; only the last may be shorter)."""
         return self._aead.encrypt(self._nonce(last), bytes(chunk), None)
 
-    def payload(self, plain: bytes | memoryview) -> bytearray:
+    def payload(self, plain: bytes | memoryview, out: bytearray | memoryview | None = None) -> bytearray | memoryview:
         """The header and the whole payload of ``plain`` (every chunk, the last flagged), in one
-        buffer allocated once."""
+        buffer allocated once; or in ``out``, a writable buffer of at least ``sealed_size``
+        bytes (then the part of it that holds the file is returned)."""
         view = memoryview(plain)
         size = len(view)
-        out = bytearray(len(self.header) + size + max(1, -(-size // CHUNK)) * TAG)
-        out[:len(self.header)] = self.header
+        total = sealed_size(size, len(self.header))
+        if out is None:
+            out = bytearray(total)
+        elif len(out) < total:
+            raise ValueError(f"the buffer holds {len(out)} bytes, the age file needs {total}")
+        target = memoryview(out)[:total]
+        target[:len(self.header)] = self.header
         into = getattr(self._aead, "encrypt_into", None)
         at = len(self.header)
-        target = memoryview(out)
         for start in range(0, max(size, 1), CHUNK):
             piece = view[start:start + CHUNK]
             last = start + CHUNK >= size
@@ -165,12 +170,19 @@ class Sealer:
             else:
                 into(self._nonce(last), piece, None, target[at:at + len(piece) + TAG])
             at += len(piece) + TAG
-        return out
+        return out if len(out) == total else target
 
 
-def encrypt(data: bytes | memoryview, recipients: list[bytes]) -> bytearray:
-    """``data`` as a whole age file."""
-    return Sealer(x25519_stanzas(recipients)).payload(data)
+def sealed_size(size: int, header: int) -> int:
+    """Bytes of an age file with a ``header`` of that many bytes (its payload nonce included)
+    and ``size`` bytes of plaintext: every chunk, an empty plaintext's one included, gains a tag."""
+    return header + size + max(1, -(-size // CHUNK)) * TAG
+
+
+def encrypt(data: bytes | memoryview, recipients: list[bytes],
+            out: bytearray | memoryview | None = None) -> bytearray | memoryview:
+    """``data`` as a whole age file (in ``out`` when given: see ``Sealer.payload``)."""
+    return Sealer(x25519_stanzas(recipients)).payload(data, out)
 
 
 def encrypt_stream(reader: Readable, writer: Writable, recipients: list[bytes]) -> None:

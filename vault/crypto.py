@@ -76,11 +76,13 @@ def encrypt_bytes(data: bytes, recipients: list[str]) -> bytes:
     return bytes(encrypt_buffer(data, recipients))
 
 
-def encrypt_buffer(data: bytes | memoryview, recipients: list[str]) -> bytearray:
-    """``encrypt_bytes`` without the final copy: the age file in the buffer it was sealed into."""
+def encrypt_buffer(data: bytes | memoryview, recipients: list[str],
+                   out: bytearray | memoryview | None = None) -> bytearray | memoryview:
+    """``encrypt_bytes`` without the final copy: the age file in the buffer it was sealed into
+    (``out`` when given, large enough for it: the part of it that holds the file is returned)."""
     from .agefile import encrypt
 
-    return encrypt(data, _public_keys(recipients))
+    return encrypt(data, _public_keys(recipients), out)
 
 
 def encrypt_stream(reader: Readable, writer: Writable, recipients: list[str]) -> None:

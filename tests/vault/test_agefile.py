@@ -68,6 +68,41 @@ def test_rage_decrypts_what_the_writer_seals(size, keypair):
     assert pyrage.decrypt(_stream(data, [recipient], step=777), [ident]) == data
 
 
+def _into_buffer(data: bytes, recipient: str) -> bytes:
+    """Sealed into a buffer larger than needed, whose tail must be left as it was."""
+    size = agefile.sealed_size(len(data), 4096)
+    room = bytearray(b"\xee" * (size + 100))
+    sealed = crypto.encrypt_buffer(data, [recipient], memoryview(room))
+    assert bytes(room[len(sealed):]) == b"\xee" * (len(room) - len(sealed))
+    text = bytes(sealed)
+    header = text.index(b"\n", text.index(b"\n---") + 1) + 1 + 16  # the header lines, the payload nonce
+    assert len(text) == agefile.sealed_size(len(data), header)
+    return text
+
+
+@requires_age
+@pytest.mark.parametrize("size", SIZES)
+def test_stock_age_decrypts_what_is_sealed_into_a_given_buffer(size, keypair, tmp_path):
+    ident, recipient = keypair
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(str(ident) + "\n")
+    data = os.urandom(size)
+    path = tmp_path / "into.age"
+    path.write_bytes(_into_buffer(data, recipient))
+    res = subprocess.run(["age", "--decrypt", "-i", str(key_file), str(path)], capture_output=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == data
+
+
+def test_rage_decrypts_what_is_sealed_into_a_given_buffer_and_a_short_one_is_refused(keypair):
+    ident, recipient = keypair
+    for size in SIZES:
+        data = os.urandom(size)
+        assert pyrage.decrypt(_into_buffer(data, recipient), [ident]) == data
+    with pytest.raises(ValueError, match="the buffer holds"):
+        crypto.encrypt_buffer(b"x" * 100, [recipient], bytearray(100))
+
+
 def test_the_ciphertext_is_the_size_the_format_says(keypair):
     """Header, 16-byte nonce, then 64 KiB chunks each with a 16-byte tag (an empty file has one)."""
     _, recipient = keypair

@@ -53,7 +53,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     setup = load_json(requests.readline() or b"null")
     if not setup:
         return
-    store = ObjectStore(Path(setup["objects"]), Path(setup["tmp"]))
+    store = ObjectStore(Path(setup["objects"]), Path(setup["tmp"]), direct_io=True)
     writer_key = bytes.fromhex(setup.pop("key"))
     recipients = list(setup["recipients"])
     for line in requests:

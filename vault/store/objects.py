@@ -14,18 +14,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
-from .. import crypto
+from .. import agefile, crypto
 from ..agefile import read_full
 from ..errors import IntegrityError, StorageError
+from .direct import AlignedBuffer, DirectWriter
 from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, fsync_dir, open_private, storage_error, sync_files, sync_filesystem, temp_name, temp_path
 
 CHUNK = 1 << 20
 SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
 HEAD = 1 << 20   # bytes of the plaintext kept for media probing (dimensions, EXIF)
+HEADER_ROOM = 64 << 10  # room for an age header: each X25519 recipient's stanza is 98 bytes
 
 
 @dataclass
@@ -97,7 +100,7 @@ class BackgroundWriter:
     def pending(self, object_id: str) -> bool:
         return object_id in self._futures
 
-    def submit(self, object_id: str, cipher: bytes | bytearray) -> None:
+    def submit(self, object_id: str, cipher: bytes | bytearray | memoryview) -> None:
         # Budget in 64 KiB units, so many small objects can be in flight at once.
         units = min(max(1, len(cipher) >> 16), 1024)
         for _ in range(units):
@@ -137,11 +140,15 @@ class BackgroundWriter:
 
 
 class ObjectStore:
-    def __init__(self, root: Path, tmpdir: Path) -> None:
+    def __init__(self, root: Path, tmpdir: Path, direct_io: bool = False) -> None:
+        """``direct_io``: objects written ``exclusive`` (a big import's workers) bypass the page
+        cache where the file system allows it (``vault.store.direct``)."""
         self.root = root  # VAULT/objects
         self._root = str(root)
         self.tmpdir = tmpdir
         self._tmpdir = str(tmpdir)
+        self._direct = DirectWriter() if direct_io else None
+        self._scratch = AlignedBuffer() if direct_io else None
 
     # --- names ---------------------------------------------------------------------------------
 
@@ -187,6 +194,8 @@ class ObjectStore:
         oid = self.object_id(writer_key, data)
         if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
             return PutResult(oid, len(data), False, None, data[:HEAD])
+        if exclusive and self._direct is not None and self._direct.enabled:
+            return self._put_direct(oid, data, recipients)
         cipher = crypto.encrypt_buffer(data, recipients)
         if background is not None:
             background.submit(oid, cipher)
@@ -240,11 +249,23 @@ class ObjectStore:
             raise
         return PutResult(oid, reader.size, True, writer.sha.hexdigest(), bytes(reader.head))
 
+    def _put_direct(self, oid: str, data: bytes, recipients: list[str]) -> PutResult:
+        """``put_bytes`` of a new object, ``exclusive``, sealed into the aligned scratch buffer
+        and written around the page cache."""
+        assert self._direct is not None and self._scratch is not None
+        room = self._scratch.get(agefile.sealed_size(len(data), HEADER_ROOM))
+        cipher = crypto.encrypt_buffer(data, recipients, room)
+        sha = hashlib.sha256(cipher).hexdigest()
+        direct = self._direct
+        with self._temp() as tmp:
+            direct.write_new(tmp, memoryview(cipher))
+            new = commit_exclusive(tmp, self.file(oid))
+        return PutResult(oid, len(data), new, sha if new else None, data[:HEAD])
+
     def _write_new(self, oid: str, write: Callable[[IO[bytes]], object], durable: bool = True,
                    exclusive: bool = False) -> bool:
         """Write object ``oid``; False when ``exclusive`` found it written already."""
-        tmp = temp_path(self._tmpdir, ".obj")
-        try:
+        with self._temp() as tmp:
             with open_private(tmp) as fh:
                 write(fh)
                 fh.flush()
@@ -254,6 +275,14 @@ class ObjectStore:
                 return commit_exclusive(tmp, self.file(oid))
             commit_temp(tmp, self.file(oid), durable)
             return True
+
+    @contextmanager
+    def _temp(self) -> Iterator[str]:
+        """A new temporary name in ``tmp/``, removed if what is done with it fails; an OSError
+        becomes a StorageError."""
+        tmp = temp_path(self._tmpdir, ".obj")
+        try:
+            yield tmp
         except OSError as exc:
             _unlink(tmp)
             raise storage_error(exc, "an object") from exc
