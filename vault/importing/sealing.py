@@ -83,7 +83,7 @@ class _Worker:
         try:
             self.requests.write(job.line)
             self.requests.flush()
-        except OSError:
+        except (OSError, ValueError):  # the worker is gone, or its pipe closed by ``stop``
             self.waiting.pop(job.id)
             return False
         job.sent = True
@@ -108,10 +108,12 @@ class _Worker:
             self.pool.answered.notify_all()
 
     def stop(self) -> None:
-        try:
-            self.requests.close()
-        except OSError:
-            pass
+        # Under the lock: the reply thread sends the next jobs while holding it.
+        with self.pool.lock:
+            try:
+                self.requests.close()
+            except OSError:
+                pass
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -171,6 +171,13 @@ class CatalogWriter:
             self._rollback()
             self.segments.remove(name)
             indexed = False
+        except BaseException:
+            # Ctrl-C before the commit point: the sealed segment goes, nothing of it shows (an
+            # index that committed naming it is stale, and rebuilt by the next command).
+            writer.abort()
+            self._rollback()
+            self.segments.remove(name)
+            raise
         try:
             writer.place()
         except BaseException:

@@ -402,17 +402,19 @@ def test_ctrl_c_while_workers_store_exits_130_and_leaves_nothing(vault_env, tmp_
     import signal
     import time
 
-    roll = camera_roll(tmp_path / "roll", n=40, big=6)
+    roll = camera_roll(tmp_path / "roll", n=40, big=8)
     proc = _import_with_workers(vault_env.path, roll)
     deadline = time.monotonic() + 30
     while not _children(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.01)
     workers = _children(proc.pid)
-    time.sleep(0.3)
+    time.sleep(0.1)  # the workers are storing the big files
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    if proc.returncode == 0:
-        pytest.skip("the import finished before the signal arrived")
+    if proc.returncode == 0 or _media(vault_env):
+        # Committed before the signal took effect (a fast machine): then all of it, never a part.
+        assert len(_media(vault_env)) == 48
+        pytest.skip("the import was committed before the signal arrived")
     assert proc.returncode == ExitCode.INTERRUPTED, err
     assert b"vault: error: interrupted" in err and b"Traceback" not in err
     assert _gone(workers)

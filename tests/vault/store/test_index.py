@@ -251,6 +251,25 @@ def test_a_segment_that_never_reaches_the_journal_leaves_nothing_in_the_index(va
     assert list((vault_env.path / "tmp").iterdir()) == []
 
 
+def test_ctrl_c_after_the_segment_is_sealed_and_before_the_commit_point_leaves_nothing(vault_env, monkeypatch):
+    """Interrupted while the index commits (the segment sealed under its temporary name, not yet
+    renamed into the journal): the temporary file goes, and nothing of the import shows."""
+    inject(vault_env.path, [post("kept", 1, "already here")])
+    real_commit = catalog_mod.Catalog._commit_tx
+
+    def interrupted(self):
+        real_commit(self)  # the worst moment: the index has committed, the rename is still to come
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(catalog_mod.Catalog, "_commit_tx", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            inject(vault_env.path, [post("lost", 2, "never committed")])
+    assert list((vault_env.path / "tmp").iterdir()) == []
+    assert [r["source_id"] for r in vault_env.records()] == ["kept"]
+    assert vault_env.run("check", "--read-data").code == 0
+
+
 def test_hints_are_looked_up_many_at_once_staged_stored_or_missing(vault_env):
     keys = [f"fp:{i:04d}" for i in range(1200)]  # more than one query's worth
     with open_vault(vault_env.path, exclusive=True) as v:
