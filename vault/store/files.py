@@ -13,7 +13,7 @@ import os
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Protocol
 
 from ..errors import StorageError
 
@@ -40,11 +40,19 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+class Sink(Protocol):
+    """What ``ShaWriter`` writes to: a file, or a ``direct.DirectStream``."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class ShaWriter:
     """A write-only file object that passes everything to ``dst`` and keeps the SHA-256 of what
     went through (``.sha``): a file's checksum taken as it is written, in the same pass."""
 
-    def __init__(self, dst: IO[bytes]) -> None:
+    def __init__(self, dst: Sink) -> None:
         self._dst = dst
         self.sha = hashlib.sha256()
 

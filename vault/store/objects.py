@@ -23,12 +23,13 @@ from .. import agefile, crypto
 from ..agefile import read_full
 from ..errors import IntegrityError, StorageError
 from .direct import AlignedBuffer, DirectWriter
-from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, fsync_dir, open_private, storage_error, sync_files, sync_filesystem, temp_name, temp_path
+from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, fsync_dir, open_private, storage_error, sync_files, sync_filesystem, temp_path
 
 CHUNK = 1 << 20
 SMALL = 8 << 20  # contents up to this size are hashed before deciding to encrypt
 HEAD = 1 << 20   # bytes of the plaintext kept for media probing (dimensions, EXIF)
 HEADER_ROOM = 64 << 10  # room for an age header: each X25519 recipient's stanza is 98 bytes
+STREAM_BLOCK = 1 << 20  # a big object written around the page cache goes out this much at a time
 
 
 @dataclass
@@ -224,29 +225,28 @@ class ObjectStore:
         reader = _HashingReader(src, mac, first, progress)
         if progress:
             progress(len(first))
-        tmp = temp_name(self.tmpdir, ".obj")
-        try:
-            with open_private(tmp) as fh:
-                writer = ShaWriter(fh)
-                crypto.encrypt_stream(reader, writer, recipients)
-                fh.flush()
-                if not exclusive:  # else the importer syncs the batch (ObjectStore.sync)
-                    os.fsync(fh.fileno())
+        with self._temp() as tmp:
+            if exclusive and self._direct is not None and self._direct.enabled:
+                assert self._scratch is not None
+                with self._direct.stream(tmp, self._scratch.get(STREAM_BLOCK)) as out:
+                    writer = ShaWriter(out)
+                    crypto.encrypt_stream(reader, writer, recipients)
+            else:
+                with open_private(tmp) as fh:
+                    writer = ShaWriter(fh)
+                    crypto.encrypt_stream(reader, writer, recipients)
+                    fh.flush()
+                    if not exclusive:  # else the importer syncs the batch (ObjectStore.sync)
+                        os.fsync(fh.fileno())
             oid = mac.hexdigest()
             if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
-                tmp.unlink()
+                os.unlink(tmp)
                 return PutResult(oid, reader.size, False, None, bytes(reader.head))
             if exclusive:
-                if not commit_exclusive(tmp, self.path(oid)):
+                if not commit_exclusive(tmp, self.file(oid)):
                     return PutResult(oid, reader.size, False, None, bytes(reader.head))
             else:
-                commit_temp(tmp, self.path(oid))
-        except OSError as exc:
-            _unlink(tmp)
-            raise storage_error(exc, "an object") from exc
-        except BaseException:
-            _unlink(tmp)
-            raise
+                commit_temp(tmp, self.file(oid))
         return PutResult(oid, reader.size, True, writer.sha.hexdigest(), bytes(reader.head))
 
     def _put_direct(self, oid: str, data: bytes, recipients: list[str]) -> PutResult:

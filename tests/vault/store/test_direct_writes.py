@@ -134,3 +134,66 @@ def test_a_full_disk_during_a_direct_write_is_a_storage_error_and_leaves_no_temp
                         exclusive=True)
     assert list((tmp_path / "tmp").iterdir()) == []
     assert [p for p in (tmp_path / "objects").rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("size", [0, 100, 3 * ALIGN, (1 << 20) * 2 + 5])
+def test_a_stream_gathered_in_blocks_holds_every_byte_written(size, tmp_path, opened):
+    writer = DirectWriter()
+    data = os.urandom(size)
+    with writer.stream(str(tmp_path / "obj"), AlignedBuffer().get(64 * ALIGN)) as out:
+        for at in range(0, size, 70_001):  # pieces that straddle the blocks and the buffer
+            assert out.write(data[at:at + 70_001]) == len(data[at:at + 70_001])
+        out.flush()
+    assert (tmp_path / "obj").read_bytes() == data
+    assert bool(opened[0] & os.O_DIRECT) == writer.enabled
+
+
+def test_a_stream_whose_direct_writes_are_refused_midway_is_finished_the_usual_way(tmp_path, monkeypatch):
+    import fcntl
+
+    real_pwrite = os.pwrite
+    direct_writes = []
+
+    def pwrite(fd, data, offset):
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            direct_writes.append(offset)
+            if len(direct_writes) > 1:  # the first buffer went direct; then the file system refuses
+                raise OSError(errno.EINVAL, "Invalid argument")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(direct.os, "pwrite", pwrite)
+    writer = DirectWriter()
+    data = os.urandom(10 * 16 * ALIGN + 99)
+    with writer.stream(str(tmp_path / "obj"), AlignedBuffer().get(16 * ALIGN)) as out:
+        out.write(data)
+    assert (tmp_path / "obj").read_bytes() == data
+    if direct_writes:  # else this file system refused O_DIRECT when the file was opened
+        assert direct_writes == [0, 16 * ALIGN] and writer.enabled is False
+
+
+def test_a_stream_that_fails_leaves_what_the_caller_removes_and_a_bad_buffer_is_refused(tmp_path):
+    writer = DirectWriter()
+    with pytest.raises(RuntimeError):
+        with writer.stream(str(tmp_path / "obj"), AlignedBuffer().get(ALIGN)) as out:
+            out.write(b"x" * 10)
+            raise RuntimeError("the encryption failed")
+    assert (tmp_path / "obj").read_bytes() == b""  # the tail is not written after a failure
+    with pytest.raises(ValueError, match="whole number of blocks"):
+        writer.stream(str(tmp_path / "other"), AlignedBuffer().get(ALIGN + 1))
+    assert not (tmp_path / "other").exists()
+
+
+def test_big_objects_streamed_direct_decrypt_to_their_content(tmp_path):
+    import io
+
+    from vault.store import objects
+
+    ident = pyrage.x25519.Identity.generate()
+    store = _store(tmp_path)
+    wk = os.urandom(32)
+    data = os.urandom(objects.SMALL + 3 * objects.STREAM_BLOCK + 12345)
+    res = store.put_stream(io.BytesIO(data), wk, [str(ident.to_public())], exclusive=True)
+    assert res.new and res.size == len(data) and res.object_id == ObjectStore.object_id(wk, data)
+    assert hashlib.sha256(store.path(res.object_id).read_bytes()).hexdigest() == res.cipher_sha256
+    assert store.read_bytes(res.object_id, Secret(str(ident)), wk) == data
+    assert list((tmp_path / "tmp").iterdir()) == []
