@@ -26,6 +26,10 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 ALIGN = 4096  # covers 512-byte and 4 KiB logical blocks
 FILE_MODE = 0o600
@@ -63,9 +67,10 @@ class DirectWriter:
 
     def stream(self, path: str, buffer: memoryview) -> "DirectStream":
         """A new file at ``path`` to write a stream to, gathered in ``buffer`` (an
-        ``AlignedBuffer``'s, a multiple of ALIGN long)."""
-        if not buffer or len(buffer) % ALIGN:
-            raise ValueError("the buffer must be a whole number of blocks long")
+        ``AlignedBuffer``'s, two whole numbers of blocks long: one half is filled while the
+        other is written)."""
+        if not buffer or len(buffer) % (2 * ALIGN):
+            raise ValueError("the buffer must be two whole numbers of blocks long")
         return DirectStream(DirectFile(self, path, direct=True), buffer)
 
 
@@ -137,13 +142,19 @@ class DirectFile:
 
 
 class DirectStream:
-    """A write-only file over a ``DirectFile``: what it is given is gathered in an aligned
-    buffer, written out whenever the buffer is full, and the rest on a clean ``close``."""
+    """A write-only file over a ``DirectFile``: what it is given is gathered in one half of an
+    aligned buffer while a thread writes the other half out (a direct write returns only once
+    the disk has the bytes: done in line, it would hold up the hashing and encryption), and the
+    rest is written on a clean ``close``."""
 
     def __init__(self, file: DirectFile, buffer: memoryview) -> None:
+        half = len(buffer) // 2
         self._file = file
-        self._buf = buffer
+        self._halves = (buffer[:half], buffer[half:])
+        self._buf = self._halves[0]
         self._fill = 0
+        self._writing: "Future[int] | None" = None
+        self._thread: "ThreadPoolExecutor | None" = None
 
     def write(self, data: bytes | memoryview) -> int:
         view = memoryview(data)
@@ -154,12 +165,28 @@ class DirectStream:
             self._fill += take
             view = view[take:]
             if self._fill == len(self._buf):
-                self._file.write(self._buf)  # whole blocks only: all of it
-                self._fill = 0
+                self._hand_over()
         return size
 
+    def _hand_over(self) -> None:
+        """Have the full half written (whole blocks only: all of it) and fill the other one,
+        once the write that had it is over."""
+        self._wait()
+        if self._thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="vault-direct")
+        self._writing = self._thread.submit(self._file.write, self._buf)
+        self._buf = self._halves[self._buf is self._halves[0]]
+        self._fill = 0
+
+    def _wait(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()  # its error, if any, is this write's
+
     def flush(self) -> None:
-        """Nothing: the gathered bytes are written when the buffer fills, and by ``close``."""
+        """Nothing: the gathered bytes are written when a half fills, and by ``close``."""
 
     def __enter__(self) -> "DirectStream":
         return self
@@ -167,6 +194,9 @@ class DirectStream:
     def __exit__(self, kind: object, *rest: object) -> None:
         try:
             if kind is None:
+                self._wait()
                 self._file.write(self._buf[:self._fill], final=True)
         finally:
+            if self._thread is not None:
+                self._thread.shutdown(wait=True)  # after a failure too: no write outlives the file
             self._file.close()

@@ -228,7 +228,7 @@ class ObjectStore:
         with self._temp() as tmp:
             if exclusive and self._direct is not None and self._direct.enabled:
                 assert self._scratch is not None
-                with self._direct.stream(tmp, self._scratch.get(STREAM_BLOCK)) as out:
+                with self._direct.stream(tmp, self._scratch.get(2 * STREAM_BLOCK)) as out:
                     writer = ShaWriter(out)
                     crypto.encrypt_stream(reader, writer, recipients)
             else:

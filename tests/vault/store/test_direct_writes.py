@@ -164,22 +164,22 @@ def test_a_stream_whose_direct_writes_are_refused_midway_is_finished_the_usual_w
     monkeypatch.setattr(direct.os, "pwrite", pwrite)
     writer = DirectWriter()
     data = os.urandom(10 * 16 * ALIGN + 99)
-    with writer.stream(str(tmp_path / "obj"), AlignedBuffer().get(16 * ALIGN)) as out:
+    with writer.stream(str(tmp_path / "obj"), AlignedBuffer().get(16 * ALIGN)) as out:  # halves of 8 blocks
         out.write(data)
     assert (tmp_path / "obj").read_bytes() == data
     if direct_writes:  # else this file system refused O_DIRECT when the file was opened
-        assert direct_writes == [0, 16 * ALIGN] and writer.enabled is False
+        assert direct_writes == [0, 8 * ALIGN] and writer.enabled is False
 
 
 def test_a_stream_that_fails_leaves_what_the_caller_removes_and_a_bad_buffer_is_refused(tmp_path):
     writer = DirectWriter()
     with pytest.raises(RuntimeError):
-        with writer.stream(str(tmp_path / "obj"), AlignedBuffer().get(ALIGN)) as out:
+        with writer.stream(str(tmp_path / "obj"), AlignedBuffer().get(2 * ALIGN)) as out:
             out.write(b"x" * 10)
             raise RuntimeError("the encryption failed")
     assert (tmp_path / "obj").read_bytes() == b""  # the tail is not written after a failure
-    with pytest.raises(ValueError, match="whole number of blocks"):
-        writer.stream(str(tmp_path / "other"), AlignedBuffer().get(ALIGN + 1))
+    with pytest.raises(ValueError, match="two whole numbers of blocks"):
+        writer.stream(str(tmp_path / "other"), AlignedBuffer().get(3 * ALIGN))
     assert not (tmp_path / "other").exists()
 
 
@@ -197,3 +197,18 @@ def test_big_objects_streamed_direct_decrypt_to_their_content(tmp_path):
     assert hashlib.sha256(store.path(res.object_id).read_bytes()).hexdigest() == res.cipher_sha256
     assert store.read_bytes(res.object_id, Secret(str(ident)), wk) == data
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_full_disk_under_the_writing_thread_is_raised_to_the_stream_writer(tmp_path, monkeypatch):
+    import threading
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(direct.os, "pwrite", full)
+    with pytest.raises(OSError) as raised:
+        with DirectWriter().stream(str(tmp_path / "obj"), AlignedBuffer().get(4 * ALIGN)) as out:
+            for _ in range(10):
+                out.write(os.urandom(ALIGN))
+    assert raised.value.errno == errno.ENOSPC
+    assert not any(t.name.startswith("vault-direct") for t in threading.enumerate())
