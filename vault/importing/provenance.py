@@ -28,11 +28,13 @@ if TYPE_CHECKING:
 _HASH_CHILD = """
 import hashlib, sys
 h = hashlib.sha256()
-with open(sys.argv[1], "rb") as fh:
-    while chunk := fh.read(1 << 20):
-        h.update(chunk)
+buf = bytearray(1 << 20)
+view = memoryview(buf)
+with open(sys.argv[1], "rb", buffering=0) as fh:
+    while n := fh.readinto(buf):
+        h.update(view[:n])
 print(h.hexdigest())
-"""
+"""  # one buffer for every read, as store.files.sha256_file (a new megabyte per read costs more)
 
 
 class _HashChild:
