@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterable
 
 from ..errors import StorageError, VaultError
 from ..store.codec import load_json
+from ..store.objects import SMALL
 
 if TYPE_CHECKING:
     from ..store.objects import ObjectStore
@@ -122,6 +123,12 @@ class _Worker:
         self.reader.join(timeout=5)
 
 
+def _streams(portable: dict[str, Any]) -> bool:
+    """True for a member too big to be read whole: the worker streams it (``ObjectStore``)."""
+    size = portable.get("size")
+    return size is None or size > SMALL
+
+
 def _answered(job: _Job) -> bool:
     return job.reply is not None or job.error is not None
 
@@ -168,8 +175,11 @@ class SealPool:
                             "recipients": list(recipients)}).encode("ascii") + b"\n"
         self.lock = threading.Lock()
         self.answered = threading.Condition(self.lock)  # notified whenever a job is answered
-        # Jobs not sent yet: those whose items wait for them first, in the items' order, then
-        # those sent ahead of their items (``send_ahead``) in the order they came.
+        # Jobs not sent yet.  First those that stream a big object (a video): started late, such
+        # a stream would run alone at the end of the import, the other cores idle.  Then those
+        # whose items wait for them, in the items' order; then those sent ahead of their items
+        # (``send_ahead``) in the order they came.
+        self._big: deque[_Job] = deque()
         self._urgent: deque[_Job] = deque()
         self._backlog: deque[_Job] = deque()
         self._workers: list[_Worker] = []
@@ -202,7 +212,7 @@ class SealPool:
         job = _Job(self._next_id, dump_line(dict(portable, id=self._next_id, name=name)), tag)
         self._queue.append(job)
         with self.lock:
-            self._urgent.append(job)
+            (self._big if _streams(portable) else self._urgent).append(job)
             self.feed(None)
 
     def send_ahead(self, portable: dict[str, Any], name: str) -> _Job:
@@ -211,7 +221,7 @@ class SealPool:
         self._next_id += 1
         job = _Job(self._next_id, dump_line(dict(portable, id=self._next_id, name=name)), None)
         with self.lock:
-            self._backlog.append(job)
+            (self._big if _streams(portable) else self._backlog).append(job)
             self.feed(None)
         return job
 
@@ -247,7 +257,7 @@ class SealPool:
         With no worker left alive, the backlog fails: nobody will answer it."""
         for w in [worker] if worker is not None else self._workers:
             while w.alive and len(w.waiting) < QUEUE_PER_WORKER:
-                line = self._urgent if self._urgent else self._backlog
+                line = self._big or self._urgent or self._backlog
                 if not line:
                     break
                 job = line.popleft()
@@ -257,7 +267,8 @@ class SealPool:
                     line.appendleft(job)
                     break
         if not any(w.alive for w in self._workers):
-            left = [*self._urgent, *self._backlog]
+            left = [*self._big, *self._urgent, *self._backlog]
+            self._big.clear()
             self._urgent.clear()
             self._backlog.clear()
             _fail(left)

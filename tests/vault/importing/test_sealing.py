@@ -421,3 +421,43 @@ def test_ctrl_c_while_workers_store_exits_130_and_leaves_nothing(vault_env, tmp_
     assert _media(vault_env) == []
     assert list((vault_env.path / "tmp").iterdir()) == []
     assert vault_env.run("check", "--read-data").code == 0
+
+
+def test_a_member_to_stream_goes_to_the_workers_before_the_small_ones_waiting(tmp_path, monkeypatch):
+    """A video sent after a thousand photos would be streamed alone at the end of the import, the
+    other cores idle: it is sent as soon as a worker has room, ahead or not."""
+    from vault.store.objects import SMALL, ObjectStore
+
+    class Recording:
+        def __init__(self, setup: bytes, pool) -> None:
+            self.waiting: dict = {}
+            self.alive = True
+            self.sent: list[str] = []
+
+        def send(self, job) -> bool:
+            self.waiting[job.id] = job
+            self.sent.append(json.loads(job.line)["name"])
+            job.sent = True
+            return True
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(sealing, "_Worker", Recording)
+    (tmp_path / "tmp").mkdir()
+    pool = sealing.SealPool(ObjectStore(tmp_path / "objects", tmp_path / "tmp"), b"k" * 32, [], workers=1)
+    try:
+        worker = pool._workers[0]
+        for i in range(12):
+            pool.submit(i, {"size": 1000}, f"photo{i}")
+        pool.submit("v", {"size": SMALL + 1}, "video")
+        ahead = [pool.send_ahead({"size": 2000}, "later-photo"), pool.send_ahead({"size": 3 * SMALL}, "later-video")]
+        assert worker.sent == [f"photo{i}" for i in range(sealing.QUEUE_PER_WORKER)]  # the worker is full
+        with pool.lock:  # it answers everything it has
+            worker.waiting.clear()
+            pool.feed(worker)
+        assert worker.sent[sealing.QUEUE_PER_WORKER:] == ["video", "later-video", "photo8", "photo9", "photo10",
+                                                          "photo11", "later-photo"]
+        assert all(job.sent for job in ahead)
+    finally:
+        pool.close()
