@@ -24,6 +24,7 @@ ratings), ``media`` (files and captures), ``provenance``, ``replay`` (what re-im
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
@@ -113,7 +114,7 @@ def run_import(
     """
     from .archive import ExportSource
 
-    with ExportSource(paths) as src:
+    with ExportSource(paths) as src, fewer_collections():
         importer, chosen = (None, None) if source else _remembered_importer(vault, src)
         importer = importer or choose_importer(src, source)
         run = Run(vault, src, importer, dry_run, on_event)
@@ -179,8 +180,26 @@ def run_items(
     """
     run = Run(vault, None, importer, dry_run, on_event, label=label)
     try:
-        run.handle_all(items)
-        run.finish()
+        with fewer_collections():
+            run.handle_all(items)
+            run.finish()
     finally:
         run.close()
     return run.report
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the cycle collector after 10,000 new container objects instead of 700, for the
+    duration of an import.  An import makes millions of short-lived dicts and lists (records,
+    JSON), which reference counting frees as they go; collecting every 700 of them cost about
+    0.3 s of CPU (650 collections) in the importer's 5 s for a 1 GB Facebook export, 0.06 s
+    so.  Reference cycles are still collected, a little later."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(10_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
