@@ -68,9 +68,30 @@ class ShaWriter:
 def ensure_dir(path: Path) -> None:
     """Create ``path`` (and parents) as 0700 directories."""
     try:
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        make_folders(str(path))
     except OSError as exc:
         raise storage_error(exc, str(path)) from exc
+
+
+def make_folders(folder: str) -> None:
+    """``os.makedirs(folder, exist_ok=True)`` with every folder it creates 0700, parents
+    included (``os.makedirs`` and ``Path.mkdir`` give parents the umask's default mode), in
+    plain string calls: an import creates thousands (``objects/ab/cd``).  Raises OSError."""
+    try:
+        os.mkdir(folder, DIR_MODE)
+    except FileExistsError:
+        if not os.path.isdir(folder):
+            raise
+    except FileNotFoundError:
+        parent = os.path.dirname(folder)
+        if not parent or parent == folder:
+            raise
+        make_folders(parent)
+        try:
+            os.mkdir(folder, DIR_MODE)
+        except FileExistsError:  # made meanwhile by another process
+            if not os.path.isdir(folder):
+                raise
 
 
 def fsync_dir(path: Path) -> None:
@@ -165,7 +186,7 @@ def _into_folder(move, tmp: str | Path, final: str | Path) -> None:
     except FileNotFoundError:
         if not os.path.exists(tmp):
             raise
-        ensure_dir(Path(os.path.dirname(final)))
+        make_folders(os.path.dirname(final))
         move(tmp, final)
 
 

@@ -79,3 +79,25 @@ def test_a_failed_sync_is_a_storage_error(tmp_path: Path, monkeypatch):
     with pytest.raises(objects.StorageError) as caught:
         _write(store, 1)
     assert "Input/output error" in str(caught.value)
+
+
+def test_folders_made_for_objects_are_0700_at_every_level_whatever_the_umask(tmp_path: Path):
+    """``objects/ab/cd``: both levels private, also when the process umask would give 0755 (the
+    CLI sets 077; the library does not rely on it), by a writer in another process too."""
+    old = os.umask(0o022)
+    try:
+        store = ObjectStore(tmp_path / "objects", tmp_path / "tmp")
+        (tmp_path / "tmp").mkdir()
+        oid = "ab" + "cd" + "ef" * 30
+        tmp = tmp_path / "tmp" / "x.obj.tmp"
+        tmp.write_bytes(b"cipher")
+        assert files.commit_exclusive(str(tmp), store.file(oid))
+        files.make_folders(str(tmp_path / "objects" / "ab" / "cd"))  # there already: fine
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "objects", tmp_path / "objects" / "ab", tmp_path / "objects" / "ab" / "cd"):
+        assert (folder.stat().st_mode & 0o777) == 0o700, folder
+    assert store.path(oid).read_bytes() == b"cipher"
+    (tmp_path / "plain").write_bytes(b"")
+    with pytest.raises(FileExistsError):
+        files.make_folders(str(tmp_path / "plain"))
