@@ -38,6 +38,12 @@ class _QueueReader:
         out, self._head = bytes(self._head[:n]), self._head[n:]
         return out
 
+    def drain(self) -> None:
+        """Take what is left up to the end mark, unless it was read already: a failure after
+        the last chunk (writing it, on a full disk) must not wait for a second end mark."""
+        while not self._eof:
+            self._eof = self._q.get() is None
+
 
 class SegmentWriter:
     """Streams a segment's lines through age on a worker thread while the caller goes on.
@@ -65,12 +71,12 @@ class SegmentWriter:
         self._thread.start()
 
     def _run(self, recipients: list[str]) -> None:
+        reader = _QueueReader(self._q)
         try:
-            crypto.encrypt_stream(_QueueReader(self._q), self._sink, recipients)
+            crypto.encrypt_stream(reader, self._sink, recipients)
         except BaseException as exc:  # handed to the caller by finish()
             self._error = exc
-            while self._q.get() is not None:  # let the producer finish without blocking
-                pass
+            reader.drain()  # let the producer finish without blocking
 
     def write(self, line: bytes) -> None:
         # The MAC takes the lines a chunk at a time (the same digest as line by line, at a
