@@ -12,9 +12,9 @@ writer's own buffer, which is reused for every file, and the cache keeps what th
 Direct I/O wants the buffer's address, the file offset and the length aligned to the device's
 block size.  So an object is sealed into a page-aligned buffer (``AlignedBuffer``) and its whole
 4 KiB blocks are written from offset 0 directly, the last partial block through the cache as
-usual; a big object is streamed through such a buffer (``DirectStream``), a buffer at a time.  A
-direct write is over when the call returns; as for any write, the file is durable only once
-synced (the importer syncs the batch).
+usual.  A big object streams through the two halves of such a buffer (``DirectStream``): a
+thread writes one while the other fills, since a direct write returns only once the disk has the
+bytes.  As for any write, the file is durable only once synced (the importer syncs the batch).
 
 Not every file system takes ``O_DIRECT`` (tmpfs before Linux 6.6, some FUSE and network file
 systems, overlayfs on older kernels): where opening or writing refuses it (``EINVAL``), the file is

@@ -30,8 +30,8 @@ def storage_error(exc: OSError, what: str) -> StorageError:
 
 
 def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read 1 MiB at a time into one buffer (a new megabyte object per
-    read costs a third more CPU than the hashing: the memory is mapped and faulted in each time)."""
+    """Hex SHA-256 of a file, read 1 MiB at a time into one buffer (a new megabyte object for
+    each read took 0.49-0.52 CPU seconds per 490 MB here, against 0.33-0.39 s)."""
     h = hashlib.sha256()
     buf = bytearray(1 << 20)
     view = memoryview(buf)
