@@ -54,7 +54,10 @@ def test_the_file_holds_the_bytes_and_is_private(size, tmp_path, opened):
     assert path.read_bytes() == data
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # Whole blocks went direct, unless this file system refused it (then the writer says so).
-    assert bool(opened[0] & os.O_DIRECT) == (size >= ALIGN and writer.enabled)
+    if size < ALIGN:
+        assert not opened[-1] & os.O_DIRECT
+    elif writer.enabled:
+        assert opened[-1] & os.O_DIRECT
 
 
 def test_an_existing_file_is_never_replaced(tmp_path):
@@ -145,7 +148,8 @@ def test_a_stream_gathered_in_blocks_holds_every_byte_written(size, tmp_path, op
             assert out.write(data[at:at + 70_001]) == len(data[at:at + 70_001])
         out.flush()
     assert (tmp_path / "obj").read_bytes() == data
-    assert bool(opened[0] & os.O_DIRECT) == writer.enabled
+    if writer.enabled:  # else this file system refused O_DIRECT
+        assert opened[-1] & os.O_DIRECT
 
 
 def test_a_stream_whose_direct_writes_are_refused_midway_is_finished_the_usual_way(tmp_path, monkeypatch):
@@ -167,8 +171,10 @@ def test_a_stream_whose_direct_writes_are_refused_midway_is_finished_the_usual_w
     with writer.stream(str(tmp_path / "obj"), AlignedBuffer().get(16 * ALIGN)) as out:  # halves of 8 blocks
         out.write(data)
     assert (tmp_path / "obj").read_bytes() == data
-    if direct_writes:  # else this file system refused O_DIRECT when the file was opened
-        assert direct_writes == [0, 8 * ALIGN] and writer.enabled is False
+    # [0, 8 blocks]: the first half went direct, the second was refused.  Fewer where this file
+    # system refused O_DIRECT itself, at the open ([]) or at the first write ([0]).
+    assert direct_writes in ([], [0], [0, 8 * ALIGN])
+    assert writer.enabled is False or not direct_writes
 
 
 def test_a_stream_that_fails_leaves_what_the_caller_removes_and_a_bad_buffer_is_refused(tmp_path):
