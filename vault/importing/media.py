@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING, Any
 
-from ..ids import keyed, media_id
+from ..ids import media_id
 from ..models import CaptureItem, MediaItem, iso, nfc
 from .report import Event
 
@@ -27,7 +27,7 @@ def media(run: "Run", item: MediaItem) -> None:
     member = item.portable["member"] if item.portable else None
     ahead = run.ahead.get(member) if run.ahead and member else None
     if item.fingerprint:
-        hint_key = "fp:" + keyed(run.wk, "fingerprint", run.importer.name, item.ref, item.fingerprint)
+        hint_key = run.fingerprint_key(item.ref, item.fingerprint)
         # A member sent ahead was sent because this hint named nothing stored; one store_ahead
         # found stored is known already.
         if ahead is None or ahead[1] != hint_key:

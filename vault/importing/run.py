@@ -121,12 +121,16 @@ class Run:
             portable = entry.portable()
             if portable is None or entry.path in self.ahead:
                 continue
-            hint_key = "fp:" + keyed(self.wk, "fingerprint", self.importer.name, ref, entry.fingerprint)
+            hint_key = self.fingerprint_key(ref, entry.fingerprint)
             keyed_entries.append((entry, portable, hint_key))
         known = self.cat.hints([hint_key for _, _, hint_key in keyed_entries])
         if len(self.known_hints) < KNOWN_HINTS:
             self.known_hints.update(known)
         return [(entry, portable, hint_key) for entry, portable, hint_key in keyed_entries if hint_key not in known]
+
+    def fingerprint_key(self, ref: str, fingerprint: str) -> str:
+        """The hint key under which a file's fingerprint names its stored object."""
+        return "fp:" + keyed(self.wk, "fingerprint", self.importer.name, ref, fingerprint)
 
     def provenance(self, member: str | None, extra: dict | None = None) -> dict:
         return self.provenances.of(member, extra)

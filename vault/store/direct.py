@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
+from .files import FILE_MODE
+
 ALIGN = 4096  # covers 512-byte and 4 KiB logical blocks
-FILE_MODE = 0o600
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 

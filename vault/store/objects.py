@@ -42,7 +42,7 @@ class PutResult:
 
 
 class _HashingReader:
-    """Feeds pyrage while hashing; keeps the first HEAD bytes and counts the size."""
+    """Feeds the age writer while hashing; keeps the first HEAD bytes and counts the size."""
 
     def __init__(self, src: IO[bytes], mac: "hmac.HMAC", first: bytes, progress: Callable[[int], None] | None) -> None:
         self._src = src
@@ -195,7 +195,7 @@ class ObjectStore:
         oid = self.object_id(writer_key, data)
         if (known or self.exists)(oid) or (background is not None and background.pending(oid)):
             return PutResult(oid, len(data), False, None, data[:HEAD])
-        if exclusive and self._direct is not None and self._direct.enabled:
+        if self._goes_direct(exclusive):
             return self._put_direct(oid, data, recipients)
         cipher = crypto.encrypt_buffer(data, recipients)
         if background is not None:
@@ -226,8 +226,8 @@ class ObjectStore:
         if progress:
             progress(len(first))
         with self._temp() as tmp:
-            if exclusive and self._direct is not None and self._direct.enabled:
-                assert self._scratch is not None
+            if self._goes_direct(exclusive):
+                assert self._direct is not None and self._scratch is not None
                 with self._direct.stream(tmp, self._scratch.get(2 * STREAM_BLOCK)) as out:
                     writer = ShaWriter(out)
                     crypto.encrypt_stream(reader, writer, recipients)
@@ -249,6 +249,10 @@ class ObjectStore:
                 commit_temp(tmp, self.file(oid))
         return PutResult(oid, reader.size, True, writer.sha.hexdigest(), bytes(reader.head))
 
+    def _goes_direct(self, exclusive: bool) -> bool:
+        """An object a worker writes (``exclusive``) goes around the page cache, where allowed."""
+        return exclusive and self._direct is not None and self._direct.enabled
+
     def _put_direct(self, oid: str, data: bytes, recipients: list[str]) -> PutResult:
         """``put_bytes`` of a new object, ``exclusive``, sealed into the aligned scratch buffer
         and written around the page cache."""
@@ -256,9 +260,8 @@ class ObjectStore:
         room = self._scratch.get(agefile.sealed_size(len(data), HEADER_ROOM))
         cipher = crypto.encrypt_buffer(data, recipients, room)
         sha = hashlib.sha256(cipher).hexdigest()
-        direct = self._direct
         with self._temp() as tmp:
-            direct.write_new(tmp, memoryview(cipher))
+            self._direct.write_new(tmp, memoryview(cipher))
             new = commit_exclusive(tmp, self.file(oid))
         return PutResult(oid, len(data), new, sha if new else None, data[:HEAD])
 
