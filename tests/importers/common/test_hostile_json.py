@@ -211,3 +211,32 @@ def test_arrays_under_keys_a_single_post_and_an_empty_file(tmp_path):
             stream = stream_records(src.entries[0], "status_updates", record_keys=("timestamp",))
             assert list(stream) == expected, data
         assert stream.empty == (data == b"[]")
+
+
+def _delimiters(doc: bytes) -> list[int]:
+    """Offsets of the quotes that open or close a string, found the slow way."""
+    found, in_string, escaped = [], False, False
+    for at, byte in enumerate(doc):
+        if escaped:
+            escaped = False
+        elif in_string and byte == 0x5C:  # a backslash: the next byte is escaped
+            escaped = True
+        elif byte == 0x22:
+            found.append(at)
+            in_string = not in_string
+    return found
+
+
+def test_blanked_escapes_leave_exactly_the_string_delimiters_as_quotes():
+    import random
+
+    from importers.common.jsonguard import blank_escapes
+
+    rng = random.Random(3)
+    pieces = ['"', "\\", '\\"', "\\\\", '\\\\"', "\\u00e9", "\\u005c", "\\u0022", "\n", "\t", "é", "x", "[", "}"]
+    for _ in range(300):
+        doc = json.dumps(["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(8)],
+                         ensure_ascii=rng.random() < 0.5).encode()
+        blanked = blank_escapes(doc)
+        assert len(blanked) == len(doc)
+        assert [at for at, byte in enumerate(blanked) if byte == 0x22] == _delimiters(doc)
