@@ -113,19 +113,11 @@ def run_import(
     failure of the whole import (unrecognised input, key unavailable, disk full).
     """
     from .archive import ExportSource
-    from .headstart import HeadStart
 
     with ExportSource(paths) as src, fewer_collections():
         importer, chosen = (None, None) if source else _remembered_importer(vault, src)
-        # An export never imported: its hashing and workers start while its importer is chosen.
-        head = HeadStart.begin(vault, src) if importer is None and not source and not dry_run else None
-        try:
-            importer = importer or choose_importer(src, source)
-            run = Run(vault, src, importer, dry_run, on_event, head_start=head)
-        except BaseException:
-            if head is not None:
-                head.close()
-            raise
+        importer = importer or choose_importer(src, source)
+        run = Run(vault, src, importer, dry_run, on_event)
         run.export_replay.chosen = chosen
         try:
             if run.export_replay.replay():

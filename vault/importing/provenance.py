@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Protocol
+from typing import TYPE_CHECKING
 
 from ..ids import keyed
 from ..models import Provenance, iso
@@ -23,10 +23,6 @@ from ..store.files import sha256_file
 if TYPE_CHECKING:
     from .archive import Part
     from .run import Run
-
-
-class CatalogHints(Protocol):
-    def hint(self, key: str) -> str | None: ...
 
 
 _HASH_CHILD = """
@@ -64,46 +60,6 @@ class _HashChild:
         self.proc.communicate()
 
 
-class Hashing:
-    """The export's files' hashes: remembered by earlier imports (path -> sha256), or being
-    computed by children (path -> (hint key, child))."""
-
-    def __init__(self) -> None:
-        self.known: dict[str, str] = {}
-        self.children: dict[str, tuple[str, _HashChild]] = {}
-
-    def stop(self) -> None:
-        children, self.children = self.children, {}
-        for _, child in children.values():
-            child.stop()
-
-
-def start_hashing(parts: "Iterable[Part]", cat: "CatalogHints", wk: bytes, skip: "Iterable[str]" = ()) -> Hashing:
-    """Look up the hash of each file among ``parts`` that an earlier import hashed, and start
-    hashing the others in child processes (none for the paths in ``skip``)."""
-    started = Hashing()
-    skipped = set(skip)
-    for part in parts:
-        path = str(part.path)
-        if part.kind not in ("zip", "tar", "file") or path in skipped or path in started.known or path in started.children:
-            continue
-        key = _hint_key(part, wk)
-        known = cat.hint(key)
-        if known is not None:
-            started.known[path] = known
-            continue
-        try:
-            started.children[path] = (key, _HashChild(path))
-        except OSError:
-            break  # no child process to be had: hashed here when needed
-    return started
-
-
-def _hint_key(part: "Part", wk: bytes) -> str:
-    st = part.path.stat()
-    return "export-sha:" + keyed(wk, "export", str(part.path.resolve()), str(st.st_size), str(st.st_mtime_ns))
-
-
 class Provenances:
     """The provenance of one import's records, one per member (records share it)."""
 
@@ -116,13 +72,20 @@ class Provenances:
 
     def hash_ahead(self) -> None:
         """Start hashing, in child processes, the export's files no earlier import hashed."""
-        if self.run.src is not None:
-            self.adopt(start_hashing(self.run.src.parts, self.run.cat, self.run.wk, skip=[*self._sha, *self._children]))
-
-    def adopt(self, started: "Hashing") -> None:
-        """The hashes ``start_hashing`` knew or started."""
-        self._sha.update(started.known)
-        self._children.update(started.children)
+        src = self.run.src
+        for part in src.parts if src is not None else ():
+            path = str(part.path)
+            if part.kind not in ("zip", "tar", "file") or path in self._sha or path in self._children:
+                continue
+            key = self._hint_key(part)
+            known = self.run.cat.hint(key)
+            if known is not None:
+                self._sha[path] = known
+                continue
+            try:
+                self._children[path] = (key, _HashChild(path))
+            except OSError:
+                return  # no child process to be had: hashed here when needed
 
     def keep_finished(self) -> None:
         """Remember the hashes that finished though no record asked for them (staged with the
@@ -135,12 +98,13 @@ class Provenances:
 
     def close(self) -> None:
         """Stop the children whose hash nobody needed."""
-        left = Hashing()
-        left.children, self._children = self._children, {}
-        left.stop()
+        children, self._children = self._children, {}
+        for _, child in children.values():
+            child.stop()
 
     def _hint_key(self, part: "Part") -> str:
-        return _hint_key(part, self.run.wk)
+        st = part.path.stat()
+        return "export-sha:" + keyed(self.run.wk, "export", str(part.path.resolve()), str(st.st_size), str(st.st_mtime_ns))
 
     def of(self, member: str | None, extra: dict | None = None) -> dict:
         cached = self._by_member.get(member)

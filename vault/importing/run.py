@@ -22,7 +22,6 @@ from .report import Event, ImportReport
 if TYPE_CHECKING:
     from ..repository import Vault
     from .archive import Entry, ExportSource
-    from .headstart import HeadStart
     from .pipeline import Importer
     from .sealing import SealPool
 
@@ -36,8 +35,7 @@ KNOWN_HINTS = 20_000
 
 class Run:
     def __init__(self, vault: "Vault", src: "ExportSource | None", importer: "Importer", dry_run: bool,
-                 on_event: Callable[[Event], None] | None, label: str | None = None,
-                 head_start: "HeadStart | None" = None) -> None:
+                 on_event: Callable[[Event], None] | None, label: str | None = None) -> None:
         self.vault = vault
         self.src = src
         self.label = label or (src.display_name if src is not None else importer.name)
@@ -54,9 +52,6 @@ class Run:
         self._seen_ids: set[str] = set()
         self.post_ids: dict[str, str] = {}  # source_id -> record id, for the batch being handled
         self.provenances = Provenances(self)
-        self.head_start = head_start  # hashing and workers started before the importer was chosen
-        if head_start is not None:
-            self.provenances.adopt(head_start.take_hashing())
         from ..store.objects import BackgroundWriter
 
         self.writer = BackgroundWriter(vault.objects)
@@ -89,8 +84,7 @@ class Run:
         if self.sealer is None and self._may_seal and (starting or self.report.bytes_stored >= sealing.START_AFTER):
             self._may_seal = False
             try:
-                spawned = self.head_start.take_workers() if self.head_start is not None else None
-                self.sealer = sealing.SealPool(self.vault.objects, self.wk, self.recipients, sealing.worker_count(), spawned)
+                self.sealer = sealing.SealPool(self.vault.objects, self.wk, self.recipients, sealing.worker_count())
             except OSError:
                 self.sealer = None  # no processes to be had: everything is stored here
         return self.sealer
@@ -257,8 +251,6 @@ class Run:
                 self.sealer.close()
         finally:
             self.provenances.close()
-            if self.head_start is not None:
-                self.head_start.close()
 
     def flush_objects(self) -> None:
         """Wait for background object writes; their checksums join the next commit."""

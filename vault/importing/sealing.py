@@ -60,25 +60,12 @@ class _Job:
         self.error: VaultError | None = None
 
 
-def spawn() -> subprocess.Popen:
-    """A worker process, started and not yet told anything (``SealPool`` sets it up; ``discard``
-    ends it unused).  Raises OSError when no process can be started."""
-    if not sys.executable:
-        raise OSError("no Python interpreter to start workers with")
-    return subprocess.Popen([sys.executable, *WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_env())
-
-
-def discard(proc: subprocess.Popen) -> None:
-    """End a worker ``spawn`` started and nobody set up: it holds nothing, so it is killed."""
-    proc.kill()
-    proc.communicate()
-
-
 class _Worker:
     """One worker process and the thread that reads its replies."""
 
-    def __init__(self, setup: bytes, pool: "SealPool", proc: subprocess.Popen | None = None) -> None:
-        self.proc = proc or spawn()
+    def __init__(self, setup: bytes, pool: "SealPool") -> None:
+        self.proc = subprocess.Popen([sys.executable, *WORKER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=_child_env())
         self.waiting: dict[int, _Job] = {}  # sent, not answered (guarded by the pool's lock)
         self.alive = True
         self.pool = pool
@@ -183,10 +170,7 @@ class SealPool:
     as they free up, so the importer runs ahead to its next records instead of waiting for them.
     """
 
-    def __init__(self, objects: "ObjectStore", writer_key: bytes, recipients: list[str], workers: int,
-                 spawned: list[subprocess.Popen] | None = None) -> None:
-        """``workers`` processes, starting with those ``spawned`` already (``spawn``): they are
-        the pool's from here, also when it fails to start."""
+    def __init__(self, objects: "ObjectStore", writer_key: bytes, recipients: list[str], workers: int) -> None:
         setup = json.dumps({"objects": str(objects.root), "tmp": str(objects.tmpdir), "key": writer_key.hex(),
                             "recipients": list(recipients)}).encode("ascii") + b"\n"
         self.lock = threading.Lock()
@@ -199,13 +183,12 @@ class SealPool:
         self._urgent: deque[_Job] = deque()
         self._backlog: deque[_Job] = deque()
         self._workers: list[_Worker] = []
-        ready = list(spawned or [])
+        if not sys.executable:
+            raise OSError("no Python interpreter to start workers with")
         try:
-            for _ in range(max(1, workers, len(ready))):
-                self._workers.append(_Worker(setup, self, ready.pop() if ready else None))
+            for _ in range(max(1, workers)):
+                self._workers.append(_Worker(setup, self))
         except BaseException:
-            for proc in ready:
-                discard(proc)
             for worker in self._workers:
                 worker.stop()
             raise

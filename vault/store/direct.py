@@ -26,9 +26,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
-import threading
-from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -203,74 +201,3 @@ class DirectStream:
             if self._thread is not None:
                 self._thread.shutdown(wait=True)  # after a failure too: no write outlives the file
             self._file.close()
-
-
-class WriteBehind:
-    """Files written on a thread while the caller prepares the next: a direct write returns
-    only once the disk has the bytes, and a worker that waited for each object's write sat idle
-    for a third of its time (2.4 s of its 6.5 s on the 977 MB Facebook export).
-
-    The caller ``take``s one of a few ``AlignedBuffer``s (waiting while all are being written),
-    fills it, and ``hand``s it over with the work that writes it; the buffer is free again once
-    that work is done.  So memory stays at those few buffers whatever the number of files.
-    The work runs in the order handed over; what it raises is the caller's to report (the work
-    should report its own failures, since nobody waits for it).
-    """
-
-    def __init__(self, buffers: int = 3) -> None:
-        self._free: deque[AlignedBuffer] = deque(AlignedBuffer() for _ in range(max(1, buffers)))
-        self._todo: deque[tuple[AlignedBuffer, Callable[[], object]] | None] = deque()
-        self._changed = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self.failed: BaseException | None = None  # the first error a work let out
-
-    def take(self) -> AlignedBuffer:
-        """A buffer no write is using, waiting for one if need be."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._free)
-            return self._free.popleft()
-
-    def hand(self, buffer: AlignedBuffer, work: Callable[[], object]) -> None:
-        """Run ``work`` (which writes what ``buffer`` holds) on the writing thread, then free
-        ``buffer``."""
-        with self._changed:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True, name="vault-write-behind")
-                self._thread.start()
-            self._todo.append((buffer, work))
-            self._changed.notify_all()
-
-    def give_back(self, buffer: AlignedBuffer) -> None:
-        """A buffer taken and not handed over (nothing to write after all)."""
-        with self._changed:
-            self._free.append(buffer)
-            self._changed.notify_all()
-
-    def _run(self) -> None:
-        while True:
-            with self._changed:
-                self._changed.wait_for(lambda: self._todo)
-                task = self._todo.popleft()
-            if task is None:
-                return
-            buffer, work = task
-            try:
-                work()
-            except BaseException as exc:  # kept for close(): the thread goes on with the rest
-                self.failed = self.failed or exc
-            finally:
-                self.give_back(buffer)
-
-    def close(self) -> None:
-        """Wait for every write handed over, end the thread, and raise the first error a work
-        let out."""
-        with self._changed:
-            thread, self._thread = self._thread, None
-            if thread is not None:
-                self._todo.append(None)
-                self._changed.notify_all()
-        if thread is not None:
-            thread.join()
-        failed, self.failed = self.failed, None
-        if failed is not None:
-            raise failed

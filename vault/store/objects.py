@@ -22,7 +22,7 @@ from typing import IO, Callable, Iterator
 from .. import agefile, crypto
 from ..agefile import read_full
 from ..errors import IntegrityError, StorageError
-from .direct import AlignedBuffer, DirectWriter, WriteBehind
+from .direct import AlignedBuffer, DirectWriter
 from .files import ShaWriter, commit_exclusive, commit_temp, ensure_dir, fsync_dir, open_private, storage_error, sync_files, sync_filesystem, temp_path
 
 CHUNK = 1 << 20
@@ -150,7 +150,6 @@ class ObjectStore:
         self._tmpdir = str(tmpdir)
         self._direct = DirectWriter() if direct_io else None
         self._scratch = AlignedBuffer() if direct_io else None
-        self._behind = WriteBehind() if direct_io else None
 
     # --- names ---------------------------------------------------------------------------------
 
@@ -265,50 +264,6 @@ class ObjectStore:
             self._direct.write_new(tmp, memoryview(cipher))
             new = commit_exclusive(tmp, self.file(oid))
         return PutResult(oid, len(data), new, sha if new else None, data[:HEAD])
-
-    def put_bytes_behind(self, data: bytes, writer_key: bytes, recipients: list[str],
-                         done: Callable[[PutResult | Exception], object]) -> None:
-        """``put_bytes(exclusive=True)`` that returns as soon as ``data`` is sealed: the file is
-        written on a thread (``WriteBehind``) while the caller reads and seals the next.  ``done``
-        gets the result once the object is on disk, or the error that stopped its writing (a
-        StorageError for a full disk); it is called on that thread, or before this returns when
-        there is nothing to write.  ``close()`` waits for the writes still going on."""
-        oid = self.object_id(writer_key, data)
-        if self.exists(oid):
-            done(PutResult(oid, len(data), False, None, data[:HEAD]))
-            return
-        if self._behind is None or self._direct is None:
-            try:
-                result: PutResult | Exception = self.put_bytes(data, writer_key, recipients, exclusive=True)
-            except StorageError as exc:
-                result = exc
-            done(result)
-            return
-        buffer = self._behind.take()
-        try:
-            cipher = crypto.encrypt_buffer(data, recipients, buffer.get(agefile.sealed_size(len(data), HEADER_ROOM)))
-            sha = hashlib.sha256(cipher).hexdigest()
-        except BaseException:
-            self._behind.give_back(buffer)
-            raise
-        size, head, direct = len(data), data[:HEAD], self._direct
-
-        def write() -> None:
-            try:
-                with self._temp() as tmp:
-                    direct.write_new(tmp, memoryview(cipher))
-                    new = commit_exclusive(tmp, self.file(oid))
-            except Exception as exc:  # told to the caller, who waits for an answer
-                done(exc)
-            else:
-                done(PutResult(oid, size, new, sha if new else None, head))
-
-        self._behind.hand(buffer, write)
-
-    def close(self) -> None:
-        """Wait for the writes ``put_bytes_behind`` left going on."""
-        if self._behind is not None:
-            self._behind.close()
 
     def _write_new(self, oid: str, write: Callable[[IO[bytes]], object], durable: bool = True,
                    exclusive: bool = False) -> bool:

@@ -429,7 +429,7 @@ def test_a_member_to_stream_goes_to_the_workers_before_the_small_ones_waiting(tm
     from vault.store.objects import SMALL, ObjectStore
 
     class Recording:
-        def __init__(self, setup: bytes, pool, proc=None) -> None:
+        def __init__(self, setup: bytes, pool) -> None:
             self.waiting: dict = {}
             self.alive = True
             self.sent: list[str] = []
