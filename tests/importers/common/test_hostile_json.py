@@ -240,3 +240,15 @@ def test_blanked_escapes_leave_exactly_the_string_delimiters_as_quotes():
         blanked = blank_escapes(doc)
         assert len(blanked) == len(doc)
         assert [at for at, byte in enumerate(blanked) if byte == 0x22] == _delimiters(doc)
+
+
+def test_an_over_long_string_of_escapes_is_cut_and_the_next_posts_keep_their_text(tmp_path):
+    # Escapes left as they are by the guard (\u00e9, \n) and escaped quotes and backslashes,
+    # straddling every chunk boundary of a string four times the limit: only its post is skipped.
+    long_text = ('\u00e9\\"\n\\\\' * 70_000)[:4 * 2**16]
+    posts = [{"text": "before \u00e9"}, {"text": long_text, "n": 2}, {"text": 'after "quoted" \\ \u00e9\n', "n": 3},
+             {"text": "\u0022 plain"}]
+    got = _stream(tmp_path, json.dumps(posts).encode())
+    assert [item[1] for item in got if isinstance(item, tuple)] == [posts[0], posts[2], posts[3]]
+    skipped = [item for item in got if not isinstance(item, tuple)]
+    assert len(skipped) == 1 and "#2" in skipped[0].reason, skipped
