@@ -92,19 +92,12 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     size = make_archive(archive, args.posts, random.Random(args.seed))
     common.log(f"archive: {args.posts:,} posts, {size / MB:.1f} MB zip in {time.perf_counter() - t0:.1f} s")
 
-    pfile = work / "passphrase"
-    pfile.write_text(common.PASSPHRASE + "\n")
     runs: list[tuple[common.ChildRun, Path, dict[str, str]]] = []
     for n in range(max(1, args.import_runs)):
         # A new vault for every run, each with its own key, used as an identity file (no scrypt).
         vdir = work / (f"vault{n}" if n else "vault")
-        common.run_child(common.vault_cmd("init", vdir, "--passphrase-file", pfile, "--no-keyring"),
-                         common.clean_env(base_env), logs, f"init{n}")
-        exported = common.run_child(common.vault_cmd("--vault", vdir, "key", "export"),
-                                    common.clean_env(dict(base_env, VAULT_PASSPHRASE_FILE=str(pfile))), logs, f"key-export{n}")
         ident = work / f"identity{n}.txt"
-        ident.write_text(exported.stdout)
-        os.chmod(ident, 0o600)
+        common.new_vault(vdir, ident, base_env, logs, str(n))
         env = common.clean_env(dict(base_env, VAULT_IDENTITY_FILE=str(ident)))
         common.settle()
         common.log(f"vault import ({n + 1} of {max(1, args.import_runs)}) ...")

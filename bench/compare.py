@@ -48,15 +48,8 @@ def run_rounds(checkouts: dict[str, Path], zips: list[Path], rounds: int, work: 
     logs.mkdir()
     home.mkdir()
     base_env = {"HOME": str(home), "XDG_DATA_HOME": str(home / ".local/share"), "XDG_CONFIG_HOME": str(home / ".config")}
-    template, pfile = work / "template", work / "passphrase"
-    pfile.write_text(common.PASSPHRASE + "\n")
-    common.run_child(common.vault_cmd("init", template, "--passphrase-file", pfile, "--no-keyring"),
-                     common.clean_env(base_env), logs, "init")
-    exported = common.run_child(common.vault_cmd("--vault", template, "key", "export"),
-                                common.clean_env(dict(base_env, VAULT_PASSPHRASE_FILE=str(pfile))), logs, "key-export")
-    ident = work / "identity.txt"
-    ident.write_text(exported.stdout)
-    ident.chmod(0o600)
+    template, ident = work / "template", work / "identity.txt"
+    common.new_vault(template, ident, base_env, logs)
     runs: dict[str, list] = {label: [] for label in checkouts}
     order = random.Random(seed)
     for r in range(1, rounds + 1):

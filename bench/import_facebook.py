@@ -197,17 +197,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     ex = make_export(export_dir, args.posts, args.photos, args.photo_kb, args.parts, random.Random(args.seed))
     common.log(f"export: {len(ex.zips)} zip(s), {ex.zip_bytes / MB:,.1f} MB in {ex.gen_s:.1f} s")
 
-    # One scrypt run at init and one at export; every timed run then unlocks with the identity
-    # file, so key derivation is no part of any figure.
-    pfile = work / "passphrase"
-    pfile.write_text(common.PASSPHRASE + "\n")
-    common.run_child(common.vault_cmd("init", vdir, "--passphrase-file", pfile, "--no-keyring"),
-                     common.clean_env(base_env), logs, "init")
-    exported = common.run_child(common.vault_cmd("--vault", vdir, "key", "export"),
-                                common.clean_env(dict(base_env, VAULT_PASSPHRASE_FILE=str(pfile))), logs, "key-export")
     ident = work / "identity.txt"
-    ident.write_text(exported.stdout)
-    os.chmod(ident, 0o600)
+    common.new_vault(vdir, ident, base_env, logs)
     env = common.clean_env(dict(base_env, VAULT_IDENTITY_FILE=str(ident)))
     shown = common.run_child(common.vault_cmd("--vault", vdir, "--json", "key", "show"), env, logs, "key-show")
     floor = common.run_child([shutil.which("true") or "/bin/true"], env, logs, "rss-floor")

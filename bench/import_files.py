@@ -142,6 +142,19 @@ def vault_cmd(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "vault", *map(str, args)]
 
 
+def new_vault(vdir: Path, ident: Path, base_env: dict[str, str], logdir: Path, tag: str = "") -> None:
+    """``vault init`` at ``vdir``, its identity exported to ``ident`` (mode 0600), with the
+    passphrase in a file beside it.  One scrypt run at init and one at export: every timed run
+    then unlocks with the identity file, so key derivation is no part of any figure."""
+    pfile = ident.with_name("passphrase")
+    pfile.write_text(PASSPHRASE + "\n")
+    run_child(vault_cmd("init", vdir, "--passphrase-file", pfile, "--no-keyring"), clean_env(base_env), logdir, f"init{tag}")
+    exported = run_child(vault_cmd("--vault", vdir, "key", "export"),
+                         clean_env(dict(base_env, VAULT_PASSPHRASE_FILE=str(pfile))), logdir, f"key-export{tag}")
+    ident.write_text(exported.stdout)
+    os.chmod(ident, 0o600)
+
+
 def settle() -> None:
     # The page cache cannot be dropped without root, but dirty pages left by the previous step
     # (the roll itself, the last run's output) can be written out, so that no run pays for
@@ -340,16 +353,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
                                         args.min_kb, args.max_kb)
     log(f"camera roll: {n_files} files, {n_bytes / MB:,.1f} MB in {time.perf_counter() - t:.1f} s")
 
-    # One scrypt run at init and one at export; every timed run then unlocks with the identity
-    # file, so key derivation is no part of any figure.
-    pfile = work / "passphrase"
-    pfile.write_text(PASSPHRASE + "\n")
-    run_child(vault_cmd("init", vdir, "--passphrase-file", pfile, "--no-keyring"), clean_env(base_env), logs, "init")
-    exported = run_child(vault_cmd("--vault", vdir, "key", "export"),
-                         clean_env(dict(base_env, VAULT_PASSPHRASE_FILE=str(pfile))), logs, "key-export")
     ident = work / "identity.txt"
-    ident.write_text(exported.stdout)
-    os.chmod(ident, 0o600)
+    new_vault(vdir, ident, base_env, logs)
     env = clean_env(dict(base_env, VAULT_IDENTITY_FILE=str(ident)))
     shown = run_child(vault_cmd("--vault", vdir, "--json", "key", "show"), env, logs, "key-show")
     recipient = json.loads(shown.stdout)["recipients"][0]

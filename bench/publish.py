@@ -33,7 +33,7 @@ from pathlib import Path
 # roll benchmark's; sharing them keeps every benchmark measuring the same way.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hugo_site  # noqa: E402
-from import_files import MB, PASSPHRASE, clean_env, in_workdir, log, run_child, vault_cmd  # noqa: E402
+from import_files import MB, clean_env, in_workdir, log, new_vault, run_child, vault_cmd  # noqa: E402
 from publish_corpus import NEW_POST_AT, PER_PAGE, PHOTO_SIZE, PostSpec, inject, make_photos, make_posts, make_text  # noqa: E402
 
 # --- running things ---------------------------------------------------------------------------
@@ -243,16 +243,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     rng = random.Random(args.seed)
     log(f"workdir {work}")
 
-    # One scrypt run at init and one at export; everything afterwards unlocks with the identity
-    # file, so key derivation is no part of any figure.
-    pfile = work / "passphrase"
-    pfile.write_text(PASSPHRASE + "\n")
-    run_child(vault_cmd("init", vdir, "--passphrase-file", pfile, "--no-keyring"), clean_env(base_env), logs, "init")
-    exported = run_child(vault_cmd("--vault", vdir, "key", "export"),
-                         clean_env(dict(base_env, VAULT_PASSPHRASE_FILE=str(pfile))), logs, "key-export")
     ident = work / "identity.txt"
-    ident.write_text(exported.stdout)
-    os.chmod(ident, 0o600)
+    new_vault(vdir, ident, base_env, logs)
     env = clean_env(dict(base_env, VAULT_DIR=str(vdir), VAULT_IDENTITY_FILE=str(ident)))
 
     t = time.perf_counter()
