@@ -47,8 +47,8 @@ class StringGuard:
 
     A JSON parser must hold a whole string token before it can report it, so one 200 MB string
     would cost hundreds of megabytes whatever the parser.  This reader follows where strings
-    start and end at C speed (escapes are blanked out with same-length fillers, then quotes are
-    counted per chunk; only a chunk where a string runs over the limit is looked at closer) and
+    start and end at C speed (escaped quotes and backslashes are blanked out with same-length
+    fillers, then quotes are counted per chunk; only a chunk where a string runs over the limit is looked at closer) and
     replaces the rest of an oversized string by ``\\ufdd0``, so the parser never sees more than
     ``max_string`` bytes of one string.  A chunk never ends inside an escape sequence.
 
