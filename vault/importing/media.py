@@ -23,8 +23,18 @@ _DESCRIBED = ("caption", "alt", "taken_at", "created_at")
 
 
 def media(run: "Run", item: MediaItem) -> None:
-    hint_key = None
     member = item.portable["member"] if item.portable else None
+    try:
+        _media(run, item, member)
+    finally:
+        if run.sending_ahead():
+            if member:
+                run.handled_members.add(member)  # not to be sent ahead any more
+            run.send_ahead()  # the room this item's claim made
+
+
+def _media(run: "Run", item: MediaItem, member: str | None) -> None:
+    hint_key = None
     ahead = run.ahead.get(member) if run.ahead and member else None
     if item.fingerprint:
         hint_key = run.fingerprint_key(item.ref, item.fingerprint)
@@ -107,6 +117,7 @@ def _without_workers(run: "Run", waiting: list) -> None:
     """The workers could not start here (no ``python -m`` in a frozen build, a broken
     interpreter): the items sent to them, and every later one, are stored in this process."""
     pool, run.sealer, run.ahead = run.sealer, None, {}
+    run.stop_ahead()
     if pool is not None:
         pool.close()
     for item, hint_key in waiting:
