@@ -66,9 +66,15 @@ class SegmentWriter:
             self._fh = open_private(self._tmp)
         except OSError as exc:
             raise storage_error(exc, "a catalog segment") from exc
-        self._sink = ShaWriter(self._fh)
-        self._thread = threading.Thread(target=self._run, args=(recipients,), name="vault-segment", daemon=True)
-        self._thread.start()
+        try:
+            self._sink = ShaWriter(self._fh)
+            self._thread = threading.Thread(target=self._run, args=(recipients,), name="vault-segment", daemon=True)
+            self._thread.start()
+        except BaseException:
+            # Ctrl-C while the thread starts (``start`` waits for it): the caller never gets
+            # this writer to abort, so the file goes here.
+            self._discard()
+            raise
 
     def _run(self, recipients: list[str]) -> None:
         reader = _QueueReader(self._q)

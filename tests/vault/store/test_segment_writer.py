@@ -71,3 +71,20 @@ def test_a_full_disk_while_encrypting_a_segment_is_reported_and_never_hangs(at, 
     else:
         assert error is None  # aborting drops the segment, whatever its writing met
     assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_ctrl_c_while_the_writer_starts_its_thread_leaves_no_temp_file(tmp_path, monkeypatch):
+    """``Thread.start`` waits for the thread to run: a Ctrl-C there comes out of the writer's
+    constructor, so the caller has no writer to abort and the constructor removes its file."""
+    real_start = threading.Thread.start
+
+    def interrupted(self):
+        real_start(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading.Thread, "start", interrupted)
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    with pytest.raises(KeyboardInterrupt):
+        SegmentWriter(tmp_path / "journal" / "seg.jsonl.age", tmp_path / "tmp", [recipient],
+                      hmac.new(b"k" * 32, digestmod="sha256"))
+    assert list((tmp_path / "tmp").iterdir()) == []
