@@ -37,6 +37,11 @@ print(h.hexdigest())
 """  # one buffer for every read, as store.files.sha256_file (a new megabyte per read costs more)
 
 
+# Members whose provenance is kept for the next record from the same member (a posts file gives
+# thousands; each photo is a member of its own, and 30,000 of them held 8 MB).
+MEMBERS_KEPT = 256
+
+
 class _HashChild:
     """``sha256(path)`` computed by a child Python process."""
 
@@ -109,6 +114,8 @@ class Provenances:
     def of(self, member: str | None, extra: dict | None = None) -> dict:
         cached = self._by_member.get(member)
         if cached is None:
+            if len(self._by_member) >= MEMBERS_KEPT:
+                self._by_member.clear()  # a photo is its own member: kept, they would add up
             cached = self._by_member[member] = self._make(member)
         prov = dict(cached)
         if extra:
