@@ -211,7 +211,9 @@ class Run:
     def durable(self, oid: str) -> bool:
         """Stored and synced: objects get their checksum line only after the file system sync,
         so an object without one (left by an interrupted run) is written again, never trusted."""
-        return self.vault.checksums.has(self.vault.objects.relpath(oid)) and self.vault.objects.exists(oid)
+        # The file first: for a new object (the usual case) the vault's checksum lines, all of
+        # which ``has`` reads into memory, are not needed at all.
+        return self.vault.objects.exists(oid) and self.vault.checksums.has(self.vault.objects.relpath(oid))
 
     # items ------------------------------------------------------------------------------------
 

@@ -31,14 +31,20 @@ class ChecksumLog:
         self._pending: dict[str, str] = {}
 
     def known(self) -> dict[str, str]:
-        """path -> sha256 over every checksum file (read once, then kept up to date)."""
+        """path -> sha256 over every checksum file and the lines not written yet (read once,
+        then kept up to date)."""
         if self._known is None:
             self._known = read_all(self.root)
+            self._known.update(self._pending)
         return self._known
 
     def add(self, relpath: str, sha256: str) -> None:
+        """A line for the next checksum file.  Does not read the others: a vault's checksum
+        files list every object it holds, and an import that only adds would otherwise hold
+        all of them in memory (a quarter of a kilobyte per object)."""
         self._pending[relpath] = sha256
-        self.known()[relpath] = sha256
+        if self._known is not None:
+            self._known[relpath] = sha256
 
     def has(self, relpath: str) -> bool:
         return relpath in self.known()
