@@ -25,10 +25,7 @@ _DESCRIBED = ("caption", "alt", "taken_at", "created_at")
 def media(run: "Run", item: MediaItem) -> None:
     member = item.portable["member"] if item.portable else None
     _media(run, item, member)
-    if run.sending_ahead():
-        if member:
-            run.handled_members.add(member)  # not to be sent ahead any more
-        run.send_ahead()  # the room this item's claim made
+    run.media_handled(member)
 
 
 def _media(run: "Run", item: MediaItem, member: str | None) -> None:

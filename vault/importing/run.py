@@ -75,7 +75,7 @@ class Run:
         self._ahead_at = 0
         self._ahead_found: list[tuple["Entry", dict, str]] = []
         self._ahead_bytes = 0
-        self.handled_members: set[str] = set()
+        self._handled: set[str] = set()
         self.referenced: set[str] = set()  # objects this import's media records hold
         # Fingerprint hints store_ahead found stored (hint key -> object), so that the media
         # items they belong to are not looked up again one by one.
@@ -122,7 +122,7 @@ class Run:
         while self._ahead_at < len(self._ahead_list) and len(self.ahead) < AHEAD_WINDOW:
             batch = self._ahead_list[self._ahead_at:self._ahead_at + AHEAD_BATCH]
             self._ahead_at += len(batch)
-            found = self._not_stored([(entry, ref) for entry, ref in batch if entry.path not in self.handled_members])
+            found = self._not_stored([(entry, ref) for entry, ref in batch if entry.path not in self._handled])
             self._ahead_found += found
             self._ahead_bytes += sum(entry.size or 0 for entry, _, _ in found)
             if self.sealer is None and self._ahead_bytes < sealing.START_AFTER:
@@ -141,10 +141,18 @@ class Run:
         """True while store_ahead has members it has not looked at yet."""
         return self._ahead_at < len(self._ahead_list)
 
+    def media_handled(self, member: str | None) -> None:
+        """A media item was handled: its member is not to be sent ahead any more, and its claim
+        may have made room for more."""
+        if self.sending_ahead():
+            if member:
+                self._handled.add(member)
+            self.send_ahead()
+
     def stop_ahead(self) -> None:
         """Send nothing more ahead (the list is done, or the workers are gone)."""
         self._ahead_list, self._ahead_at, self._ahead_found = [], 0, []
-        self.handled_members.clear()
+        self._handled.clear()
 
     def _not_stored(self, media: list[tuple["Entry", str]]) -> list[tuple["Entry", dict, str]]:
         """(entry, portable, hint key) of the members whose fingerprint names no stored object."""
