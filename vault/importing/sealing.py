@@ -160,18 +160,7 @@ def _child_env() -> dict[str, str]:
 
 
 def worker_count() -> int:
-    """One worker more than the processors this process may run on (at most MAX_WORKERS).
-
-    A worker waits for the disk about a third of its time (objects are written around the page
-    cache, and such a write returns once the disk has the bytes), so one per processor leaves
-    processors idle.  Measured on a 2-core machine, 977 MB Facebook export, six interleaved
-    rounds: three workers took 0.97 of the time of two, four took 1.05 (they crowd out the
-    importer, which feeds them)."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        usable = os.cpu_count() or 1
-    return max(1, min(MAX_WORKERS, usable + 1))
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
 class SealPool:

@@ -461,18 +461,3 @@ def test_a_member_to_stream_goes_to_the_workers_before_the_small_ones_waiting(tm
         assert all(job.sent for job in ahead)
     finally:
         pool.close()
-
-
-@pytest.mark.parametrize(("usable", "expected"), [(1, 2), (2, 3), (3, 4), (16, sealing.MAX_WORKERS)])
-def test_one_worker_more_than_the_processors_this_process_may_use(monkeypatch, usable, expected):
-    monkeypatch.setattr(sealing.os, "sched_getaffinity", lambda pid: set(range(usable)), raising=False)
-    monkeypatch.setattr(sealing.os, "cpu_count", lambda: 64)  # the machine's: not what counts
-    assert sealing.worker_count() == expected
-
-
-def test_without_affinity_the_processor_count_is_used(monkeypatch):
-    monkeypatch.delattr(sealing.os, "sched_getaffinity", raising=False)
-    monkeypatch.setattr(sealing.os, "cpu_count", lambda: None)
-    assert sealing.worker_count() == 2
-    monkeypatch.setattr(sealing.os, "cpu_count", lambda: 2)
-    assert sealing.worker_count() == 3
