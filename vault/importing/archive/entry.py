@@ -34,7 +34,7 @@ class SourceState:
 class Entry:
     """One readable member of an export.  Opening it never extracts anything to disk."""
 
-    __slots__ = ("path", "rel", "size", "part", "fingerprint", "_opener", "_state")
+    __slots__ = ("path", "rel", "size", "part", "_fingerprint", "_opener", "_state")
 
     def __init__(
         self,
@@ -43,7 +43,7 @@ class Entry:
         rel: str,
         size: int | None,
         part: Part,
-        fingerprint: str,
+        fingerprint: str | None,
         opener: Callable[[], IO[bytes]],
         state: SourceState,
     ) -> None:
@@ -51,9 +51,16 @@ class Entry:
         self.rel = rel                  # path without the part's wrapper folder
         self.size = size                # uncompressed size as declared/listed
         self.part = part
-        self.fingerprint = fingerprint  # cheap change detector (see ExportSource docs)
+        self._fingerprint = fingerprint  # None: the opener's (a zip member's, made when asked)
         self._opener = opener
         self._state = state
+
+    @property
+    def fingerprint(self) -> str:
+        """A cheap change detector (see ExportSource's docs)."""
+        if self._fingerprint is not None:
+            return self._fingerprint
+        return self._opener.fingerprint()  # type: ignore[attr-defined]  # a ZipOpener
 
     def __repr__(self) -> str:
         return f"Entry({self.path!r}, part={self.part.name!r}, size={self.size})"

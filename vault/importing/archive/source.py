@@ -80,7 +80,7 @@ class _Found:
 
     path: str
     size: int
-    fingerprint: str
+    fingerprint: str | None  # None: the opener makes it (a zip member)
     opener: Callable[[], IO[bytes]]
 
 
@@ -109,14 +109,14 @@ class ExportSource(AsksEarlierImports):
         self.problems: list[Skipped] = []
         self.display_name = ""
         self._state = SourceState()
-        self._handles: list[zipfile.ZipFile | tarfile.TarFile] = []
+        self._handles: list[tarfile.TarFile] = []  # a zip is closed once listed (ZipOpener)
         self._total_size = 0
         self._member_count = 0
         self._part_budget = 0    # expansion budget of the archive part being scanned
         self._part_expanded = 0  # declared sizes admitted from it so far
         self._by_rel: dict[str, Entry] = {}
-        self._by_path: dict[str, Entry] = {}
-        self._by_name: dict[str, list[Entry]] = {}
+        self._by_path: dict[str, Entry] = {}  # only entries whose path is not their rel
+        self._by_name: dict[str, Entry | list[Entry]] | None = None  # made when first asked
         if not paths:
             raise UsageError("no export given")
 
@@ -131,8 +131,8 @@ class ExportSource(AsksEarlierImports):
         self.entries = self._merge(scanned)
         for entry in self.entries:
             self._by_rel.setdefault(entry.rel, entry)
-            self._by_path.setdefault(entry.path, entry)
-            self._by_name.setdefault(entry.path.rpartition("/")[2], []).append(entry)
+            if entry.path is not entry.rel:  # else the rel's key finds it (see get)
+                self._by_path.setdefault(entry.path, entry)
         extra = len(self.parts) - 1
         first = self.parts[0].name
         self.display_name = first if not extra else f"{first} (+{extra} part{'s' if extra > 1 else ''})"
@@ -152,7 +152,20 @@ class ExportSource(AsksEarlierImports):
 
     def by_name(self, basename: str) -> list[Entry]:
         """Entries whose last path segment equals ``basename`` (case-sensitive, NFC)."""
-        return list(self._by_name.get(unicodedata.normalize("NFC", basename), []))
+        if self._by_name is None:
+            # Most names are unique: one entry, not a list of one (memory counts per member).
+            by_name: dict[str, Entry | list[Entry]] = {}
+            for entry in self.entries:
+                name = entry.path.rpartition("/")[2]
+                have = by_name.setdefault(name, entry)
+                if have is not entry:
+                    if isinstance(have, list):
+                        have.append(entry)
+                    else:
+                        by_name[name] = [have, entry]
+            self._by_name = by_name
+        found = self._by_name.get(unicodedata.normalize("NFC", basename))
+        return [] if found is None else list(found) if isinstance(found, list) else [found]
 
     def close(self) -> None:
         """Close every open archive.  Idempotent; entries refuse to open afterwards."""
@@ -225,7 +238,7 @@ class ExportSource(AsksEarlierImports):
         self._part_budget = int(stored * self.limits.max_ratio) + self.limits.part_allowance
         self._part_expanded = 0
 
-    def _admit(self, found: list[_Found], part: Part, path: str, size: int, fingerprint: str,
+    def _admit(self, found: list[_Found], part: Part, path: str, size: int, fingerprint: str | None,
                opener: Callable[[], IO[bytes]]) -> None:
         """Apply the size limits that every kind of member shares, then accept the member."""
         if size > self.limits.max_member_size:
@@ -258,10 +271,16 @@ class ExportSource(AsksEarlierImports):
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, OverflowError, struct.error,
                 NotImplementedError) as exc:
             raise _corrupt(part, "zip", exc) from exc
-        self._handles.append(archive)
-        infos = archive.infolist()
-        if listed is None and not self._count_members(len(infos), part):
-            return []
+        # Members open from their own description (ZipOpener), so the listing zipfile parsed,
+        # the largest thing an import of a big archive would keep, goes once scanned.
+        with archive:
+            infos = archive.infolist()
+            if listed is None and not self._count_members(len(infos), part):
+                return []
+            return self._scan_zip_members(part, infos)
+
+    def _scan_zip_members(self, part: Part, infos: list[zipfile.ZipInfo]) -> list[_Found]:
+        zip_path = str(part.path)  # one string for all the members' openers
         found: list[_Found] = []
         for info in infos:
             raw = info.orig_filename  # unlike .filename, not cut at a NUL, so NUL tricks are seen
@@ -286,8 +305,8 @@ class ExportSource(AsksEarlierImports):
                 # Checked before _admit's size limits so that a bomb is named as such.
                 self._refuse(path, REASON_BOMB)
             else:
-                fingerprint = f"zip:{info.CRC:08x}:{info.file_size}"
-                self._admit(found, part, path, info.file_size, fingerprint, ZipOpener(archive, info, str(part.path)))
+                name = path if info.orig_filename == path else info.orig_filename  # one string if it can
+                self._admit(found, part, path, info.file_size, None, ZipOpener(info, zip_path, name))
         return found
 
     def _scan_tar(self, part: Part, compressed: bool) -> list[_Found]:
