@@ -106,6 +106,7 @@ def settle(run: "Run", everything: bool = True, one: bool = False) -> None:
             _without_workers(run, pool.take_back())
             return
         _sealed(run, item, hint_key, reply)
+        run.checksums_now_and_then()
 
 
 def _without_workers(run: "Run", waiting: list) -> None:

@@ -35,6 +35,9 @@ AHEAD_BATCH = 500
 AHEAD_WINDOW = 4096
 # Hints store_ahead found that it keeps for the media items to come (about 200 bytes each).
 KNOWN_HINTS = 20_000
+# Objects the workers wrote whose checksum lines wait in memory (about 250 bytes each), at most:
+# then they are synced and their lines written (``checksums_now_and_then``).
+CHECKSUM_BATCH = 4096
 
 
 class Run:
@@ -299,6 +302,18 @@ class Run:
         media.settle(self)
         for rel, sha in self.writer.drain():
             self.vault.checksums.add(rel, sha)
+        self._sync_written()
+
+    def checksums_now_and_then(self) -> None:
+        """Once the workers have written CHECKSUM_BATCH objects for items: sync them and write
+        their checksum lines now, so that memory does not grow with the export.  A line means
+        "durable" (see ``durable``), which they are; if the import stops before its commit,
+        they are objects no record names yet, which the next import adopts and ``gc`` removes."""
+        if self.sealer is not None and len(self.sealer.written) >= CHECKSUM_BATCH and not self.dry_run:
+            self._sync_written()
+            self.vault.checksums.flush()
+
+    def _sync_written(self) -> None:
         if self.sealer is not None and self.sealer.written:
             from ..store.files import storage_error
 

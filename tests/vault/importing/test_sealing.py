@@ -461,3 +461,37 @@ def test_a_member_to_stream_goes_to_the_workers_before_the_small_ones_waiting(tm
         assert all(job.sent for job in ahead)
     finally:
         pool.close()
+
+
+def test_checksum_lines_are_written_as_the_workers_go_and_an_interrupted_import_keeps_them(
+        workers, vault_env, tmp_path, monkeypatch):
+    """Memory must not grow with the export: every few objects are synced and get their lines.
+    An import stopped after that leaves durable, listed objects that the next one adopts."""
+    from vault.importing import media
+    from vault.importing import run as run_module
+    from vault.store.checksums import read_all
+
+    monkeypatch.setattr(run_module, "CHECKSUM_BATCH", 4)
+    roll = camera_roll(tmp_path / "roll", n=20)
+    real, taken = media._sealed, [0]
+
+    def sealed_then_stop(run, item, hint_key, reply):
+        taken[0] += 1
+        if taken[0] == 15:
+            raise KeyboardInterrupt
+        return real(run, item, hint_key, reply)
+
+    monkeypatch.setattr(media, "_sealed", sealed_then_stop)
+    res = vault_env.run("import", roll)
+    assert res.code == ExitCode.INTERRUPTED, res.err
+    listed = {p for p in read_all(vault_env.path / "checksums") if p.startswith("objects/")}
+    assert len(listed) >= 12  # three batches of four, written before the stop
+    assert {p.rsplit("/", 1)[1] for p in listed} <= _objects(vault_env.path)
+    assert _media(vault_env) == []  # no record: the catalog commit never came
+    assert vault_env.run("check").code == 0  # every line matches its file
+
+    monkeypatch.setattr(media, "_sealed", real)
+    res = vault_env.run("--json", "import", roll)
+    assert res.code == 0, res.err
+    assert res.json()["added"]["media"] == 20 == len(_media(vault_env)) == len(_objects(vault_env.path))
+    assert vault_env.run("check", "--read-data").code == 0
