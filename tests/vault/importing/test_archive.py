@@ -566,20 +566,30 @@ def test_truncated_plain_tar_raises_unsupported_input(tmp_path: Path) -> None:
 
 
 def test_failed_part_closes_earlier_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    good = write_zip(tmp_path / "1.zip", [("a.txt", b"a")])
+    good = write_tar(tmp_path / "1.tar.gz", [tar_file("a.txt", b"a")])
     bad = tmp_path / "2.zip"
     bad.write_bytes(b"PK\x03\x04 garbage")
     closed: list[str] = []
-    real_close = zipfile.ZipFile.close
+    real_close = tarfile.TarFile.close
 
-    def recording_close(self: zipfile.ZipFile) -> None:
-        closed.append(str(self.filename))
+    def recording_close(self: tarfile.TarFile) -> None:
+        closed.append(str(self.name))
         real_close(self)
 
-    monkeypatch.setattr(zipfile.ZipFile, "close", recording_close)
+    monkeypatch.setattr(tarfile.TarFile, "close", recording_close)
     with pytest.raises(UnsupportedInputError, match="2.zip"):
         ExportSource([good, bad])
     assert str(good) in closed
+
+
+def test_a_zip_part_holds_no_open_file(tmp_path: Path) -> None:
+    # Its members open the zip when they are read; nothing stays open between reads.
+    zpath = write_zip(tmp_path / "export.zip", [("a.txt", b"a"), ("b.txt", b"b")])
+    before = len(os.listdir("/proc/self/fd"))
+    with ExportSource([zpath]) as src:
+        assert len(os.listdir("/proc/self/fd")) == before
+        assert read(src.entries[1]) == b"b"
+        assert len(os.listdir("/proc/self/fd")) == before
 
 
 def _corrupt_member_data(zpath: Path, name: str) -> None:

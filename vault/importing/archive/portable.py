@@ -18,7 +18,10 @@ import os
 import struct
 import zipfile
 import zlib
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from .ziplisting import CentralRecord
 
 from .readers import CORRUPT_HINT, READER_BUFFER, ArchiveMemberError, BoundedReader, open_errors, open_given_file, open_no_follow
 
@@ -30,21 +33,21 @@ _ENCRYPTED_FLAG = 0x1
 
 class ZipOpener:
     """Opens one zip member from what the central directory said of it, the way a worker does
-    (``open_spec``), so that nothing of zipfile's listing is kept.  A slotted object of a few
+    (``open_spec``), so that no listing of the archive is kept.  A slotted object of a few
     numbers: in an archive of a quarter of a million members, a ``zipfile.ZipInfo`` kept per
     member (with its names, date and extra bytes) held most of an import's memory."""
 
     __slots__ = ("path", "offset", "method", "stored", "size", "crc", "flags", "name")
 
-    def __init__(self, info: zipfile.ZipInfo, path: str, name: str) -> None:
+    def __init__(self, info: "CentralRecord", path: str, name: str) -> None:
         self.path = path  # the zip file (one string shared by all of its members)
-        self.offset = info.header_offset
-        self.method = info.compress_type
-        self.stored = info.compress_size
-        self.size = info.file_size
-        self.crc = info.CRC
-        self.flags = info.flag_bits
-        self.name = name  # as the local header must spell it: info.orig_filename
+        self.offset = info.offset
+        self.method = info.method
+        self.stored = info.stored
+        self.size = info.size
+        self.crc = info.crc
+        self.flags = info.flags
+        self.name = name  # as the local header must spell it (info.name, often the same string)
 
     def __call__(self) -> IO[bytes]:
         return _open_zip_member(self.spec())

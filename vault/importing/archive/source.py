@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Callable, Sequence
+from typing import IO, Callable, Iterable, Sequence
 
 from vault.errors import UnsupportedInputError, UsageError
 from vault.models import Skipped
@@ -42,7 +42,7 @@ from .names import (
 )
 from .portable import FileOpener, ZipOpener
 from .readers import CORRUPT_HINT, listing_errors, open_tar_member
-from .zipcount import zip_member_count
+from .ziplisting import CentralRecord, ZipListingError, read_records, zip_member_count
 
 _ZIP_UTF8_FLAG = 0x800          # general purpose bit 11: the name is UTF-8
 _ZIP_ENCRYPTED_FLAGS = 0x1 | 0x40  # traditional or strong encryption
@@ -262,33 +262,30 @@ class ExportSource(AsksEarlierImports):
 
     def _scan_zip(self, part: Part) -> list[_Found]:
         self._start_budget(part)
-        # Counted from the central directory's record headers before zipfile parses it into
-        # objects: a part holding too many members is refused without that memory being spent.
+        # Counted from the central directory's record headers before they are read into
+        # records: a part holding too many members is refused without that memory being spent.
         listed = zip_member_count(part.path, self.limits.max_members - self._member_count + 1)
         if listed is not None and not self._count_members(listed, part):
             return []
+        # The directory is read as a stream of small records (ziplisting), not parsed whole by
+        # zipfile: members open from a few numbers each (ZipOpener).
         try:
-            archive = zipfile.ZipFile(part.path)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, OverflowError, struct.error,
+            return self._scan_zip_members(part, read_records(str(part.path)), count=listed is None)
+        except (ZipListingError, OSError, EOFError, ValueError, OverflowError, struct.error,
                 NotImplementedError) as exc:
             raise _corrupt(part, "zip", exc) from exc
-        # Members open from their own description (ZipOpener), so the listing zipfile parsed,
-        # the largest thing an import of a big archive would keep, goes once scanned.
-        with archive:
-            infos = archive.infolist()
-            if listed is None and not self._count_members(len(infos), part):
-                return []
-            return self._scan_zip_members(part, infos)
 
-    def _scan_zip_members(self, part: Part, infos: list[zipfile.ZipInfo]) -> list[_Found]:
+    def _scan_zip_members(self, part: Part, records: Iterable[CentralRecord], count: bool) -> list[_Found]:
         zip_path = str(part.path)  # one string for all the members' openers
         found: list[_Found] = []
-        for info in infos:
-            raw = info.orig_filename  # unlike .filename, not cut at a NUL, so NUL tricks are seen
-            if not info.flag_bits & _ZIP_UTF8_FLAG:
+        seen = 0
+        for info in records:
+            seen += 1
+            raw = info.name  # not cut at a NUL (as zipfile's .filename is), so NUL tricks are seen
+            if not info.flags & _ZIP_UTF8_FLAG:
                 raw = undo_cp437(raw)
-            file_type = stat.S_IFMT(info.external_attr >> 16)
-            is_dir = raw.replace("\\", "/").endswith("/") or (file_type == stat.S_IFDIR and info.file_size == 0)
+            file_type = stat.S_IFMT(info.mode_bits)
+            is_dir = raw.replace("\\", "/").endswith("/") or (file_type == stat.S_IFDIR and info.size == 0)
             path = self._checked_path(raw, is_dir)
             if path is None or is_dir:
                 continue
@@ -298,16 +295,18 @@ class ExportSource(AsksEarlierImports):
                 self._refuse(path, REASON_SYMLINK)
             elif file_type not in (0, stat.S_IFREG):  # 0: written by a tool that sets no mode
                 self._refuse(path, REASON_SPECIAL)
-            elif info.flag_bits & _ZIP_ENCRYPTED_FLAGS:
+            elif info.flags & _ZIP_ENCRYPTED_FLAGS:
                 self._refuse(path, REASON_ENCRYPTED)
-            elif info.compress_type not in _ZIP_METHODS or info.flag_bits & _ZIP_PATCHED_FLAG:
+            elif info.method not in _ZIP_METHODS or info.flags & _ZIP_PATCHED_FLAG:
                 self._refuse(path, REASON_METHOD)
-            elif self._too_expanded(info.file_size, info.compress_size):
+            elif self._too_expanded(info.size, info.stored):
                 # Checked before _admit's size limits so that a bomb is named as such.
                 self._refuse(path, REASON_BOMB)
             else:
-                name = path if info.orig_filename == path else info.orig_filename  # one string if it can
-                self._admit(found, part, path, info.file_size, None, ZipOpener(info, zip_path, name))
+                name = path if info.name == path else info.name  # one string if it can
+                self._admit(found, part, path, info.size, None, ZipOpener(info, zip_path, name))
+        if count and not self._count_members(seen, part):  # zip_member_count could not walk it
+            return []
         return found
 
     def _scan_tar(self, part: Part, compressed: bool) -> list[_Found]:
