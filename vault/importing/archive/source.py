@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Callable, Iterable, Sequence
+from typing import IO, Callable, Generator, Iterable, Sequence
 
 from vault.errors import UnsupportedInputError, UsageError
 from vault.models import Skipped
@@ -269,11 +269,11 @@ class ExportSource(AsksEarlierImports):
             return []
         # The directory is read as a stream of small records (ziplisting), not parsed whole by
         # zipfile: members open from a few numbers each (ZipOpener).
+        records = _zip_records(part)
         try:
-            return self._scan_zip_members(part, read_records(str(part.path)), count=listed is None)
-        except (ZipListingError, OSError, EOFError, ValueError, OverflowError, struct.error,
-                NotImplementedError) as exc:
-            raise _corrupt(part, "zip", exc) from exc
+            return self._scan_zip_members(part, records, count=listed is None)
+        finally:
+            records.close()  # its file, also when the scan stopped early
 
     def _scan_zip_members(self, part: Part, records: Iterable[CentralRecord], count: bool) -> list[_Found]:
         zip_path = str(part.path)  # one string for all the members' openers
@@ -438,6 +438,16 @@ class ExportSource(AsksEarlierImports):
             for rel, size in this_part:
                 earlier.setdefault(rel, set()).add(size)
         return entries
+
+
+def _zip_records(part: Part) -> Generator[CentralRecord, None, None]:
+    """The part's central directory records; a directory that does not parse is the part's
+    error (raised here, so that nothing the scan itself raises is taken for damage)."""
+    try:
+        yield from read_records(str(part.path))
+    except (ZipListingError, OSError, EOFError, ValueError, OverflowError, struct.error,
+            NotImplementedError) as exc:
+        raise _corrupt(part, "zip", exc) from exc
 
 
 def _whole_seconds(mtime: float) -> int:
