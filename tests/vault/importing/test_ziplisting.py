@@ -132,3 +132,38 @@ def test_a_zip64_extra_field_without_the_value_it_stands_for(tmp_path: Path) -> 
         zipfile.ZipFile(tmp_path / "c.zip")
     with pytest.raises(ZipListingError, match="zip64"):
         list(read_records(str(tmp_path / "c.zip")))
+
+
+def test_random_damage_to_the_directory_is_a_refusal_or_a_skipped_member(tmp_path: Path) -> None:
+    # Whatever bytes of the listing (and the end of the data before it) are changed or cut,
+    # the export is either refused with the documented error or read, members that do not
+    # read whole being each an ArchiveMemberError: never another exception.
+    import random
+
+    from vault.errors import UnsupportedInputError
+    from vault.importing.archive import ArchiveMemberError
+
+    raw = _varied(tmp_path / "a.zip", comment=b"c").read_bytes()
+    start = raw.index(b"PK\x01\x02") - 40
+    rng = random.Random(12)
+    outcomes = {"refused": 0, "read": 0}
+    for i in range(400):
+        data = bytearray(raw)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(start, len(data))] = rng.randrange(256)
+        if rng.random() < 0.1:
+            data = data[: rng.randrange(start, len(data))]
+        path = tmp_path / f"{i}.zip"
+        path.write_bytes(bytes(data))
+        try:
+            with ExportSource([path]) as src:
+                for entry in src.entries:
+                    try:
+                        entry.read_bytes()
+                    except ArchiveMemberError:
+                        pass
+            outcomes["read"] += 1
+        except UnsupportedInputError:
+            outcomes["refused"] += 1
+        path.unlink()
+    assert outcomes["refused"] > 50 and outcomes["read"] > 50, outcomes
