@@ -157,9 +157,25 @@ def _kill_workers_after(monkeypatch, replies: int, every: bool) -> None:
     monkeypatch.setattr(media, "_sealed", sealed)
 
 
+# A worker that dies (as if killed) when its third job comes: killed from the test instead, a
+# worker could answer every job before the importer took the replies that set off the kill.
+DIES_AT_THIRD_JOB = ["-c", "\n".join([
+    "import os",
+    "from vault.importing import sealworker",
+    "real, jobs = sealworker._seal, []",
+    "def seal(*args):",
+    "    jobs.append(1)",
+    "    if len(jobs) == 3:",
+    "        os._exit(9)",
+    "    return real(*args)",
+    "sealworker._seal = seal",
+    "sealworker.main()",
+])]
+
+
 def test_workers_that_die_stop_the_import_and_nothing_shows(workers, vault_env, tmp_path, monkeypatch):
     monkeypatch.setattr(sealing, "MAX_WORKERS", 2)
-    _kill_workers_after(monkeypatch, 2, every=True)
+    monkeypatch.setattr(sealing, "WORKER", DIES_AT_THIRD_JOB)
     roll = camera_roll(tmp_path / "roll", n=40)
     res = vault_env.run("import", roll)
     assert res.code == ExitCode.UNEXPECTED
