@@ -139,33 +139,23 @@ def test_workers_that_cannot_start_leave_the_import_to_this_process(workers, vau
     assert vault_env.run("check", "--read-data").code == 0
 
 
-def _kill_workers_after(monkeypatch, replies: int, every: bool) -> None:
-    """Kill the workers (all of them, or one) once the importer has taken ``replies`` replies."""
-    from vault.importing import media
-
-    real = media._sealed
-    taken = [0]
-
-    def sealed(run, item, hint_key, reply):
-        taken[0] += 1
-        if taken[0] == replies:
-            for worker in run.sealer._workers[: None if every else 1]:
-                worker.proc.kill()
-                worker.reader.join()
-        return real(run, item, hint_key, reply)
-
-    monkeypatch.setattr(media, "_sealed", sealed)
-
-
 # A worker that dies (as if killed) when its third job comes: killed from the test instead, a
 # worker could answer every job before the importer took the replies that set off the kill.
+# With DIE_MARK set, only the first worker to create that file dies.
 DIES_AT_THIRD_JOB = ["-c", "\n".join([
     "import os",
     "from vault.importing import sealworker",
+    "mark = os.environ.get('DIE_MARK')",
+    "dies = True",
+    "if mark:",
+    "    try:",
+    "        os.close(os.open(mark, os.O_CREAT | os.O_EXCL))",
+    "    except FileExistsError:",
+    "        dies = False",
     "real, jobs = sealworker._seal, []",
     "def seal(*args):",
     "    jobs.append(1)",
-    "    if len(jobs) == 3:",
+    "    if dies and len(jobs) == 3:",
     "        os._exit(9)",
     "    return real(*args)",
     "sealworker._seal = seal",
@@ -188,10 +178,13 @@ def test_workers_that_die_stop_the_import_and_nothing_shows(workers, vault_env, 
 def test_the_jobs_of_a_worker_that_dies_go_to_the_others(workers, vault_env, tmp_path, monkeypatch):
     monkeypatch.setattr(sealing, "MAX_WORKERS", 2)
     monkeypatch.setattr(sealing.os, "cpu_count", lambda: 2)
-    _kill_workers_after(monkeypatch, 2, every=False)
+    monkeypatch.setattr(sealing, "WORKER", DIES_AT_THIRD_JOB)
+    monkeypatch.setenv("DIE_MARK", str(tmp_path / "first-worker-dies"))
     roll = camera_roll(tmp_path / "roll", n=40)
     res = vault_env.run("--json", "import", roll)
     assert res.code == 0, res.err
+    assert (tmp_path / "first-worker-dies").exists()
+    assert [w.proc.returncode for w in workers[0]._workers].count(9) == 1
     assert res.json()["added"]["media"] == 40 == len(_media(vault_env))
     assert vault_env.run("check", "--read-data").code == 0
 
