@@ -71,7 +71,7 @@ def drop_unclaimed(run: "Run") -> None:
         return
     for job, _, _ in ahead.values():
         reply = pool.reply_of(job)
-        if reply and reply.get("new") and reply["oid"] not in run.referenced:
+        if reply and reply.get("new") and not run.refers(reply["oid"]):
             pool.forget(reply["oid"])
             try:
                 run.vault.objects.path(reply["oid"]).unlink()
@@ -153,7 +153,7 @@ def _stored_by_this_run(run: "Run", oid: str) -> bool:
 
 def _stored(run: "Run", item: MediaItem, hint_key: str | None, oid: str, size: int, facts: "MediaFacts") -> None:
     """The media record of stored object ``oid`` and the hints that find it next time."""
-    run.referenced.add(oid)
+    run.refers_to(oid)
     _describe(run, item, oid, size, facts)
     mid = media_id(oid)
     if run.cat.ref(run.importer.name, item.ref) != mid:

@@ -8,6 +8,7 @@ journal segment after the objects it references.
 from __future__ import annotations
 
 import posixpath
+import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -40,6 +41,24 @@ KNOWN_HINTS = 20_000
 CHECKSUM_BATCH = 4096
 
 
+_USUAL_ID = re.compile(r"[a-z]_[0-9a-f]{24}")
+
+
+def seen_key(rid: str) -> int | str:
+    """A record id as ``Run`` remembers it: the same id as a number when it has the usual form (a
+    letter, "_", 24 hex digits; 40 bytes instead of 75, for every record of an import), else
+    as it is.  Distinct ids give distinct keys."""
+    if _USUAL_ID.fullmatch(rid):
+        return int(rid[2:], 16) << 8 | ord(rid[0])
+    return rid
+
+
+def object_key(oid: str) -> int:
+    """The first 64 bits of an object id (36 bytes instead of 113): what ``Run.referenced``
+    keeps.  A false match (odds of 2^-64 per pair) only keeps an unclaimed object for ``gc``."""
+    return int(oid[:16], 16)
+
+
 class Run:
     def __init__(self, vault: "Vault", src: "ExportSource | None", importer: "Importer", dry_run: bool,
                  on_event: Callable[[Event], None] | None, label: str | None = None) -> None:
@@ -56,7 +75,7 @@ class Run:
         self.report = ImportReport(source=importer.name, export=self.label, dry_run=dry_run)
         self.captured_at = datetime.now(timezone.utc)
         self.captures: dict[str, str] = {}
-        self._seen_ids: set[str] = set()
+        self._seen_ids: set[int | str] = set()  # seen_key of every record handled
         self.post_ids: dict[str, str] = {}  # source_id -> record id, for the batch being handled
         self.provenances = Provenances(self)
         from ..store.objects import BackgroundWriter
@@ -79,7 +98,7 @@ class Run:
         self._ahead_found: list[tuple["Entry", dict, str]] = []
         self._ahead_bytes = 0
         self._handled: set[str] = set()
-        self.referenced: set[str] = set()  # objects this import's media records hold
+        self.referenced: set[int] = set()  # object_key of the objects this import's media records hold
         # Fingerprint hints store_ahead found stored (hint key -> object), so that the media
         # items they belong to are not looked up again one by one.
         self.known_hints: dict[str, str] = {}
@@ -188,10 +207,18 @@ class Run:
     def first_time(self, rid: str) -> bool:
         """False when record ``rid`` was handled already in this import (the same record twice
         in one export, repeated across part files: the first one wins)."""
-        if rid in self._seen_ids:
+        key = seen_key(rid)
+        if key in self._seen_ids:
             return False
-        self._seen_ids.add(rid)
+        self._seen_ids.add(key)
         return True
+
+    def refers_to(self, oid: str) -> None:
+        """A media record of this import holds object ``oid``."""
+        self.referenced.add(object_key(oid))
+
+    def refers(self, oid: str) -> bool:
+        return object_key(oid) in self.referenced
 
     def upsert(self, kind: str, rec: dict) -> None:
         """Write ``rec`` unless an identical record (provenance aside) is already stored."""
