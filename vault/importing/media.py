@@ -146,8 +146,11 @@ def _stored_by_this_run(run: "Run", oid: str) -> bool:
     pool = run.sealer
     if pool is None:
         return False
-    if oid not in pool.written:
-        pool.wait_all()  # a job sent later may have written it first
+    # Written by this import: its line still waits in ``written``, or it was synced and listed
+    # already (``checksums_now_and_then``), and then a record of this import holds it.
+    if oid in pool.written or run.refers(oid):
+        return True
+    pool.wait_all()  # a job sent later may have written it first
     return oid in pool.written
 
 

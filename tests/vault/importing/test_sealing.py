@@ -504,3 +504,23 @@ def test_checksum_lines_are_written_as_the_workers_go_and_an_interrupted_import_
     assert res.code == 0, res.err
     assert res.json()["added"]["media"] == 20 == len(_media(vault_env)) == len(_objects(vault_env.path))
     assert vault_env.run("check", "--read-data").code == 0
+
+
+def test_the_same_bytes_after_their_checksum_lines_were_written_are_not_looked_up_again(
+        workers, vault_env, tmp_path, monkeypatch):
+    """A copy of a photo coming after the first one's line was written (every CHECKSUM_BATCH
+    objects) is known as this import's own: the vault's checksum files are not read for it."""
+    from vault.importing import run as run_module
+    from vault.store import checksums
+
+    monkeypatch.setattr(run_module, "CHECKSUM_BATCH", 2)
+    roll = camera_roll(tmp_path / "roll", n=12)
+    (roll / "zz_copy_of_first.jpg").write_bytes((roll / "IMG_0000.jpg").read_bytes())
+    reads = []
+    real = checksums.read_all
+    monkeypatch.setattr(checksums, "read_all", lambda root: reads.append(root) or real(root))
+    res = vault_env.run("--json", "import", roll)
+    assert res.code == 0, res.err
+    assert reads == []
+    assert len(_media(vault_env)) == 12 == len(_objects(vault_env.path))
+    assert vault_env.run("check", "--read-data").code == 0
