@@ -154,22 +154,24 @@ def read_records(path: str) -> Iterator[CentralRecord]:
             if fields[3] > MAX_EXTRACT_VERSION:
                 raise NotImplementedError(f"zip format version {fields[3] / 10:.1f}")
             name_at = at + _CENTRAL.size
-            extra_at = name_at + fields[12]
-            at = extra_at + fields[13] + fields[14]
+            at = name_at + fields[12] + fields[13] + fields[14]
             if at > len(buf):
                 raise ZipListingError("the central directory is cut short")
-            yield _record(fields, buf[name_at:extra_at], buf, extra_at, fields[13], where.shift)
+            yield _record(fields, buf, name_at, where.shift)
 
 
-def _record(fields: tuple, raw_name: bytes, buf: bytes, extra_at: int, extra_len: int, shift: int) -> CentralRecord:
+def _record(fields: tuple, buf: bytes, name_at: int, shift: int) -> CentralRecord:
+    """The record of the header ``fields`` whose name starts at ``name_at`` in ``buf`` (its
+    extra field follows the name)."""
     flags, method, crc, stored, size = fields[5], fields[6], fields[9], fields[10], fields[11]
     offset = fields[18]
+    extra_at = name_at + fields[12]
     try:
-        name = raw_name.decode("utf-8" if flags & _UTF8_FLAG else "cp437")
+        name = buf[name_at:extra_at].decode("utf-8" if flags & _UTF8_FLAG else "cp437")
     except UnicodeDecodeError as exc:
         raise ZipListingError(f"a member's name is not valid UTF-8 ({exc.reason})") from None
     if size == _FULL32 or stored == _FULL32 or offset == _FULL32:
-        size, stored, offset = _zip64_values(buf[extra_at:extra_at + extra_len], size, stored, offset)
+        size, stored, offset = _zip64_values(buf[extra_at:extra_at + fields[13]], size, stored, offset)
     return CentralRecord(name, flags, method, crc, stored, size, offset + shift, fields[17] >> 16)
 
 
