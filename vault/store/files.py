@@ -13,7 +13,7 @@ import os
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator, Protocol
+from typing import IO, Any, Iterator, Protocol
 
 from ..errors import StorageError
 
@@ -215,17 +215,31 @@ def commit_exclusive(tmp: str | Path, final: str | Path) -> bool:
 def sync_filesystem(path: Path) -> None:
     """Flush every dirty file and directory of the file system holding ``path`` (Linux
     ``syncfs``; elsewhere ``sync``).  One call instead of one fsync per file for a batch."""
-    import ctypes
-    import ctypes.util
-
     fd = os.open(path, os.O_RDONLY)
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        syncfs = getattr(libc, "syncfs", None)
-        if syncfs is None or syncfs(fd) != 0:
+        syncfs = _libc_syncfs()
+        if not syncfs or syncfs(fd) != 0:
             os.sync()
     finally:
         os.close(fd)
+
+
+_syncfs: Any = None  # libc's ``syncfs`` once looked up; False where there is none
+
+
+def _libc_syncfs() -> Any:
+    """``syncfs`` from the C library this process runs with, looked up once: an import syncs
+    every second.  (``ctypes.util.find_library`` would run ``ldconfig -p`` in a new process
+    each time: a fork of the importer, with its keys and its memory, to find a name.)"""
+    global _syncfs
+    if _syncfs is None:
+        try:
+            import ctypes
+
+            _syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", False)
+        except (OSError, TypeError):  # no C library to open this way (Windows)
+            _syncfs = False
+    return _syncfs
 
 
 def _unlink_quietly(path: Path) -> None:

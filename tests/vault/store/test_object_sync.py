@@ -5,6 +5,7 @@ everything else written to it); many, with one file system sync."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,22 @@ def test_folders_made_for_objects_are_0700_at_every_level_whatever_the_umask(tmp
     (tmp_path / "plain").write_bytes(b"")
     with pytest.raises(FileExistsError):
         files.make_folders(str(tmp_path / "plain"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
+def test_a_file_system_sync_is_one_syncfs_call_and_starts_no_process(tmp_path: Path, monkeypatch):
+    """An import syncs every second: looking ``syncfs`` up must not run ``ldconfig`` in a child
+    (``ctypes.util.find_library`` did, forking the importer each time), nor fall back to a
+    ``sync`` of every file system."""
+    import subprocess
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args[:1]}")
+
+    fell_back: list[bool] = []
+    monkeypatch.setattr(files, "_syncfs", None, raising=False)  # looked up again, under this test's eyes
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
+    monkeypatch.setattr(files.os, "sync", lambda: fell_back.append(True))
+    for _ in range(3):
+        files.sync_filesystem(tmp_path)
+    assert fell_back == [] and callable(files._syncfs)
