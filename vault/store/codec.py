@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import IntegrityError
+from .index import spelled_out
 
 # Fields whose text is searchable.
 SEARCH_FIELDS = ("title", "text", "comment", "caption", "alt", "filename", "item_title", "counterparty", "content_warning", "reply")
@@ -140,7 +141,9 @@ def search_text(rec: dict) -> str:
     if isinstance(place, dict) and place.get("name"):
         parts.append(str(place["name"]))
     parts.extend(str(link) for link in rec.get("links") or [])
-    return "\n".join(parts)
+    text = "\n".join(parts)
+    other = spelled_out(text)
+    return f"{text}\n{other}" if other else text
 
 
 __all__ = ["Encoded", "encode_record", "content_digest", "SEARCH_FIELDS", "PROV_SHARED"]

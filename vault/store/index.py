@@ -19,7 +19,8 @@ Schema (``INDEX_FORMAT``):
   provenance(k, v)    what all records of one import share (importer, export and its sha256,
                       captured_at), stored once and referenced
   explicit, tags, refs, hints, imports: as the journal operations of the same names
-  fts                 word index (unicode61, diacritics folded), contentless, rowid = records.n
+  fts                 word index (unicode61, diacritics folded), contentless, rowid = records.n;
+                      words with ä, ö, ü or ß are indexed a second time spelled out (ae, oe, ue, ss)
   tri                 trigram index of the records whose text has scripts written without spaces
                       (CJK, Thai, ...), rowid = records.n
 """
@@ -36,7 +37,7 @@ from typing import Any, Iterator
 
 from ..errors import IntegrityError, StorageError
 
-INDEX_FORMAT = "1"
+INDEX_FORMAT = "2"  # 2: German words with ä, ö, ü, ß also indexed spelled out (ae, oe, ue, ss)
 KEY_LABEL = b"vault/index/catalog.db page key v1"
 
 SCHEMA = """
@@ -162,11 +163,28 @@ def has_unspaced(text: str) -> bool:
     return _UNSPACED_RE.search(text) is not None
 
 
+# German written without its own letters: "Koeln" for Köln, "Strasse" for Straße, as on keyboards
+# and in addresses that lack them.  The word index folds ö to o ("Koln" finds Köln) but knows
+# nothing of these spellings: a text's words with such letters are indexed a second time spelled
+# out (``spelled_out``), and a query's are looked up both ways (``match_clauses``).
+_SPELLED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS"})
+_HAS_SPELLED = re.compile("[äöüÄÖÜßẞ]")
+_SPELLED_WORD = re.compile(r"\w*[äöüÄÖÜßẞ]\w*")
+
+
+def spelled_out(text: str) -> str:
+    """The words of ``text`` that have ä, ö, ü or ß, those written ae, oe, ue, ss ("" if none)."""
+    if _HAS_SPELLED.search(text) is None:  # most texts: one scan in C
+        return ""
+    return " ".join(word.translate(_SPELLED) for word in _SPELLED_WORD.findall(text))
+
+
 def match_clauses(text: str) -> list[tuple[str, str]]:
     """User words as (table, expression) pairs that must all match.
 
     Words of spaced scripts match word prefixes in ``fts`` (diacritics folded on both sides, so
-    "prilis" finds "příliš" and "Müller" finds "Muller").  Words with unspaced-script characters
+    "prilis" finds "příliš" and "Müller" finds "Muller"; German letters spelled out as well, so
+    "Mueller" finds "Müller" and "Müller" finds "Mueller").  Words with unspaced-script characters
     match as substrings in ``tri``: a trigram MATCH for three characters or more, a LIKE over the
     trigram table's text for shorter ones.  Every word is quoted, so FTS5 syntax characters in
     user input are never operators.
@@ -179,7 +197,8 @@ def match_clauses(text: str) -> list[tuple[str, str]]:
             else:
                 out.append(("tri-like", "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))
         else:
-            out.append(("fts", f'"{word}"*'))
+            other = spelled_out(word)
+            out.append(("fts", f'"{word}"* OR "{other}"*' if other else f'"{word}"*'))
     return out
 
 

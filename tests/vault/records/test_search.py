@@ -59,6 +59,23 @@ def test_czech_and_german_with_and_without_diacritics(vault_env):
     assert _search(vault_env, "prilis horse") == []
 
 
+def test_german_letters_written_out_find_them_and_are_found_by_them(vault_env):
+    """Without ä, ö, ü and ß on the keyboard, German is written ae, oe, ue and ss ("Koeln",
+    "Strasse"); Swiss German writes ss always.  Each spelling finds the other."""
+    inject(vault_env.path, [
+        post("umlauts", 1, "Grüße aus Köln von Jürgen Müller, Straße der Einheit"),
+        post("ascii", 2, "Koeln ist schoen, sagt Frau Moeller"),
+        post("swiss", 3, "Wir wohnen an der Hauptstrasse in Zürich"),
+        post("other", 4, "Kolm, Moller, Strase, Grusse"),  # near misses, and Möller with its dots dropped
+    ])
+    for query, want in (("Koeln", {"umlauts", "ascii"}), ("Köln", {"umlauts", "ascii"}), ("koln", {"umlauts"}),
+                        ("Gruesse", {"umlauts"}), ("GRÜSSE", {"umlauts", "other"}), ("Muell", {"umlauts"}), ("Mueller", {"umlauts"}),
+                        ("Möller", {"ascii", "other"}), ("Strasse", {"umlauts"}), ("Straße", {"umlauts"}),
+                        ("Hauptstraße", {"swiss"}), ("schön", {"ascii"}), ("Zuerich", {"swiss"}),
+                        ("Juergen Koeln", {"umlauts"})):
+        assert {r["source_id"] for r in _search(vault_env, query)} == want, query
+
+
 def test_query_syntax_in_user_input_is_plain_text(vault_env):
     inject(vault_env.path, [post("q", 1, 'He said "NEAR" AND OR NOT * ( ) : ^ in one post'), post("r", 2, "other")])
     for query in ('"NEAR"', "AND", "OR", "NOT", "*", "(", ":", "^", "near(", 'said"'):
