@@ -20,7 +20,8 @@ Schema (``INDEX_FORMAT``):
                       captured_at), stored once and referenced
   explicit, tags, refs, hints, imports: as the journal operations of the same names
   fts                 word index (unicode61, diacritics folded), contentless, rowid = records.n;
-                      words with ä, ö, ü or ß are indexed a second time spelled out (ae, oe, ue, ss)
+                      words with ä, ö, ü, ß, ł, ø, æ, đ, ı ... indexed a second time in plain
+                      spellings (ae, oe, ue, ss, l, o and oe, ae, d and dj, i ...)
   tri                 trigram index of the records whose text has scripts written without spaces
                       (CJK, Thai, ...), rowid = records.n
 """
@@ -37,7 +38,7 @@ from typing import Any, Iterator
 
 from ..errors import IntegrityError, StorageError
 
-INDEX_FORMAT = "2"  # 2: German words with ä, ö, ü, ß also indexed spelled out (ae, oe, ue, ss)
+INDEX_FORMAT = "2"  # 2: words with ä, ö, ü, ß, ł, ø, æ, đ, ... also indexed in plain spellings
 KEY_LABEL = b"vault/index/catalog.db page key v1"
 
 SCHEMA = """
@@ -163,28 +164,52 @@ def has_unspaced(text: str) -> bool:
     return _UNSPACED_RE.search(text) is not None
 
 
-# German written without its own letters: "Koeln" for Köln, "Strasse" for Straße, as on keyboards
-# and in addresses that lack them.  The word index folds ö to o ("Koln" finds Köln) but knows
-# nothing of these spellings: a text's words with such letters are indexed a second time spelled
-# out (``spelled_out``), and a query's are looked up both ways (``match_clauses``).
-_SPELLED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS"})
-_HAS_SPELLED = re.compile("[äöüÄÖÜßẞ]")
-_SPELLED_WORD = re.compile(r"\w*[äöüÄÖÜßẞ]\w*")
+# Letters people write otherwise when their keyboard lacks them: German "Koeln" for Köln and
+# "Strasse" for Straße, Polish "Lodz" for Łódź, Danish "Kobenhavn" or "Koebenhavn" for København,
+# "Dorde" or "Djordje" for Đorđe, Turkish "ispanak" for ıspanak.  The word index folds letters
+# with accents (ö to o, so "Koln" finds Köln) but not these spellings, nor letters it sees as
+# letters of their own (ł, ø, æ, đ, ı, ...).  So a text's words with such letters are indexed a
+# second time in each plain spelling (``other_spellings``), and a query's are looked up every way
+# (``match_clauses``).  Two spellings at most: the usual one, and where a letter has two (ø, đ),
+# the second.
+_FIRST = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "SS", "ł": "l", "ø": "o", "æ": "ae", "đ": "d",
+          "ð": "d", "þ": "th", "œ": "oe", "ı": "i", "ĳ": "ij", "ħ": "h", "ŧ": "t", "ŀ": "l"}
+_SECOND = {"ø": "oe", "đ": "dj"}
+_UPPER = {"Ä": "ä", "Ö": "ö", "Ü": "ü", "Ł": "ł", "Ø": "ø", "Æ": "æ", "Đ": "đ", "Ð": "ð", "Þ": "þ", "Œ": "œ",
+          "Ĳ": "ĳ", "Ħ": "ħ", "Ŧ": "ŧ", "Ŀ": "ŀ"}
 
 
-def spelled_out(text: str) -> str:
-    """The words of ``text`` that have ä, ö, ü or ß, those written ae, oe, ue, ss ("" if none)."""
-    if _HAS_SPELLED.search(text) is None:  # most texts: one scan in C
-        return ""
-    return " ".join(word.translate(_SPELLED) for word in _SPELLED_WORD.findall(text))
+def _table(spellings: dict[str, str]) -> dict[int, str]:
+    table = {**_FIRST, **spellings}
+    table.update({upper: table[lower].capitalize() for upper, lower in _UPPER.items()})
+    return str.maketrans(table)
+
+
+_SPELLINGS = (_table({}), _table(_SECOND))
+_LETTERS = "".join(sorted({*_FIRST, *_UPPER}))
+_HAS_LETTER = re.compile(f"[{_LETTERS}]")
+_WORD_WITH_LETTER = re.compile(rf"\w*[{_LETTERS}]\w*")
+
+
+def other_spellings(text: str) -> list[str]:
+    """The words of ``text`` that have such letters, in each of their plain spellings."""
+    if _HAS_LETTER.search(text) is None:  # most texts: one scan in C
+        return []
+    out: list[str] = []
+    for word in _WORD_WITH_LETTER.findall(text):
+        for table in _SPELLINGS:
+            plain = word.translate(table)
+            if plain not in out:
+                out.append(plain)
+    return out
 
 
 def match_clauses(text: str) -> list[tuple[str, str]]:
     """User words as (table, expression) pairs that must all match.
 
     Words of spaced scripts match word prefixes in ``fts`` (diacritics folded on both sides, so
-    "prilis" finds "příliš" and "Müller" finds "Muller"; German letters spelled out as well, so
-    "Mueller" finds "Müller" and "Müller" finds "Mueller").  Words with unspaced-script characters
+    "prilis" finds "příliš" and "Müller" finds "Muller"; other spellings as well, so "Mueller" and
+    "Lodz" find "Müller" and "Łódź", and "Müller" finds "Mueller").  Words with unspaced-script characters
     match as substrings in ``tri``: a trigram MATCH for three characters or more, a LIKE over the
     trigram table's text for shorter ones.  Every word is quoted, so FTS5 syntax characters in
     user input are never operators.
@@ -197,8 +222,7 @@ def match_clauses(text: str) -> list[tuple[str, str]]:
             else:
                 out.append(("tri-like", "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))
         else:
-            other = spelled_out(word)
-            out.append(("fts", f'"{word}"* OR "{other}"*' if other else f'"{word}"*'))
+            out.append(("fts", " OR ".join(f'"{w}"*' for w in [word, *other_spellings(word)])))
     return out
 
 

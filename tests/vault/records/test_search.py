@@ -76,6 +76,26 @@ def test_german_letters_written_out_find_them_and_are_found_by_them(vault_env):
         assert {r["source_id"] for r in _search(vault_env, query)} == want, query
 
 
+def test_letters_the_word_index_keeps_are_found_without_them_too(vault_env):
+    """Letters with no accent to drop (ł, ø, æ, đ, ı, þ) are written plainly too: Polish "Lodz",
+    Danish "Kobenhavn" or "Koebenhavn", Serbian and Croatian "Dorde" or "Djordje", Vietnamese "Da
+    Nang", Turkish "ispanak", Icelandic "Thor"; and the plain spelling finds the letter."""
+    inject(vault_env.path, [
+        post("pl", 1, "Wycieczka do Łodzi i Łódź nocą"),
+        post("da", 2, "Hilsen fra København og Ærø"),
+        post("hr", 3, "Đorđe je stigao"),
+        post("vi", 4, "Bãi biển Đà Nẵng"),
+        post("tr", 5, "ıspanak yemeği"),
+        post("is", 6, "Þór og Óðinn"),
+        post("ascii", 7, "Lodz and Koebenhavn, written plainly"),
+    ])
+    for query, want in (("Lodz", {"pl", "ascii"}), ("Łódź", {"pl", "ascii"}), ("lodzi", {"pl"}), ("Kobenhavn", {"da"}),
+                        ("Koebenhavn", {"da", "ascii"}), ("København", {"da", "ascii"}), ("Aero", {"da"}),
+                        ("Dorde", {"hr"}), ("Djordje", {"hr"}), ("Da Nang", {"vi"}), ("ispanak", {"tr"}),
+                        ("Thor", {"is"}), ("Odinn", {"is"})):
+        assert {r["source_id"] for r in _search(vault_env, query)} == want, query
+
+
 def test_query_syntax_in_user_input_is_plain_text(vault_env):
     inject(vault_env.path, [post("q", 1, 'He said "NEAR" AND OR NOT * ( ) : ^ in one post'), post("r", 2, "other")])
     for query in ('"NEAR"', "AND", "OR", "NOT", "*", "(", ":", "^", "near(", 'said"'):
