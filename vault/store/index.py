@@ -188,20 +188,15 @@ def _table(spellings: dict[str, str]) -> dict[int, str]:
 _SPELLINGS = (_table({}), _table(_SECOND))
 _LETTERS = "".join(sorted({*_FIRST, *_UPPER}))
 _HAS_LETTER = re.compile(f"[{_LETTERS}]")
-_WORD_WITH_LETTER = re.compile(rf"\w*[{_LETTERS}]\w*")
+_WORD_WITH_LETTER = re.compile(rf"(?<!\w)\w*[{_LETTERS}]\w*")  # tried from word starts only
 
 
 def other_spellings(text: str) -> list[str]:
     """The words of ``text`` that have such letters, in each of their plain spellings."""
     if _HAS_LETTER.search(text) is None:  # most texts: one scan in C
         return []
-    out: list[str] = []
-    for word in _WORD_WITH_LETTER.findall(text):
-        for table in _SPELLINGS:
-            plain = word.translate(table)
-            if plain not in out:
-                out.append(plain)
-    return out
+    words = dict.fromkeys(_WORD_WITH_LETTER.findall(text))
+    return list(dict.fromkeys(word.translate(table) for word in words for table in _SPELLINGS))
 
 
 def match_clauses(text: str) -> list[tuple[str, str]]:
