@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError
 from .codec import PROV_SHARED, Encoded, dump_bytes, dump_text, encode_record, join_json, search_text
-from .index import has_unspaced, remove_files
 from .index import index_errors as _index_errors
+from .index import remove_files
 from .segments import SegmentWriter
+from .words import has_unspaced
 
 if TYPE_CHECKING:
     from .head import CatalogHead

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import IntegrityError
-from .index import other_spellings
+from .words import extra_words
 
 # Fields whose text is searchable.
 SEARCH_FIELDS = ("title", "text", "comment", "caption", "alt", "filename", "item_title", "counterparty", "content_warning", "reply")
@@ -142,8 +142,8 @@ def search_text(rec: dict) -> str:
         parts.append(str(place["name"]))
     parts.extend(str(link) for link in rec.get("links") or [])
     text = "\n".join(parts)
-    other = other_spellings(text)
-    return text + "\n" + " ".join(other) if other else text
+    more = extra_words(text)
+    return text + "\n" + " ".join(more) if more else text
 
 
 __all__ = ["Encoded", "encode_record", "content_digest", "SEARCH_FIELDS", "PROV_SHARED"]

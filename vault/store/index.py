@@ -20,8 +20,9 @@ Schema (``INDEX_FORMAT``):
                       captured_at), stored once and referenced
   explicit, tags, refs, hints, imports: as the journal operations of the same names
   fts                 word index (unicode61, diacritics folded), contentless, rowid = records.n;
-                      words with ä, ö, ü, ß, ł, ø, æ, đ, ı ... indexed a second time in plain
-                      spellings (ae, oe, ue, ss, l, o and oe, ae, d and dj, i ...)
+                      each text with extra words (``vault.store.words``): its words in the
+                      spellings people type without ä, ß, ł, ø, ё, ά, ..., and the Latin words
+                      inside its Japanese, Chinese or Thai runs
   tri                 trigram index of the records whose text has scripts written without spaces
                       (CJK, Thai, ...), rowid = records.n
 """
@@ -31,14 +32,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import IntegrityError, StorageError
+from .words import has_unspaced, other_spellings
 
-INDEX_FORMAT = "2"  # 2: words with ä, ö, ü, ß, ł, ø, æ, đ, ... also indexed in plain spellings
+INDEX_FORMAT = "2"  # 2: words also indexed in their other spellings (``words``)
 KEY_LABEL = b"vault/index/catalog.db page key v1"
 
 SCHEMA = """
@@ -140,71 +141,13 @@ def remove_files(path: Path) -> None:
 
 # --- text for the word and trigram indexes --------------------------------------------------------
 
-# Scripts written without spaces between words: a word index cannot find a word inside a run of
-# them, so their text also goes to the trigram index.  Code point ranges, inclusive.
-_UNSPACED = (
-    (0x0E00, 0x0EFF),    # Thai, Lao
-    (0x0F00, 0x0FFF),    # Tibetan
-    (0x1000, 0x109F),    # Myanmar
-    (0x1780, 0x17FF),    # Khmer
-    (0x2E80, 0x2FDF),    # CJK radicals
-    (0x3000, 0x9FFF),    # CJK symbols, kana, bopomofo, CJK ideographs
-    (0xA000, 0xA4CF),    # Yi
-    (0xAC00, 0xD7AF),    # Hangul syllables
-    (0xF900, 0xFAFF),    # CJK compatibility ideographs
-    (0xFF66, 0xFF9F),    # half-width katakana
-    (0x20000, 0x3134F),  # CJK extensions
-)
-
-
-_UNSPACED_RE = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _UNSPACED) + "]")
-
-
-def has_unspaced(text: str) -> bool:
-    return _UNSPACED_RE.search(text) is not None
-
-
-# Letters people write otherwise when their keyboard lacks them: German "Koeln" for Köln and
-# "Strasse" for Straße, Polish "Lodz" for Łódź, Danish "Kobenhavn" or "Koebenhavn" for København,
-# "Dorde" or "Djordje" for Đorđe, Turkish "ispanak" for ıspanak.  The word index folds letters
-# with accents (ö to o, so "Koln" finds Köln) but not these spellings, nor letters it sees as
-# letters of their own (ł, ø, æ, đ, ı, ...).  So a text's words with such letters are indexed a
-# second time in each plain spelling (``other_spellings``), and a query's are looked up every way
-# (``match_clauses``).  Two spellings at most: the usual one, and where a letter has two (ø, đ),
-# the second.
-_FIRST = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "SS", "ł": "l", "ø": "o", "æ": "ae", "đ": "d",
-          "ð": "d", "þ": "th", "œ": "oe", "ı": "i", "ĳ": "ij", "ħ": "h", "ŧ": "t", "ŀ": "l"}
-_SECOND = {"ø": "oe", "đ": "dj"}
-_UPPER = {"Ä": "ä", "Ö": "ö", "Ü": "ü", "Ł": "ł", "Ø": "ø", "Æ": "æ", "Đ": "đ", "Ð": "ð", "Þ": "þ", "Œ": "œ",
-          "Ĳ": "ĳ", "Ħ": "ħ", "Ŧ": "ŧ", "Ŀ": "ŀ"}
-
-
-def _table(spellings: dict[str, str]) -> dict[int, str]:
-    table = {**_FIRST, **spellings}
-    table.update({upper: table[lower].capitalize() for upper, lower in _UPPER.items()})
-    return str.maketrans(table)
-
-
-_SPELLINGS = (_table({}), _table(_SECOND))
-_LETTERS = "".join(sorted({*_FIRST, *_UPPER}))
-_HAS_LETTER = re.compile(f"[{_LETTERS}]")
-_WORD_WITH_LETTER = re.compile(rf"(?<!\w)\w*[{_LETTERS}]\w*")  # tried from word starts only
-
-
-def other_spellings(text: str) -> list[str]:
-    """The words of ``text`` that have such letters, in each of their plain spellings."""
-    if _HAS_LETTER.search(text) is None:  # most texts: one scan in C
-        return []
-    words = dict.fromkeys(_WORD_WITH_LETTER.findall(text))
-    return list(dict.fromkeys(word.translate(table) for word in words for table in _SPELLINGS))
-
-
 def match_clauses(text: str) -> list[tuple[str, str]]:
     """User words as (table, expression) pairs that must all match.
 
     Words of spaced scripts match word prefixes in ``fts`` (diacritics folded on both sides, so
-    "prilis" finds "příliš" and "Müller" finds "Muller"; other spellings as well, so "Mueller" and
-    "Lodz" find "Müller" and "Łódź", and "Müller" finds "Mueller").  Words with unspaced-script characters
+    "prilis" finds "příliš" and "Müller" finds "Muller"), and in their other spellings
+    (``vault.store.words``: "Mueller" and "Lodz" find "Müller" and "Łódź", "Müller" finds
+    "Mueller").  Words with unspaced-script characters
     match as substrings in ``tri``: a trigram MATCH for three characters or more, a LIKE over the
     trigram table's text for shorter ones.  Every word is quoted, so FTS5 syntax characters in
     user input are never operators.
@@ -213,7 +156,7 @@ def match_clauses(text: str) -> list[tuple[str, str]]:
     for word in text.replace('"', " ").split():
         if has_unspaced(word):
             if len(word) >= 3:
-                out.append(("tri", f'"{word}"'))
+                out.append(("tri", " OR ".join(f'"{w}"' for w in [word, *other_spellings(word)])))
             else:
                 out.append(("tri-like", "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))
         else:

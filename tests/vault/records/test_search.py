@@ -37,6 +37,18 @@ def test_japanese_words_inside_unspaced_text_are_found(vault_env):
     assert len(_search(vault_env, "関数", "--limit", "3")) == 3
 
 
+def test_latin_words_and_numbers_inside_japanese_text_are_words(vault_env):
+    """Japanese runs letters of other scripts into its text: the word index saw one long token
+    and found "iPhone" only at its start."""
+    inject(vault_env.path, [
+        post("ja1", 1, "東京で新しいiPhoneを買った"), post("ja2", 2, "2024年のWWDCはオンライン"),
+        post("ja3", 3, "iPhoneが好き"), post("en", 4, "an iPhoneless life"),
+    ], source="x")
+    assert {r["source_id"] for r in _search(vault_env, "iphone")} == {"ja1", "ja3", "en"}
+    assert {r["source_id"] for r in _search(vault_env, "WWDC 2024")} == {"ja2"}
+    assert {r["source_id"] for r in _search(vault_env, "iPhone 東京")} == {"ja1"}
+
+
 def test_chinese_thai_and_korean(vault_env):
     inject(vault_env.path, [
         post("zh", 1, "我们今天学习数据库索引"), post("th", 2, "วันนี้อากาศดีมากครับ"), post("ko", 3, "한국어를 공부합니다"),
@@ -76,10 +88,11 @@ def test_german_letters_written_out_find_them_and_are_found_by_them(vault_env):
         assert {r["source_id"] for r in _search(vault_env, query)} == want, query
 
 
-def test_letters_the_word_index_keeps_are_found_without_them_too(vault_env):
+def test_letters_and_marks_the_word_index_keeps_are_found_without_them_too(vault_env):
     """Letters with no accent to drop (ł, ø, æ, đ, ı, þ) are written plainly too: Polish "Lodz",
     Danish "Kobenhavn" or "Koebenhavn", Serbian and Croatian "Dorde" or "Djordje", Vietnamese "Da
-    Nang", Turkish "ispanak", Icelandic "Thor"; and the plain spelling finds the letter."""
+    Nang", Turkish "ispanak", Icelandic "Thor"; and the plain spelling finds the letter.  So are
+    Russian ё, Greek accents, Arabic and Hebrew vowel marks, full-width letters and ligatures."""
     inject(vault_env.path, [
         post("pl", 1, "Wycieczka do Łodzi i Łódź nocą"),
         post("da", 2, "Hilsen fra København og Ærø"),
@@ -88,11 +101,20 @@ def test_letters_the_word_index_keeps_are_found_without_them_too(vault_env):
         post("tr", 5, "ıspanak yemeği"),
         post("is", 6, "Þór og Óðinn"),
         post("ascii", 7, "Lodz and Koebenhavn, written plainly"),
+        post("ru", 8, "Купили ёлку и ещё игрушки"),
+        post("el", 9, "Καλημέρα από την Αθήνα"),
+        post("ar", 10, "مُحَمَّد في أسوان"),
+        post("he", 11, "שָׁלוֹם עֲלֵיכֶם"),
+        post("ja", 12, "新しいＰＣを買った、２０２４年モデル"),
+        post("lig", 13, "the ﬁnal ﬁgures"),
     ])
     for query, want in (("Lodz", {"pl", "ascii"}), ("Łódź", {"pl", "ascii"}), ("lodzi", {"pl"}), ("Kobenhavn", {"da"}),
                         ("Koebenhavn", {"da", "ascii"}), ("København", {"da", "ascii"}), ("Aero", {"da"}),
                         ("Dorde", {"hr"}), ("Djordje", {"hr"}), ("Da Nang", {"vi"}), ("ispanak", {"tr"}),
-                        ("Thor", {"is"}), ("Odinn", {"is"})):
+                        ("Thor", {"is"}), ("Odinn", {"is"}), ("елку", {"ru"}), ("ёлку", {"ru"}), ("еще", {"ru"}),
+                        ("Αθηνα", {"el"}), ("αθήνα", {"el"}), ("καλημερα", {"el"}), ("محمد", {"ar"}), ("اسوان", {"ar"}),
+                        ("أسوان", {"ar"}), ("שלום", {"he"}), ("עליכם", {"he"}), ("PC", {"ja"}), ("ＰＣ", {"ja"}),
+                        ("PCを買", {"ja"}), ("2024年", {"ja"}), ("final figures", {"lig"})):
         assert {r["source_id"] for r in _search(vault_env, query)} == want, query
 
 
