@@ -45,8 +45,10 @@ _UPPER = {"Ä": "ä", "Ö": "ö", "Ü": "ü", "Ł": "ł", "Ø": "ø", "Æ": "æ"
 # (not the maqaf, paseq and sof pasuq, which are punctuation).
 _MARKS = "".join(chr(c) for c in (*range(0x064B, 0x0660), 0x0670, 0x0640, *range(0x0591, 0x05BE), 0x05BF,
                                   0x05C1, 0x05C2, 0x05C4, 0x05C5, 0x05C7))
-# Full-width ASCII, in Japanese and Chinese text: "ＰＣ２０２４" is "PC2024".
-_FULL_WIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}
+# Full-width letters and digits, in Japanese and Chinese text: "ＰＣ２０２４" is "PC2024".  (Not
+# its punctuation, in most such texts: it makes no word.)
+_FULL_WIDTH = {chr(c): chr(c - 0xFEE0) for lo, hi in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+               for c in range(lo, hi + 1)}
 
 
 def _table(second: dict[str, str]) -> dict[int, str | None]:
@@ -101,7 +103,7 @@ def has_unspaced(text: str) -> bool:
     return _UNSPACED_RE.search(text) is not None
 
 
-_NOT_UNSPACED_WORD = re.compile(r"(?:(?!" + _UNSPACED_RE.pattern + r")\w)+")
+_NOT_UNSPACED_WORD = re.compile(r"[^\W" + _UNSPACED_RE.pattern[1:-1] + "]+")  # letters and digits of other scripts
 
 
 def _words_inside_unspaced(text: str) -> list[str]:
