@@ -112,9 +112,14 @@ def _words_inside_unspaced(text: str) -> list[str]:
     return _NOT_UNSPACED_WORD.findall(text) if has_unspaced(text) else []
 
 
+_ANY = re.compile("[" + re.escape(_ALL) + _UNSPACED_RE.pattern[1:-1] + "]")
+
+
 def extra_words(text: str) -> list[str]:
     """What the word index is given beside ``text``: its words in their other spellings, and the
     words of other scripts inside its unspaced runs, in theirs too (none for most texts)."""
+    if _ANY.search(text) is None:  # most texts: one scan in C
+        return []
     inside = _words_inside_unspaced(text)
     more = other_spellings(text) + inside
     if inside:
