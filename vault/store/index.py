@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import IntegrityError, StorageError
-from .words import has_unspaced, other_spellings
+from .words import has_unspaced, word_forms
 
 INDEX_FORMAT = "2"  # 2: words also indexed in their other spellings (``words``)
 KEY_LABEL = b"vault/index/catalog.db page key v1"
@@ -156,11 +156,11 @@ def match_clauses(text: str) -> list[tuple[str, str]]:
     for word in text.replace('"', " ").split():
         if has_unspaced(word):
             if len(word) >= 3:
-                out.append(("tri", " OR ".join(f'"{w}"' for w in [word, *other_spellings(word)])))
+                out.append(("tri", " OR ".join(f'"{w}"' for w in [word, *word_forms(word)])))
             else:
                 out.append(("tri-like", "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))
         else:
-            out.append(("fts", " OR ".join(f'"{w}"*' for w in [word, *other_spellings(word)])))
+            out.append(("fts", " OR ".join(f'"{w}"*' for w in [word, *word_forms(word)])))
     return out
 
 

@@ -1,7 +1,7 @@
 """The words of a text for the catalog's indexes, beyond what SQLite's tokenizers see.
 
 SQLite's word index (unicode61, diacritics removed) folds accented Latin letters: "Koln" finds
-Köln.  It misses two things, which ``extra_words`` gives it beside each text (``codec.search_text``):
+Köln.  It misses the rest, which ``extra_words`` gives it beside each text (``codec.search_text``):
 
 - **Words inside runs of unspaced script.**  Japanese, Chinese or Thai text (``has_unspaced``,
   which also sends it to the trigram index) is one long token to the word index, found only by
@@ -15,6 +15,8 @@ Köln.  It misses two things, which ``extra_words`` gives it beside each text (`
   are looked up in every spelling (``index.match_clauses``): each spelling finds the other.  A
   word has two plain spellings at most: the usual one and, where a letter has two (ø, đ), the
   second.
+- **Arabic words without their prefixes** (``_arabic_stems``): "العالم" and "عالم" find
+  "بالعالم", as with Arabic search engines' light stemming.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ _FIRST: dict[str, str | None] = {
     "ё": "е",
     # Greek accents (tonos, dialytika), mostly left out when typing
     "ά": "α", "έ": "ε", "ή": "η", "ί": "ι", "ό": "ο", "ύ": "υ", "ώ": "ω", "ϊ": "ι", "ϋ": "υ", "ΐ": "ι", "ΰ": "υ",
-    # Arabic alef with hamza or madda, mostly typed bare
-    "أ": "ا", "إ": "ا", "آ": "ا",
+    # Arabic alef with hamza or madda, mostly typed bare; alef maksura and teh marbuta, often typed
+    # as yeh and heh
+    "أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه",
     # Ligatures of copied print
     "ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl",
 }
@@ -112,16 +115,51 @@ def _words_inside_unspaced(text: str) -> list[str]:
     return _NOT_UNSPACED_WORD.findall(text) if has_unspaced(text) else []
 
 
-_ANY = re.compile("[" + re.escape(_ALL) + _UNSPACED_RE.pattern[1:-1] + "]")
+# Arabic writes the article and one-letter conjunctions and prepositions onto the word: "بالعالم"
+# is "with the world".  As Arabic search engines' light stemmers do, such a word is also indexed
+# without them ("العالم", "عالم"), one prefix taken off, the longest that leaves a word.
+_ARABIC = "\u0621-\u064a"
+_ARABIC_WORD = re.compile(f"[{_ARABIC}{re.escape(_MARKS)}]+")
+_ARABIC_PREFIXES = (("وال", True), ("بال", True), ("كال", True), ("فال", True), ("لل", False), ("ال", False))
+
+
+def _arabic_stems(text: str) -> list[str]:
+    out = []
+    for word in _ARABIC_WORD.findall(text):
+        plain = word.translate(_SPELLINGS[0])  # marks left out, letters as usually typed
+        for prefix, article in _ARABIC_PREFIXES:
+            if plain.startswith(prefix) and len(plain) - len(prefix) >= 2:
+                rest = plain[len(prefix):]
+                out += ["ال" + rest, rest] if article else [rest]
+                break
+        else:
+            if plain.startswith("و") and len(plain) >= 4:  # "and": a longer word can begin with it
+                out.append(plain[1:])
+    return out
+
+
+def word_forms(text: str) -> list[str]:
+    """The other forms ``text``'s words are indexed under: their other spellings, and Arabic
+    words without their prefixes.  A query's words are looked up in these too
+    (``index.match_clauses``)."""
+    forms = other_spellings(text)
+    if _HAS_ARABIC.search(text) is not None:
+        forms += _arabic_stems(text)
+    return list(dict.fromkeys(f for f in forms if f != text))
+
+
+_HAS_ARABIC = re.compile(f"[{_ARABIC}]")
+_ANY = re.compile("[" + re.escape(_ALL) + _UNSPACED_RE.pattern[1:-1] + _ARABIC + "]")
 
 
 def extra_words(text: str) -> list[str]:
-    """What the word index is given beside ``text``: its words in their other spellings, and the
-    words of other scripts inside its unspaced runs, in theirs too (none for most texts)."""
+    """What the word index is given beside ``text``: its words' other forms (``word_forms``),
+    and the words of other scripts inside its unspaced runs, in theirs too (none for most
+    texts)."""
     if _ANY.search(text) is None:  # most texts: one scan in C
         return []
     inside = _words_inside_unspaced(text)
-    more = other_spellings(text) + inside
+    more = word_forms(text) + inside
     if inside:
-        more += other_spellings(" ".join(inside))
+        more += word_forms(" ".join(inside))
     return list(dict.fromkeys(more))

@@ -92,7 +92,8 @@ def test_letters_and_marks_the_word_index_keeps_are_found_without_them_too(vault
     """Letters with no accent to drop (ł, ø, æ, đ, ı, þ) are written plainly too: Polish "Lodz",
     Danish "Kobenhavn" or "Koebenhavn", Serbian and Croatian "Dorde" or "Djordje", Vietnamese "Da
     Nang", Turkish "ispanak", Icelandic "Thor"; and the plain spelling finds the letter.  So are
-    Russian ё, Greek accents, Arabic and Hebrew vowel marks, full-width letters and ligatures."""
+    Russian ё, Greek accents, Arabic and Hebrew vowel marks, full-width letters and ligatures; and
+    Arabic words are found without the article and prepositions written onto them."""
     inject(vault_env.path, [
         post("pl", 1, "Wycieczka do Łodzi i Łódź nocą"),
         post("da", 2, "Hilsen fra København og Ærø"),
@@ -104,6 +105,7 @@ def test_letters_and_marks_the_word_index_keeps_are_found_without_them_too(vault
         post("ru", 8, "Купили ёлку и ещё игрушки"),
         post("el", 9, "Καλημέρα από την Αθήνα"),
         post("ar", 10, "مُحَمَّد في أسوان"),
+        post("ar2", 14, "تحية بالعالم من المدرسة"),
         post("he", 11, "שָׁלוֹם עֲלֵיכֶם"),
         post("ja", 12, "新しいＰＣを買った、２０２４年モデル"),
         post("lig", 13, "the ﬁnal ﬁgures"),
@@ -113,7 +115,8 @@ def test_letters_and_marks_the_word_index_keeps_are_found_without_them_too(vault
                         ("Dorde", {"hr"}), ("Djordje", {"hr"}), ("Da Nang", {"vi"}), ("ispanak", {"tr"}),
                         ("Thor", {"is"}), ("Odinn", {"is"}), ("елку", {"ru"}), ("ёлку", {"ru"}), ("еще", {"ru"}),
                         ("Αθηνα", {"el"}), ("αθήνα", {"el"}), ("καλημερα", {"el"}), ("محمد", {"ar"}), ("اسوان", {"ar"}),
-                        ("أسوان", {"ar"}), ("שלום", {"he"}), ("עליכם", {"he"}), ("PC", {"ja"}), ("ＰＣ", {"ja"}),
+                        ("أسوان", {"ar"}), ("العالم", {"ar2"}), ("عالم", {"ar2"}),
+                        ("مدرسه", {"ar2"}), ("المدرسة", {"ar2"}), ("بالمدرسة", {"ar2"}), ("שלום", {"he"}), ("עליכם", {"he"}), ("PC", {"ja"}), ("ＰＣ", {"ja"}),
                         ("PCを買", {"ja"}), ("2024年", {"ja"}), ("final figures", {"lig"})):
         assert {r["source_id"] for r in _search(vault_env, query)} == want, query
 
