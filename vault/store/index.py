@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -141,6 +142,9 @@ def remove_files(path: Path) -> None:
 
 # --- text for the word and trigram indexes --------------------------------------------------------
 
+_ACCENTS = re.compile("[\u0300-\u036f]")  # combining accents, apart from the letter they go on
+
+
 def match_clauses(text: str) -> list[tuple[str, str]]:
     """User words as (table, expression) pairs that must all match.
 
@@ -155,7 +159,7 @@ def match_clauses(text: str) -> list[tuple[str, str]]:
     out = []
     for word in text.replace('"', " ").split():
         if has_unspaced(word):
-            if len(word) >= 3:
+            if len(_ACCENTS.sub("", word)) >= 3:  # the trigram tokenizer drops the accents
                 out.append(("tri", " OR ".join(f'"{w}"' for w in [word, *word_forms(word)])))
             else:
                 out.append(("tri-like", "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"))
