@@ -40,7 +40,7 @@ from typing import Any, Iterator
 from ..errors import IntegrityError, StorageError
 from .words import has_unspaced, word_forms
 
-INDEX_FORMAT = "2"  # 2: words also indexed in their other spellings (``words``)
+INDEX_FORMAT = "2"  # 2: texts indexed with their extra words (``vault.store.words``)
 KEY_LABEL = b"vault/index/catalog.db page key v1"
 
 SCHEMA = """
@@ -149,12 +149,11 @@ def match_clauses(text: str) -> list[tuple[str, str]]:
     """User words as (table, expression) pairs that must all match.
 
     Words of spaced scripts match word prefixes in ``fts`` (diacritics folded on both sides, so
-    "prilis" finds "příliš" and "Müller" finds "Muller"), and in their other spellings
+    "prilis" finds "příliš" and "Müller" finds "Muller"), in each of their forms
     (``vault.store.words``: "Mueller" and "Lodz" find "Müller" and "Łódź", "Müller" finds
-    "Mueller").  Words with unspaced-script characters
-    match as substrings in ``tri``: a trigram MATCH for three characters or more, a LIKE over the
-    trigram table's text for shorter ones.  Every word is quoted, so FTS5 syntax characters in
-    user input are never operators.
+    "Mueller").  Words with unspaced-script characters match as substrings in ``tri``: a trigram
+    MATCH for three characters or more, a LIKE over the trigram table's text for shorter ones.
+    Every word is quoted, so FTS5 syntax characters in user input are never operators.
     """
     out = []
     for word in text.replace('"', " ").split():

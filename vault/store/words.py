@@ -121,6 +121,7 @@ def _words_inside_unspaced(text: str) -> list[str]:
 _ARABIC = "\u0621-\u064a"
 _ARABIC_WORD = re.compile(f"[{_ARABIC}{re.escape(_MARKS)}]+")
 _ARABIC_PREFIXES = (("وال", True), ("بال", True), ("كال", True), ("فال", True), ("لل", False), ("ال", False))
+_HAS_ARABIC = re.compile(f"[{_ARABIC}]")
 
 
 def _arabic_stems(text: str) -> list[str]:
@@ -148,7 +149,6 @@ def word_forms(text: str) -> list[str]:
     return list(dict.fromkeys(f for f in forms if f != text))
 
 
-_HAS_ARABIC = re.compile(f"[{_ARABIC}]")
 _ANY = re.compile("[" + re.escape(_ALL) + _UNSPACED_RE.pattern[1:-1] + _ARABIC + "]")
 
 
