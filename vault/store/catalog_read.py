@@ -235,6 +235,16 @@ class CatalogReader:
                 continue
             for row in self.db.cursor().execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {', '.join(cols)}"):
                 yield (table, *row)
+        for table in ("fts", "tri"):
+            yield from self._vocabulary(table)
+
+    def _vocabulary(self, table: str) -> Iterator[tuple]:
+        """What a word index holds, whatever the row numbers its records got: each term, in
+        order, with how many records have it and how many times (``fts`` is contentless: it
+        keeps no text to compare)."""
+        self.db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_terms USING fts5vocab(main, {table}, row)")
+        for term, records, times in self.db.cursor().execute(f"SELECT term, doc, cnt FROM temp.{table}_terms"):
+            yield (table, term, records, times)
 
 
 # The query's column filters: (SQL condition, value), applied when the value is given.
