@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from . import crypto
 from .errors import IntegrityError, KeyUnavailableError, NoVaultError, VaultExistsError
@@ -82,6 +82,7 @@ class Vault:
         self.keys: Keys | None = None
         self._catalog = None
         self.lock_wait = 60.0
+        self.on_note: Callable[[str], None] | None = None  # told what a long wait is for (the CLI's stderr)
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -193,6 +194,7 @@ class Vault:
             # (and rebuilt from it when missing, stale or corrupt), nothing is loaded whole.
             cat = Catalog(self.path / "catalog", self.tmpdir, k.identity, k.writer_key, self.recipients,
                           index_path=self.path / "index" / "catalog.db", busy_ms=int(self.lock_wait * 1000))
+            cat.announce = self.on_note
             try:
                 self._catalog = cat.load()
             except BaseException:

@@ -184,6 +184,8 @@ def open_vault(*, exclusive: bool = False, unlock: bool = False, wait: float | N
     from ..repository import open_vault as open_locked
 
     with open_locked(STATE.vault_path(), exclusive=exclusive, wait=STATE.lock_wait if wait is None else wait, lock=lock) as vault:
+        if not STATE.json:  # with --json, stderr holds nothing but an error object
+            vault.on_note = lambda text: info(f"vault: {text}")
         if unlock:
             vault.unlock(STATE.identity_file)
         yield vault

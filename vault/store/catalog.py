@@ -45,7 +45,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import crypto
 from ..errors import IntegrityError
@@ -94,6 +94,9 @@ class Catalog(CatalogReader, CatalogWriter):
         self._known: dict[str, tuple | None] = {}  # rows fetched ahead by prefetch()
         self.head = CatalogHead(root, tmpdir, writer_key)
         self._view: Survey | None = None  # what the head lists, read by load()
+        # Told before a rebuild of the index from a journal that is not empty: it takes seconds
+        # per 100,000 records, and a command that waits for it should say why.
+        self.announce: Callable[[str], None] | None = None
 
     # --- loading -------------------------------------------------------------------------------
 
@@ -174,6 +177,9 @@ class Catalog(CatalogReader, CatalogWriter):
             return
         self._clear()
         assert self._view is not None
+        if self.announce is not None and (self._view.snapshot or self._view.segments):
+            self.announce(f"rebuilding the catalog index from the journal ({detail[0]}); "
+                          "this takes a few seconds per 100,000 records")
         self.snapshot_name, self.snapshot_seq, self.superseded, self.segments = None, 0, [], []
         if self._view.snapshot:
             self._load_snapshot(self.snap_dir / self._view.snapshot)

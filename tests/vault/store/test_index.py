@@ -123,6 +123,26 @@ def test_an_index_of_an_older_format_is_rebuilt(vault_env):
     assert [r["source_id"] for r in found.jsonl()] == ["de"]
 
 
+def test_a_rebuild_says_why_the_command_waits(vault_env):
+    """Rebuilding takes seconds per 100,000 records: the command says so on stderr, unless
+    --quiet or --json (whose stderr holds only an error object); an empty vault says nothing."""
+    def drop_index():
+        for p in index_files(vault_env.path) if (vault_env.path / "index").is_dir() else []:
+            p.unlink()
+
+    drop_index()
+    assert "rebuilding" not in vault_env.run("status").err
+    inject(vault_env.path, [post("a", 1, "first words"), post("b", 2, "second words")])
+    # (arguments, index dropped first, the message expected)
+    for args, dropped, says in ((["status"], True, True), (["status"], False, False), (["status", "--quiet"], True, False),
+                                (["status", "--json"], True, False), (["search", "words"], True, True)):
+        if dropped:
+            drop_index()
+        res = vault_env.run(*args)
+        assert res.code == 0, res.err
+        assert ("vault: rebuilding the catalog index from the journal" in res.err) is says, (args, res.err)
+
+
 def _write_segment(cat, name: str, ops: list[dict]) -> None:
     body = b"".join((json.dumps(op, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode() for op in ops)
     mac = hmac.new(cat._wk, b"segment\0" + name.encode() + b"\0" + body, hashlib.sha256).hexdigest()
