@@ -60,6 +60,12 @@ from .segments import SegmentWriter, list_segment_files, list_snapshot_files
 from .snapshot import SNAPSHOT_MAGIC, SNAPSHOT_SCHEMA, read_snapshot_file, snapshot_mac, tables_of, write_snapshot_file
 
 AUTO_COMPACT_SEGMENTS = 64
+# Why the index is rebuilt (``Catalog._plan``), in the words a user sees.
+_REBUILD_REASONS = {
+    "new index": "index/ held none this version can use",
+    "another snapshot": "the catalog was compacted since the index was built",
+    "segments differ": "the journal is not what the index was built from",
+}
 
 
 class Catalog(CatalogReader, CatalogWriter):
@@ -178,7 +184,8 @@ class Catalog(CatalogReader, CatalogWriter):
         self._clear()
         assert self._view is not None
         if self.announce is not None and (self._view.snapshot or self._view.segments):
-            self.announce(f"rebuilding the catalog index from the journal ({detail[0]}); "
+            why = _REBUILD_REASONS.get(detail[0], detail[0])
+            self.announce(f"rebuilding the catalog index from the journal ({why}); "
                           "this takes a few seconds per 100,000 records")
         self.snapshot_name, self.snapshot_seq, self.superseded, self.segments = None, 0, [], []
         if self._view.snapshot:
