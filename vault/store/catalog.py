@@ -60,12 +60,6 @@ from .segments import SegmentWriter, list_segment_files, list_snapshot_files
 from .snapshot import SNAPSHOT_MAGIC, SNAPSHOT_SCHEMA, read_snapshot_file, snapshot_mac, tables_of, write_snapshot_file
 
 AUTO_COMPACT_SEGMENTS = 64
-# Why the index is rebuilt (``Catalog._plan``), in the words a user sees.
-_REBUILD_REASONS = {
-    "new index": "index/ held none this version can use",
-    "another snapshot": "the catalog was compacted since the index was built",
-    "segments differ": "the journal is not what the index was built from",
-}
 
 
 class Catalog(CatalogReader, CatalogWriter):
@@ -155,14 +149,14 @@ class Catalog(CatalogReader, CatalogWriter):
 
     def _plan(self) -> tuple[str, list[str]] | None:
         """None when the index holds exactly what is on disk; else ("catch-up", new segments) or
-        ("rebuild", [reason])."""
+        ("rebuild", [reason, in the words a user sees])."""
         meta = self._read_state()
         assert self._view is not None
         latest = self._view.snapshot
         if meta.get("built") != "1":
-            return ("rebuild", ["new index"])
+            return ("rebuild", ["index/ held none this version can use"])
         if latest != self.snapshot_name:
-            return ("rebuild", ["another snapshot"])
+            return ("rebuild", ["the catalog was compacted since the index was built"])
         superseded = set(self.superseded)
         sizes = self._disk_segments()
         live = {n: sizes.get(n, -1) for n in self._view.segments if n not in superseded}
@@ -172,7 +166,7 @@ class Catalog(CatalogReader, CatalogWriter):
         new = sorted(set(live) - set(applied))
         if all(live.get(n) == s for n, s in applied.items()) and (not applied or new[0] > max(applied)):
             return ("catch-up", new)
-        return ("rebuild", ["segments differ"])
+        return ("rebuild", ["the journal is not what the index was built from"])
 
     def _bring_up_to_date(self, how: str, detail: list[str]) -> None:
         if how == "catch-up":
@@ -184,8 +178,7 @@ class Catalog(CatalogReader, CatalogWriter):
         self._clear()
         assert self._view is not None
         if self.announce is not None and (self._view.snapshot or self._view.segments):
-            why = _REBUILD_REASONS.get(detail[0], detail[0])
-            self.announce(f"rebuilding the catalog index from the journal ({why}); "
+            self.announce(f"rebuilding the catalog index from the journal ({detail[0]}); "
                           "this takes a few seconds per 100,000 records")
         self.snapshot_name, self.snapshot_seq, self.superseded, self.segments = None, 0, [], []
         if self._view.snapshot:
