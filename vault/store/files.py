@@ -8,6 +8,7 @@ state or the new one, plus at worst a stray file in ``tmp/``.  Files are 0600 an
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import secrets
@@ -224,22 +225,18 @@ def sync_filesystem(path: Path) -> None:
         os.close(fd)
 
 
-_syncfs: Any = None  # libc's ``syncfs`` once looked up; False where there is none
-
-
+@functools.cache
 def _libc_syncfs() -> Any:
-    """``syncfs`` from the C library this process runs with, looked up once: an import syncs
-    every second.  (``ctypes.util.find_library`` would run ``ldconfig -p`` in a new process
-    each time: a fork of the importer, with its keys and its memory, to find a name.)"""
-    global _syncfs
-    if _syncfs is None:
-        try:
-            import ctypes
+    """``syncfs`` from the C library this process runs with (None where there is none), looked
+    up once: an import syncs every second.  (``ctypes.util.find_library`` would run ``ldconfig
+    -p`` in a new process each time: a fork of the importer, with its keys and its memory, to
+    find a name.)"""
+    try:
+        import ctypes
 
-            _syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", False)
-        except (OSError, TypeError):  # no C library to open this way (Windows)
-            _syncfs = False
-    return _syncfs
+        return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    except (OSError, TypeError):  # no C library to open this way (Windows)
+        return None
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -115,9 +115,9 @@ def test_a_file_system_sync_is_one_syncfs_call_and_starts_no_process(tmp_path: P
         raise AssertionError(f"a process was started: {args[:1]}")
 
     fell_back: list[bool] = []
-    monkeypatch.setattr(files, "_syncfs", None, raising=False)  # looked up again, under this test's eyes
+    files._libc_syncfs.cache_clear()  # looked up again, under this test's eyes
     monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
     monkeypatch.setattr(files.os, "sync", lambda: fell_back.append(True))
     for _ in range(3):
         files.sync_filesystem(tmp_path)
-    assert fell_back == [] and callable(files._syncfs)
+    assert fell_back == [] and callable(files._libc_syncfs())
