@@ -94,6 +94,11 @@ def measure(work: Path, specs: list[dict]) -> dict[str, float]:
     figures["ref_crc32"] = cpu_per_item(photos, zlib.crc32)
     figures["ref_new_file"] = _new_files(work / "files", ciphers)
     figures["ref_one_file"] = _one_file(work / "one.bin", ciphers)
+
+    # The store step again, in a layout the on-disk format does not have (see
+    # docs/proposals/packed-objects.md): photos appended to one pack file instead of a file each.
+    figures["pack_files"] = _packed(work / "pack-a", photos, key, public, one_header=False)
+    figures["pack_stream"] = _packed(work / "pack-b", photos, key, public, one_header=True)
     return figures
 
 
@@ -115,6 +120,46 @@ def _new_files(root: Path, ciphers: list[bytes]) -> float:
     return cpu_per_item(list(range(len(ciphers))), write)
 
 
+def _packed(path: Path, photos: list[bytes], key: bytes, public: bytes, one_header: bool) -> float:
+    """The store step with the photos appended to one pack file, as restic packs small blobs:
+    each photo named (HMAC), sealed, its ciphertext hashed, and written at the pack's end around
+    the page cache (whole blocks; each photo padded to one, which a real pack would not need).
+    Each photo is a whole age file of its own, or (``one_header``) the pack is one age file
+    whose payload the photos follow one another in: one X25519 key for the pack."""
+    buffer, fd, at = AlignedBuffer(), _open_direct(path), 0
+    sealer = agefile.Sealer(agefile.x25519_stanzas([public]))
+
+    def store(data: bytes) -> None:
+        nonlocal at
+        hmac.digest(key, data, "sha256")
+        room = buffer.get(agefile.sealed_size(len(data), 4096) + 4096)
+        if one_header:
+            view, done = memoryview(data), 0
+            for start in range(0, len(data), agefile.CHUNK):
+                sealed = sealer.seal(view[start:start + agefile.CHUNK], last=False)
+                room[done:done + len(sealed)] = sealed
+                done += len(sealed)
+            cipher = room[:done]
+        else:
+            cipher = agefile.encrypt(data, [public], room)
+        hashlib.sha256(cipher).digest()
+        whole = -(-len(cipher) // 4096) * 4096
+        at += os.pwrite(fd, room[:whole], at)
+
+    try:
+        return cpu_per_item(photos, store)
+    finally:
+        os.close(fd)
+
+
+def _open_direct(path: Path) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        return os.open(path, flags | getattr(os, "O_DIRECT", 0), 0o600)
+    except OSError:  # a file system without O_DIRECT: the page cache then
+        return os.open(path, flags, 0o600)
+
+
 def _one_file(path: Path, ciphers: list[bytes]) -> float:
     with open(path, "wb") as fh:
         return cpu_per_item(ciphers, fh.write)
@@ -132,6 +177,8 @@ LABELS = {
     "ref_crc32": "  CRC-32 of the photo",
     "ref_new_file": "  new file + link, no crypto",
     "ref_one_file": "  the same bytes appended to one file",
+    "pack_files": "store, each photo an age file appended to a pack",
+    "pack_stream": "store, the pack one age file (one X25519 key)",
 }
 STEPS = ("read", "store", "probe")
 
@@ -146,6 +193,10 @@ def fmt(figures: dict[str, float], n: int, kb: int, photos: int) -> str:
     lines.append(f"for {photos:,} photos: {worker * photos / 1e6:.2f} CPU s in the workers, at least "
                  f"{worker * photos / 2e6:.2f} s on 2 cores, before any record is written "
                  f"(measured on {n:,} photos of ~{kb} kB)")
+    for key, layout in (("pack_files", "each an age file in a pack"), ("pack_stream", "one age file per pack")):
+        packed = worker - figures["store"] + figures[key]
+        lines.append(f"with packs ({layout}): {packed:.1f} us per photo, {packed * photos / 1e6:.2f} CPU s "
+                     f"({100 * (packed / worker - 1):+.0f}%)")
     return "\n".join(lines)
 
 
