@@ -98,6 +98,8 @@ def settle(run: "Run", everything: bool = True, one: bool = False) -> None:
     pool = run.sealer
     while pool is not None and len(pool) and (everything or one or pool.ready()):
         one = False
+        if not pool.ready():
+            run.cat.end_reads()  # about to wait: SQLite's shared lock is not held meanwhile
         try:
             (item, hint_key), reply = pool.next_done()
         except WorkerGone:

@@ -273,20 +273,21 @@ class Run:
             batch.clear()
             media.settle(self, everything=False)  # the workers' replies so far, between posts
 
-        for item in items:
-            if isinstance(item, (PostItem, RatingItem)):
-                batch.append(item)
-                if len(batch) >= READ_AHEAD:
+        with self.cat.batched_reads():  # its lookups share read transactions
+            for item in items:
+                if isinstance(item, (PostItem, RatingItem)):
+                    batch.append(item)
+                    if len(batch) >= READ_AHEAD:
+                        drain()
+                    continue
+                if batch:
                     drain()
-                continue
+                self.handle(item)
+                media.settle(self, everything=False)
             if batch:
                 drain()
-            self.handle(item)
-            media.settle(self, everything=False)
-        if batch:
-            drain()
-        media.settle(self)
-        media.drop_unclaimed(self)
+            media.settle(self)
+            media.drop_unclaimed(self)
 
     def handle(self, item: Item) -> None:
         if isinstance(item, MediaItem):

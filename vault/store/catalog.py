@@ -92,6 +92,8 @@ class Catalog(CatalogReader, CatalogWriter):
         self._last: tuple | None = None     # the last record looked up: (id, row)
         self._prov_keys: dict[tuple, str] = {}
         self._known: dict[str, tuple | None] = {}  # rows fetched ahead by prefetch()
+        self._batching = 0  # open batched_reads() scopes
+        self._reads = 0     # lookups the open read transaction served (0: none is open)
         self.head = CatalogHead(root, tmpdir, writer_key)
         self._view: Survey | None = None  # what the head lists, read by load()
         # Told before a rebuild of the index from a journal that is not empty: it takes seconds

@@ -49,9 +49,11 @@ class CatalogWriter:
     _last: tuple | None
     _prov_keys: dict[tuple, str]
     _known: dict[str, tuple | None]
+    _reads: int
 
     if TYPE_CHECKING:
         def _save_state(self, built: bool = False, sealed: dict[str, int] | None = None) -> None: ...
+        def end_reads(self) -> None: ...
         def _row(self, rid: str) -> tuple | None: ...
         def _shared_prov(self, key: str) -> dict | None: ...
 
@@ -61,6 +63,7 @@ class CatalogWriter:
         if not self._in_tx:
             self._last = None
             self._known.clear()
+            self.end_reads()  # a read transaction is not upgraded: it ends, and the write begins
             self.db.execute("BEGIN IMMEDIATE")
             self._in_tx = True
             row = self.db.execute("SELECT max(n) FROM records").fetchone()
@@ -79,8 +82,9 @@ class CatalogWriter:
         self._known.clear()
         self._puts.clear(); self._refs.clear(); self._hints.clear(); self._provs.clear()
         self._prov_cache.clear()
-        if self._in_tx:
+        if self._in_tx or self._reads:
             self._in_tx = False
+            self._reads = 0
             try:
                 self.db.execute("ROLLBACK")
             except Exception:  # noqa: BLE001 - the connection may already have rolled back

@@ -336,3 +336,38 @@ def test_the_same_export_again_is_not_recognised_again(vault_env, tmp_path, monk
     monkeypatch.setattr(plugins.importers, "fingerprint", lambda: "another set of importers")
     assert import_json(vault_env, path, expect=3)["source"] == "facebook"
     assert "facebook" in asked
+
+
+@pytest.mark.parametrize("extra", [10, 40])
+def test_a_newer_export_looks_its_photos_up_in_shared_read_transactions(vault_env, tmp_path, monkeypatch, extra):
+    """Each photo of a newer export is looked up (its record, its reference) before anything is
+    written.  Those lookups share read transactions (``Catalog.batched_reads``): the lookups made
+    outside one do not grow with the number of photos.  Alone, each lookup costs SQLite a lock,
+    a look for a hot journal and a read of the first page, about six times the lookup."""
+    import vault.store.catalog as catalog_module
+
+    files = fb_files()
+    for i in range(extra):
+        files[f"{FB_MEDIA}/Mobileuploads_LvJWqglAvA/{10**15 + i}_n.jpg"] = jpeg((i * 5, 255 - i * 5, 7))
+    import_json(vault_env, write_zip(tmp_path / "fb-1.zip", files), expect=3)
+
+    alone: list[str] = []
+    real_open = catalog_module.open_db
+
+    def open_db(*args, **kwargs):
+        db = real_open(*args, **kwargs)
+
+        def trace(cursor, sql, bindings):
+            if sql.lstrip().upper().startswith("SELECT") and not db.in_transaction:
+                alone.append(sql)
+            return True
+
+        db.exec_trace = trace
+        return db
+
+    monkeypatch.setattr(catalog_module, "open_db", open_db)
+    rep = import_json(vault_env, write_zip(tmp_path / "fb-2.zip", dict(files, **{NEW_PHOTO: jpeg((99, 99, 99))})), expect=3)
+    assert rep["added"]["media"] == 1 and rep["unchanged"]["media"] == 6 + extra
+    lookups = [sql for sql in alone if "FROM records WHERE id=" in sql or "FROM refs WHERE" in sql]
+    assert lookups == [], f"{len(lookups)} lookups of records and references on their own"
+    assert len(alone) < 30, alone
