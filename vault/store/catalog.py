@@ -94,6 +94,7 @@ class Catalog(CatalogReader, CatalogWriter):
         self._known: dict[str, tuple | None] = {}  # rows fetched ahead by prefetch()
         self._batching = 0  # open batched_reads() scopes
         self._reads = 0     # lookups the open read transaction served (0: none is open)
+        self._read_until = 0.0  # when the next lookup begins a new one (time.monotonic)
         self.head = CatalogHead(root, tmpdir, writer_key)
         self._view: Survey | None = None  # what the head lists, read by load()
         # Told before a rebuild of the index from a journal that is not empty: it takes seconds

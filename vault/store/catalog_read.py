@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .codec import dump_text, load_json
 from .index import PLAIN_TABLES, match_clauses
 
-# Lookups one read transaction of ``batched_reads`` serves at most.
+# Lookups one read transaction of ``batched_reads`` serves at most, and the seconds after which
+# the next lookup begins a new one.
 READ_BATCH = 500
+READ_SECONDS = 0.2
 
 
 class CatalogReader:
@@ -27,6 +30,7 @@ class CatalogReader:
     _in_tx: bool
     _batching: int
     _reads: int
+    _read_until: float
 
     if TYPE_CHECKING:
         def _flush_batch(self) -> None: ...
@@ -41,9 +45,10 @@ class CatalogReader:
         drops its lock, looks for a hot journal and reads the first page again, about 20 us
         where the lookup itself takes 3.  An import of a newer export asks about every photo
         before it writes anything (two lookups each).  Inside this scope a read transaction
-        serves READ_BATCH lookups at most, and ends before any write and at ``end_reads``, so a
-        process waiting to commit waits that long at most.  For callers that consume each
-        result before the next lookup (an open cursor must not span a renewal)."""
+        serves READ_BATCH lookups at most, none after READ_SECONDS, and ends before any write
+        and at ``end_reads``: a process waiting to commit waits about that long.  For callers
+        that consume each result before the next lookup (an open cursor must not span a
+        renewal)."""
         self._batching += 1
         done = False
         try:
@@ -71,10 +76,11 @@ class CatalogReader:
         the lookup joins the open read transaction, or opens one."""
         if not self._batching or self._in_tx:
             return
-        if self._reads >= READ_BATCH:
+        if self._reads >= READ_BATCH or self._reads and monotonic() > self._read_until:
             self.end_reads()
         if not self._reads:
             self.db.execute("BEGIN")
+            self._read_until = monotonic() + READ_SECONDS
         self._reads += 1
 
     # --- reading -------------------------------------------------------------------------------

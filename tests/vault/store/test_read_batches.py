@@ -43,6 +43,7 @@ def record_ids(cat) -> list[str]:
 
 def test_lookups_in_a_batch_share_read_transactions_of_at_most_read_batch(unlocked, monkeypatch):
     monkeypatch.setattr(catalog_read, "READ_BATCH", 3)
+    monkeypatch.setattr(catalog_read, "monotonic", lambda: 1000.0)  # counted, not timed
     cat = unlocked.catalog()
     ids = record_ids(cat)
     seen = watch(cat)
@@ -58,6 +59,21 @@ def test_lookups_in_a_batch_share_read_transactions_of_at_most_read_batch(unlock
     assert [s for s in seen if s[0] == "SELECT"] == [("SELECT", True)] * 7
     # Seven lookups, three to a transaction: three transactions, each begun and committed.
     assert [s[0] for s in seen if s[0] != "SELECT"] == ["BEGIN", "COMMIT", "BEGIN", "COMMIT", "BEGIN", "COMMIT"]
+
+
+def test_a_read_transaction_serves_no_lookup_after_read_seconds(unlocked, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(catalog_read, "monotonic", lambda: clock[0])
+    cat = unlocked.catalog()
+    ids = record_ids(cat)
+    seen = watch(cat)
+    with cat.batched_reads():
+        assert cat.digest(ids[0]) and cat.digest(ids[1])
+        clock[0] += catalog_read.READ_SECONDS / 2
+        assert cat.digest(ids[2])
+        clock[0] += catalog_read.READ_SECONDS  # the importer was busy elsewhere meanwhile
+        assert cat.digest(ids[3])
+    assert [s[0] for s in seen if s[0] != "SELECT"] == ["BEGIN", "COMMIT", "BEGIN", "COMMIT"]
 
 
 def test_a_writer_waits_only_until_the_batch_ends_its_read_transaction(unlocked, vault_env):
