@@ -127,22 +127,35 @@ class CatalogReader:
         self._last = (rid, row)
         return row
 
+    def _with_data(self, rid: str, row: tuple) -> tuple | None:
+        """``row`` with the record's data, read now when ``prefetch`` left it out."""
+        if row[2] is not None:
+            return row
+        self._reading()
+        got = self.db.execute("SELECT data FROM records WHERE n=?", (row[3],)).fetchone()
+        full = (row[0], row[1], got[0], row[3]) if got else None
+        self._last = (rid, full)
+        return full
+
     def prefetch(self, ids: Iterable[str]) -> None:
         """Look up many records in one query, ahead of ``digest``/``get_raw`` asking for them one
-        by one (an import asks about every record it reads)."""
+        by one (an import asks about every record it reads).  Their data is left out: an
+        unchanged record is known by its digest, and only a changed one is read whole."""
         want = [rid for rid in dict.fromkeys(ids) if rid not in self._puts]
         self._known.clear()
         for start in range(0, len(want), 500):
             chunk = want[start:start + 500]
             self._reading()
             found = {row[0]: row[1:] for row in self.db.execute(
-                f"SELECT id, visibility, digest, data, n FROM records WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+                f"SELECT id, visibility, digest, NULL, n FROM records WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
             for rid in chunk:
                 self._known[rid] = found.get(rid)
 
     def get_raw(self, rid: str) -> dict | None:
         """The stored record (source fields only, without visibility/tags), or None."""
         row = self._row(rid)
+        if row is not None:
+            row = self._with_data(rid, row)
         if row is None:
             return None
         rec = load_json(row[2])
@@ -151,6 +164,8 @@ class CatalogReader:
 
     def get(self, rid: str) -> dict | None:
         row = self._row(rid)
+        if row is not None:
+            row = self._with_data(rid, row)
         return self._full((rid, row[0], row[2])) if row else None
 
     def find_prefix(self, prefix: str) -> list[str]:

@@ -1,9 +1,10 @@
-"""Lookups that share read transactions (``Catalog.batched_reads``).
+"""The lookups an import makes in the index: shared read transactions and rows fetched ahead.
 
 Outside a write transaction, each lookup in the index is a transaction of its own unless it runs
 in a ``batched_reads`` scope: there, lookups share read transactions of at most ``READ_BATCH``
-lookups each, which end before any write and at ``end_reads``.  These tests watch the statements
-SQLite is given (``exec_trace``) and a second connection that wants to write."""
+lookups each, which end before any write and at ``end_reads``.  ``prefetch`` looks many records
+up at once without their data, which only a changed record needs.  These tests watch the
+statements SQLite is given (``exec_trace``) and a second connection that wants to write."""
 
 from __future__ import annotations
 
@@ -120,3 +121,21 @@ def test_a_batch_ended_by_an_error_reports_that_error(unlocked):
             raise KeyError("the import's own")
     assert not cat.db.in_transaction
     assert cat.digest(rid)
+
+
+def test_prefetched_rows_leave_the_data_out_until_a_record_is_read_whole(unlocked):
+    cat = unlocked.catalog()
+    ids = record_ids(cat)
+    whole = {rid: cat.get_raw(rid) for rid in ids}
+    digests = {rid: cat.digest(rid) for rid in ids}
+    seen: list[str] = []
+    cat.db.exec_trace = lambda cursor, sql, bindings: seen.append(" ".join(sql.split())) or True
+    cat.prefetch(ids)
+    assert len(seen) == 1 and "data" not in seen[0]
+    assert [cat.digest(rid) for rid in ids[:4]] == [digests[rid] for rid in ids[:4]]  # asked no more
+    assert len(seen) == 1
+    assert cat.get_raw(ids[4]) == whole[ids[4]]  # its data, read now: one query
+    assert seen[1:] == ["SELECT data FROM records WHERE n=?"]
+    assert cat.get(ids[4])["id"] == ids[4]
+    assert [q for q in seen if "data" in q] == ["SELECT data FROM records WHERE n=?"]  # not again
+    assert cat.get_raw("r_not_there") is None
