@@ -46,9 +46,7 @@ class CatalogReader:
         where the lookup itself takes 3.  An import of a newer export asks about every photo
         before it writes anything (two lookups each).  Inside this scope a read transaction
         serves READ_BATCH lookups at most, none after READ_SECONDS, and ends before any write
-        and at ``end_reads``: a process waiting to commit waits about that long.  For callers
-        that consume each result before the next lookup (an open cursor must not span a
-        renewal)."""
+        and at ``end_reads``: a process waiting to commit waits about that long."""
         self._batching += 1
         done = False
         try:
