@@ -125,9 +125,10 @@ class CatalogReader:
         self._last = (rid, row)
         return row
 
-    def _with_data(self, rid: str, row: tuple) -> tuple | None:
-        """``row`` with the record's data, read now when ``prefetch`` left it out."""
-        if row[2] is not None:
+    def _whole_row(self, rid: str) -> tuple | None:
+        """``_row`` with the record's data, read now when ``prefetch`` left it out."""
+        row = self._row(rid)
+        if row is None or row[2] is not None:
             return row
         self._reading()
         got = self.db.execute("SELECT data FROM records WHERE n=?", (row[3],)).fetchone()
@@ -151,9 +152,7 @@ class CatalogReader:
 
     def get_raw(self, rid: str) -> dict | None:
         """The stored record (source fields only, without visibility/tags), or None."""
-        row = self._row(rid)
-        if row is not None:
-            row = self._with_data(rid, row)
+        row = self._whole_row(rid)
         if row is None:
             return None
         rec = load_json(row[2])
@@ -161,9 +160,7 @@ class CatalogReader:
         return self._expand(rec)
 
     def get(self, rid: str) -> dict | None:
-        row = self._row(rid)
-        if row is not None:
-            row = self._with_data(rid, row)
+        row = self._whole_row(rid)
         return self._full((rid, row[0], row[2])) if row else None
 
     def find_prefix(self, prefix: str) -> list[str]:
