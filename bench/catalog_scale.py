@@ -36,6 +36,7 @@ mountain river friends garden music book rain snow sunny morning evening a i ale
 JAPANESE = ["関数を定義する", "東京の天気", "今日は関数型プログラミング", "猫がかわいい", "新しい関数"]
 MARKER = "kvásek"             # in one post of MARKER_EVERY: what `search` looks for
 MARKER_EVERY = 1000
+NEWER_POSTS = 100             # posts a newer archive adds to the same ones
 
 
 def make_archive(path: Path, posts: int, rng: random.Random) -> int:
@@ -120,6 +121,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     search_cjk = best_of(3, common.vault_cmd(*v, "search", "関数"), "search-cjk")
     listing = best_of(3, common.vault_cmd(*v, "list", "--limit", "20"), "list")
     status = best_of(3, common.vault_cmd(*v, "--json", "status"), "status")
+    newer, newer_report = _newer_import(args, work, v, env, logs)
     # Last, as they change the vault: a compaction into one snapshot, then an index rebuilt from
     # that snapshot alone (index/ deleted, then `status`).
     common.log("vault compact ...")
@@ -140,6 +142,9 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         "index_bytes": json.loads(status.stdout).get("index_bytes"),
         "compact_s": compact.wall, "compact_cpu_s": compact.cpu, "compact_rss_mb": compact.maxrss_kib * kib, "snapshot_bytes": snapshot_bytes,
         "rebuild_s": rebuild.wall, "rebuild_cpu_s": rebuild.cpu, "rebuild_rss_mb": rebuild.maxrss_kib * kib,
+        "newer_s": newer.wall, "newer_cpu_s": newer.cpu, "newer_rss_mb": newer.maxrss_kib * kib,
+        "newer_ratio": newer.wall / imp.wall, "newer_added": newer_report.get("added", {}),
+        "newer_unchanged": newer_report.get("unchanged", {}),
     }
     for name, run in (("search", search), ("search_cjk", search_cjk), ("list", listing), ("status", status)):
         r[f"{name}_s"] = run.wall
@@ -173,6 +178,10 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         rows.append((label, f"{r[name + '_s']:.3f} s = start-up + {r[name + '_over_start_s']:.3f} s (cpu {r[name + '_cpu_s']:.3f} s)",
                      f"+ <= {GOAL_READ_OVER_START_S} s, <= {GOAL_RSS_MB:.0f} MB", f"{r[name + '_rss_mb']:.0f} MB",
                      met(g[name + "_time"] and g[name + "_rss"])))
+    rows.append((f"newer archive (+{NEWER_POSTS} posts)",
+                 f"{r['newer_s']:.2f} s (cpu {r['newer_cpu_s']:.2f} s) = {r['newer_ratio']:.2f}x the import; "
+                 f"added {r['newer_added'].get('post', 0):,}, unchanged {r['newer_unchanged'].get('post', 0):,} posts",
+                 "", f"{r['newer_rss_mb']:.0f} MB", ""))
     rows.append(("compact", f"{r['compact_s']:.2f} s (cpu {r['compact_cpu_s']:.2f} s) into one snapshot of {snapshot_bytes / MB:.1f} MB",
                  "RSS not growing with the vault", f"{r['compact_rss_mb']:.0f} MB", ""))
     rows.append(("index rebuild", f"{r['rebuild_s']:.2f} s (cpu {r['rebuild_cpu_s']:.2f} s; `status` with index/ deleted)",
@@ -185,6 +194,19 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     print(f"index/ {(r['index_bytes'] or 0) / MB:.1f} MB; goals met {sum(g.values())}/{len(g)} "
           f"({e['python']}, {e['cpus']} CPUs, load {e['loadavg_before']:.2f} -> {e['loadavg_after']:.2f})")
     return 0
+
+
+def _newer_import(args: argparse.Namespace, work: Path, v: tuple, env: dict[str, str], logs: Path) -> tuple[common.ChildRun, dict]:
+    """The import of a newer archive into the vault: the same posts (the same seed) and
+    NEWER_POSTS more.  Its outbox.json changed, so every post is read again and compared with
+    the stored one; only the new ones are written."""
+    newer_zip = work / "archive-mastodon-newer.zip"
+    make_archive(newer_zip, args.posts + NEWER_POSTS, random.Random(args.seed))
+    common.settle()
+    common.log(f"vault import (a newer archive: {NEWER_POSTS} posts more) ...")
+    run = common.run_child(common.vault_cmd(*v, "--quiet", "--json", "import", newer_zip), env, logs, "import-newer")
+    common.log(f"  {run.wall:.2f} s, cpu {run.cpu:.2f} s")
+    return run, json.loads(run.stdout)
 
 
 if __name__ == "__main__":
