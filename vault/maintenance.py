@@ -180,7 +180,7 @@ def _check_data(vault: Vault, result: CheckResult, progress: Callable[..., None]
         result.notes.append("index/catalog.db not compared: the journal has unreadable files")
     if not agrees:
         # Derived state that says something the journal does not: rebuilt from the journal.
-        loaded.rebuild("check")
+        loaded.rebuild("it disagreed with the journal")
         result.problems.append({"path": "index/catalog.db", "problem": "the index disagreed with the journal; rebuilt from it"})
     for oid in sorted(loaded.referenced_objects()):
         if not vault.objects.exists(oid):

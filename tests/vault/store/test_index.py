@@ -243,6 +243,16 @@ def test_check_read_data_compares_the_index_with_the_journal(vault_env):
     # The check rebuilt it from the journal.
     assert all(r["tags"] == [] for r in vault_env.records())
     assert vault_env.run("check", "--read-data", "--json").code == 0
+    # Said in words, without --json.
+    with open_vault(vault_env.path, exclusive=True) as v:
+        v.unlock(vault_env.identity_file)
+        cat = v.catalog()
+        cat._begin()
+        cat._apply({"op": "curate", "id": next(cat.query())["id"], "add": ["forged"]})
+        cat._commit_tx()
+    res = vault_env.run("check", "--read-data")
+    assert res.code == 13
+    assert "rebuilding the catalog index from the journal (it disagreed with the journal)" in res.err, res.err
 
 
 @pytest.mark.parametrize("table", ["fts", "tri"])
