@@ -88,7 +88,11 @@ class VaultHeader:
                 hint="upgrade vault to a newer release",
             )
         if data.get("object_id") != OBJECT_ID or data.get("object_format") != OBJECT_FORMAT:
-            raise FormatVersionError("this vault uses an object format this program does not know")
+            raise FormatVersionError(
+                f"this vault uses the object format {data.get('object_format')!r} (objects named by "
+                f"{data.get('object_id')!r}); this program reads {OBJECT_FORMAT!r} ({OBJECT_ID!r})",
+                hint="upgrade vault to a newer release",
+            )
         known = {"format", "version", "vault_id", "created", "recipients", "object_id", "object_format", "mac"}
         return cls(
             vault_id=str(data["vault_id"]),

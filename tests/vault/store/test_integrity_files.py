@@ -4,6 +4,7 @@ tampering, real restores."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -203,3 +204,32 @@ def test_backup_killed_between_head_and_trash_still_restores(filled, tmp_path):
     assert filled.records("--vault", str(tmp_path / "r")) == filled.records()
     assert filled.run("backup", bk).code == 0  # the next run completes it
     assert not (bk / "catalog" / "journal").exists() or not os.listdir(bk / "catalog" / "journal")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"version": 2}, "this vault uses format version 2; this program reads version 1"),
+    ({"object_format": "packs"}, "this vault uses the object format 'packs' (objects named by 'hmac-sha256'); "
+                                 "this program reads 'whole-file' ('hmac-sha256')"),
+])
+@pytest.mark.parametrize("command", [("status",), ("list",), ("check",), ("backup", "DEST"), ("import", "ROLL")])
+def test_a_vault_of_a_newer_format_is_refused_and_left_alone(filled, tmp_path, change, words, command):
+    """A vault written by a newer release (a new format version, or an object format such as the
+    packs of docs/proposals/packed-objects.md) is refused by every command, key-free ones too,
+    with what it is and what to do; nothing in it changes."""
+    header = filled.path / "vault.json"
+    old_sha = hashlib.sha256(header.read_bytes()).hexdigest()
+    header.write_text(json.dumps(dict(json.loads(header.read_text()), **change)))
+    # As the newer release would have written it: its checksum line agrees.
+    new_sha = hashlib.sha256(header.read_bytes()).hexdigest()
+    for lines in (filled.path / "checksums").iterdir():
+        lines.write_text(lines.read_text().replace(f"{old_sha}  vault.json", f"{new_sha}  vault.json"))
+    before = {p: p.read_bytes() for p in filled.path.rglob("*") if p.is_file() and "index" not in p.parts}
+    roll = camera_roll(tmp_path / "later", n=1, prefix="L")
+    dest = tmp_path / "backup"
+    res = filled.run(*[{"ROLL": str(roll), "DEST": str(dest)}.get(arg, arg) for arg in command])
+    assert res.code == ExitCode.UNEXPECTED, (res.code, res.err)
+    assert f"vault: error: {words}" in res.err and "vault: hint: upgrade vault to a newer release" in res.err, res.err
+    assert "Traceback" not in res.err
+    after = {p: p.read_bytes() for p in filled.path.rglob("*") if p.is_file() and "index" not in p.parts}
+    assert after == before
+    assert not dest.exists() or not any(dest.rglob("*"))
