@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import IntegrityError, NoVaultError, StorageError, VaultExistsError
+from ..errors import IntegrityError, NoVaultError, StorageError, VaultError, VaultExistsError
 from ..store.checksums import read_all
 from ..store.files import DIR_MODE, FILE_MODE, atomic_write, ensure_dir, sha256_file
 from .destination import Destination, ProgressFactory
@@ -78,6 +78,7 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
             f"no vault backup at {src.display} (no vault.json)",
             hint="check SRC; a first backup that never finished has no vault.json yet: run `vault backup` again to complete it",
         )
+    _refuse_newer_formats(src)
     wanted = {r: s for r, s in listing.items() if is_safe_rel(r) and not is_reserved(r) and not is_junk(r)}
     skipped = _leftovers(src, wanted)
     for rel in skipped:
@@ -152,6 +153,20 @@ def _leftovers(src: Destination, wanted: dict[str, int]) -> list[str]:
     segs = [r.rsplit("/", 1)[1] for r in wanted if r.startswith("catalog/journal/") and r.endswith(head_mod.SEGMENT_SUFFIX)]
     snaps = [r.rsplit("/", 1)[1] for r in wanted if r.startswith("catalog/snapshots/") and r.endswith(head_mod.SNAPSHOT_SUFFIX)]
     return sorted(head_mod.compare(head, segs, snaps).extra)
+
+
+def _refuse_newer_formats(src: Destination) -> None:
+    """A backup of a vault in a format this program does not know is refused before anything is
+    copied (a vault.json that cannot be read at all is reported with the rest, after the copy)."""
+    from ..errors import FormatVersionError
+    from ..store.vaultfile import VaultHeader
+
+    try:
+        VaultHeader.parse(src.read_bytes("vault.json"), Path(f"{src.display}/vault.json"))
+    except FormatVersionError:
+        raise
+    except VaultError:
+        pass
 
 
 def _fetch_header(src: Destination, path: Path) -> bytes:

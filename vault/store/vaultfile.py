@@ -75,6 +75,11 @@ class VaultHeader:
             raw = path.read_bytes()
         except FileNotFoundError:
             raise NoVaultError(f"no vault at {path.parent}", hint="create one with `vault init PATH`, or point --vault / VAULT_DIR at it") from None
+        return cls.parse(raw, path)
+
+    @classmethod
+    def parse(cls, raw: bytes, path: Path) -> "VaultHeader":
+        """The header in ``raw``, the bytes of ``path`` (named in errors)."""
         try:
             data = json.loads(raw)
         except ValueError as exc:

@@ -206,23 +206,41 @@ def test_backup_killed_between_head_and_trash_still_restores(filled, tmp_path):
     assert not (bk / "catalog" / "journal").exists() or not os.listdir(bk / "catalog" / "journal")
 
 
-@pytest.mark.parametrize("change, words", [
+def _as_a_newer_release_wrote_it(root, change: dict) -> None:
+    """``vault.json`` with ``change``, and its checksum line agreeing, as a newer release writes it."""
+    header = root / "vault.json"
+    old_sha = hashlib.sha256(header.read_bytes()).hexdigest()
+    header.write_text(json.dumps(dict(json.loads(header.read_text()), **change)))
+    new_sha = hashlib.sha256(header.read_bytes()).hexdigest()
+    for lines in (root / "checksums").iterdir():
+        lines.write_text(lines.read_text().replace(f"{old_sha}  vault.json", f"{new_sha}  vault.json"))
+
+
+NEWER = [
     ({"version": 2}, "this vault uses format version 2; this program reads version 1"),
     ({"object_format": "packs"}, "this vault uses the object format 'packs' (objects named by 'hmac-sha256'); "
                                  "this program reads 'whole-file' ('hmac-sha256')"),
-])
+]
+
+
+@pytest.mark.parametrize("change, words", NEWER)
+def test_a_backup_of_a_newer_format_is_refused_before_anything_is_copied(filled, tmp_path, change, words):
+    bk = _backup(filled, tmp_path)
+    _as_a_newer_release_wrote_it(bk, change)
+    target = tmp_path / "restored"
+    res = filled.run("restore", bk, target)
+    assert res.code == ExitCode.UNEXPECTED, (res.code, res.err)
+    assert f"vault: error: {words}" in res.err and "upgrade vault to a newer release" in res.err, res.err
+    assert not target.exists() or not any(target.iterdir())
+
+
+@pytest.mark.parametrize("change, words", NEWER)
 @pytest.mark.parametrize("command", [("status",), ("list",), ("check",), ("backup", "DEST"), ("import", "ROLL")])
 def test_a_vault_of_a_newer_format_is_refused_and_left_alone(filled, tmp_path, change, words, command):
     """A vault written by a newer release (a new format version, or an object format such as the
     packs of docs/proposals/packed-objects.md) is refused by every command, key-free ones too,
     with what it is and what to do; nothing in it changes."""
-    header = filled.path / "vault.json"
-    old_sha = hashlib.sha256(header.read_bytes()).hexdigest()
-    header.write_text(json.dumps(dict(json.loads(header.read_text()), **change)))
-    # As the newer release would have written it: its checksum line agrees.
-    new_sha = hashlib.sha256(header.read_bytes()).hexdigest()
-    for lines in (filled.path / "checksums").iterdir():
-        lines.write_text(lines.read_text().replace(f"{old_sha}  vault.json", f"{new_sha}  vault.json"))
+    _as_a_newer_release_wrote_it(filled.path, change)
     before = {p: p.read_bytes() for p in filled.path.rglob("*") if p.is_file() and "index" not in p.parts}
     roll = camera_roll(tmp_path / "later", n=1, prefix="L")
     dest = tmp_path / "backup"
