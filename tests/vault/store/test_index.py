@@ -225,17 +225,22 @@ def test_provenance_is_stored_once_per_import(vault_env):
         assert "@" not in rec["provenance"]
 
 
-def test_check_read_data_compares_the_index_with_the_journal(vault_env):
-    inject(vault_env.path, [post("a", 1, "alpha"), post("b", 2, "beta")])
-    res = vault_env.run("check", "--read-data", "--json")
-    assert res.code == 0 and res.json()["ok"], res.out
-    # An index that says something the journal does not (here: a tag nobody set).
+def _forge_a_tag(vault_env) -> None:
+    """Write into the index, and not the journal, a tag nobody set."""
     with open_vault(vault_env.path, exclusive=True) as v:
         v.unlock(vault_env.identity_file)
         cat = v.catalog()
         cat._begin()
         cat._apply({"op": "curate", "id": next(cat.query())["id"], "add": ["forged"]})
         cat._commit_tx()
+
+
+def test_check_read_data_compares_the_index_with_the_journal(vault_env):
+    inject(vault_env.path, [post("a", 1, "alpha"), post("b", 2, "beta")])
+    res = vault_env.run("check", "--read-data", "--json")
+    assert res.code == 0 and res.json()["ok"], res.out
+    # An index that says something the journal does not (here: a tag nobody set).
+    _forge_a_tag(vault_env)
     assert any(r["tags"] == ["forged"] for r in vault_env.records())
     res = vault_env.run("check", "--read-data", "--json")
     assert res.code == 13
@@ -244,12 +249,7 @@ def test_check_read_data_compares_the_index_with_the_journal(vault_env):
     assert all(r["tags"] == [] for r in vault_env.records())
     assert vault_env.run("check", "--read-data", "--json").code == 0
     # Said in words, without --json.
-    with open_vault(vault_env.path, exclusive=True) as v:
-        v.unlock(vault_env.identity_file)
-        cat = v.catalog()
-        cat._begin()
-        cat._apply({"op": "curate", "id": next(cat.query())["id"], "add": ["forged"]})
-        cat._commit_tx()
+    _forge_a_tag(vault_env)
     res = vault_env.run("check", "--read-data")
     assert res.code == 13
     assert "rebuilding the catalog index from the journal (it disagreed with the journal)" in res.err, res.err
