@@ -73,12 +73,7 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
     path = Path(path).expanduser().absolute()
     resumed = _prepare_target(path)
     listing = src.list()
-    if "vault.json" not in listing:
-        raise NoVaultError(
-            f"no vault backup at {src.display} (no vault.json)",
-            hint="check SRC; a first backup that never finished has no vault.json yet: run `vault backup` again to complete it",
-        )
-    _refuse_newer_formats(src)
+    _check_source(src, listing)
     wanted = {r: s for r, s in listing.items() if is_safe_rel(r) and not is_reserved(r) and not is_junk(r)}
     skipped = _leftovers(src, wanted)
     for rel in skipped:
@@ -155,12 +150,18 @@ def _leftovers(src: Destination, wanted: dict[str, int]) -> list[str]:
     return sorted(head_mod.compare(head, segs, snaps).extra)
 
 
-def _refuse_newer_formats(src: Destination) -> None:
-    """A backup of a vault in a format this program does not know is refused before anything is
-    copied (a vault.json that cannot be read at all is reported with the rest, after the copy)."""
+def _check_source(src: Destination, listing: dict[str, int]) -> None:
+    """Refuse, before anything is copied, a source that holds no vault backup, or a backup of a
+    vault in a format this program does not know (a vault.json that cannot be read at all is
+    reported with the rest, after the copy)."""
     from ..errors import FormatVersionError
     from ..store.vaultfile import VaultHeader
 
+    if "vault.json" not in listing:
+        raise NoVaultError(
+            f"no vault backup at {src.display} (no vault.json)",
+            hint="check SRC; a first backup that never finished has no vault.json yet: run `vault backup` again to complete it",
+        )
     try:
         VaultHeader.parse(src.read_bytes("vault.json"), Path(f"{src.display}/vault.json"))
     except FormatVersionError:
