@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import crypto
-from .errors import FormatVersionError, IntegrityError, KeyUnavailableError, NoVaultError, VaultError, VaultExistsError
+from .errors import IntegrityError, KeyUnavailableError, NoVaultError, VaultExistsError
 from .keys import lookup as keys
 from .keys.lookup import KeySource
 from .keys.secret import Secret
@@ -27,7 +27,7 @@ from .store.checksums import ChecksumLog, drop_replaced
 from .store.files import atomic_write, clean_tmp, ensure_dir, sha256_file
 from .store.lock import VaultLock
 from .store.objects import ObjectStore
-from .store.vaultfile import VaultHeader
+from .store.vaultfile import VaultHeader, refuse_unknown_format
 
 DEFAULT_SETTINGS = """\
 # vault settings (plain text: never put secrets here; tokens come from the keyring or environment)
@@ -254,23 +254,11 @@ def open_vault(path: Path, *, exclusive: bool = False, wait: float = 60.0, lock:
         if not vault.path.exists():
             raise NoVaultError(f"no vault at {vault.path}", hint="create one with `vault init PATH`, or point --vault / VAULT_DIR at it")
         vault.header  # raises the precise NoVaultError
-    _refuse_newer_formats(vault)
+    # Every command, the key-free ones too (backup, check), refuses a format it does not know.
+    refuse_unknown_format(lambda: vault.header)
     try:
         if lock:
             vault.lock(exclusive, wait)
         yield vault
     finally:
         vault.close()
-
-
-def _refuse_newer_formats(vault: Vault) -> None:
-    """Every command, the key-free ones too (backup, check), refuses a vault written in a format
-    version or object format this program does not know: its rules for that vault are not this
-    program's.  A vault.json that cannot be read at all is left to the command, which names it
-    among the other damage it finds (check, backup and restore verify it against its checksum)."""
-    try:
-        vault.header
-    except FormatVersionError:
-        raise
-    except VaultError:
-        pass

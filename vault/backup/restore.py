@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import IntegrityError, NoVaultError, StorageError, VaultError, VaultExistsError
+from ..errors import IntegrityError, NoVaultError, StorageError, VaultExistsError
 from ..store.checksums import read_all
 from ..store.files import DIR_MODE, FILE_MODE, atomic_write, ensure_dir, sha256_file
 from .destination import Destination, ProgressFactory
@@ -98,7 +98,7 @@ def run_restore(src: Destination, path: Path, *, progress: ProgressFactory | Non
             result.files_copied += 1
             result.bytes_copied += st.st_size
 
-        header = _fetch_header(src, path)
+        header = _fetch_header(src)
         result.problems = _check_restored(path, header)
         result.verified_files = len(read_all(path / "checksums")) + 1 - len(result.problems)
         if any(not p["path"].startswith("objects/") for p in result.problems):
@@ -154,32 +154,21 @@ def _check_source(src: Destination, listing: dict[str, int]) -> None:
     """Refuse, before anything is copied, a source that holds no vault backup, or a backup of a
     vault in a format this program does not know (a vault.json that cannot be read at all is
     reported with the rest, after the copy)."""
-    from ..errors import FormatVersionError
-    from ..store.vaultfile import VaultHeader
+    from ..store.vaultfile import VaultHeader, refuse_unknown_format
 
     if "vault.json" not in listing:
         raise NoVaultError(
             f"no vault backup at {src.display} (no vault.json)",
             hint="check SRC; a first backup that never finished has no vault.json yet: run `vault backup` again to complete it",
         )
-    try:
-        VaultHeader.parse(src.read_bytes("vault.json"), Path(f"{src.display}/vault.json"))
-    except FormatVersionError:
-        raise
-    except VaultError:
-        pass
+    refuse_unknown_format(lambda: VaultHeader.parse(src.read_bytes("vault.json"), Path(f"{src.display}/vault.json")))
 
 
-def _fetch_header(src: Destination, path: Path) -> bytes:
+def _fetch_header(src: Destination) -> bytes:
     from ..store.vaultfile import VaultHeader
 
     data = src.read_bytes("vault.json")
-    probe = path / "tmp" / "vault.json.restore"
-    atomic_write(probe, data, path / "tmp")
-    try:
-        VaultHeader.load(probe)  # refuses an unknown format version or something that is no vault
-    finally:
-        probe.unlink(missing_ok=True)
+    VaultHeader.parse(data, Path(f"{src.display}/vault.json"))  # refuses what is no vault (or changed meanwhile)
     return data
 
 

@@ -12,8 +12,9 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from ..errors import FormatVersionError, IntegrityError, NoVaultError
+from ..errors import FormatVersionError, IntegrityError, NoVaultError, VaultError
 
 FORMAT = "vault"
 VERSION = 1
@@ -107,3 +108,16 @@ class VaultHeader:
             mac=data.get("mac"),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+def refuse_unknown_format(load: Callable[[], object]) -> None:
+    """Raise ``FormatVersionError`` when the vault.json ``load`` reads is of a format version or
+    object format this program does not know: its rules for that vault are not this program's.
+    Anything else wrong with it is left to the caller, which names it among the other damage it
+    finds (check, backup and restore verify vault.json against its checksum)."""
+    try:
+        load()
+    except FormatVersionError:
+        raise
+    except VaultError:
+        pass
