@@ -69,25 +69,24 @@ class CatalogReader:
             if self.db is not None:
                 self.db.execute("COMMIT")
 
-    def _reading(self) -> None:
-        """Called before each lookup: inside ``batched_reads`` and outside a write transaction,
-        the lookup joins the open read transaction, or opens one."""
-        if not self._batching or self._in_tx:
-            return
-        if self._reads >= READ_BATCH or self._reads and monotonic() > self._read_until:
-            self.end_reads()
-        if not self._reads:
-            self.db.execute("BEGIN")
-            self._read_until = monotonic() + READ_SECONDS
-        self._reads += 1
+    def _read(self, sql: str, args: Any = ()) -> Any:
+        """A lookup: inside ``batched_reads`` and outside a write transaction, it joins the open
+        read transaction, or opens one."""
+        if self._batching and not self._in_tx:
+            if self._reads >= READ_BATCH or self._reads and monotonic() > self._read_until:
+                self.end_reads()
+            if not self._reads:
+                self.db.execute("BEGIN")
+                self._read_until = monotonic() + READ_SECONDS
+            self._reads += 1
+        return self.db.execute(sql, args)
 
     # --- reading -------------------------------------------------------------------------------
 
     def _shared_prov(self, key: str) -> dict | None:
         if key in self._prov_cache:
             return self._prov_cache[key]
-        self._reading()
-        row = self.db.execute("SELECT v FROM provenance WHERE k=?", (key,)).fetchone()
+        row = self._read("SELECT v FROM provenance WHERE k=?", (key,)).fetchone()
         if row is None:
             return None
         self._prov_cache[key] = json.loads(row[0])
@@ -109,8 +108,7 @@ class CatalogReader:
         if p is not None:
             vis = p[6]
             if not p[1]:
-                self._reading()
-                row = self.db.execute("SELECT visibility FROM records WHERE n=?", (p[0],)).fetchone()
+                row = self._read("SELECT visibility FROM records WHERE n=?", (p[0],)).fetchone()
                 vis = row[0] if row else vis
             return vis, p[7], p[8], p[0]
         # An import asks for the digest, then the record, then stages it: one query for the three.
@@ -120,8 +118,7 @@ class CatalogReader:
             row = self._known.pop(rid)
             self._last = (rid, row)
             return row
-        self._reading()
-        row = self.db.execute("SELECT visibility, digest, data, n FROM records WHERE id=?", (rid,)).fetchone()
+        row = self._read("SELECT visibility, digest, data, n FROM records WHERE id=?", (rid,)).fetchone()
         self._last = (rid, row)
         return row
 
@@ -130,8 +127,7 @@ class CatalogReader:
         row = self._row(rid)
         if row is None or row[2] is not None:
             return row
-        self._reading()
-        got = self.db.execute("SELECT data FROM records WHERE n=?", (row[3],)).fetchone()
+        got = self._read("SELECT data FROM records WHERE n=?", (row[3],)).fetchone()
         full = (row[0], row[1], got[0], row[3]) if got else None
         self._last = (rid, full)
         return full
@@ -144,8 +140,7 @@ class CatalogReader:
         self._known.clear()
         for start in range(0, len(want), 500):
             chunk = want[start:start + 500]
-            self._reading()
-            found = {row[0]: row[1:] for row in self.db.execute(
+            found = {row[0]: row[1:] for row in self._read(
                 f"SELECT id, visibility, digest, NULL, n FROM records WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
             for rid in chunk:
                 self._known[rid] = found.get(rid)
@@ -176,8 +171,7 @@ class CatalogReader:
     def hint(self, key: str) -> str | None:
         if key in self._hints:
             return self._hints[key]
-        self._reading()
-        row = self.db.execute("SELECT v FROM hints WHERE k=?", (key,)).fetchone()
+        row = self._read("SELECT v FROM hints WHERE k=?", (key,)).fetchone()
         return row[0] if row else None
 
     def hints(self, keys: list[str]) -> dict[str, str]:
@@ -186,16 +180,14 @@ class CatalogReader:
         want = [k for k in dict.fromkeys(keys) if k not in found]
         for start in range(0, len(want), 500):
             chunk = want[start:start + 500]
-            self._reading()
-            found.update(self.db.execute(f"SELECT k, v FROM hints WHERE k IN ({','.join('?' * len(chunk))})", chunk))
+            found.update(self._read(f"SELECT k, v FROM hints WHERE k IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
     def ref(self, source: str, ref: str) -> str | None:
         staged = self._refs.get((source, ref))
         if staged is not None:
             return staged
-        self._reading()
-        row = self.db.execute("SELECT media FROM refs WHERE source=? AND ref=?", (source, ref)).fetchone()
+        row = self._read("SELECT media FROM refs WHERE source=? AND ref=?", (source, ref)).fetchone()
         return row[0] if row else None
 
     def _full(self, row: tuple) -> dict:
