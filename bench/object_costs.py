@@ -38,7 +38,7 @@ from facebook_export import PhotoMaker  # noqa: E402
 from vault import agefile  # noqa: E402
 from vault.importing.archive.portable import read_spec  # noqa: E402
 from vault.importing.mediainfo import facts_to_json, probe  # noqa: E402
-from vault.store.direct import AlignedBuffer, DirectWriter  # noqa: E402
+from vault.store.direct import AlignedBuffer, DirectFile, DirectWriter  # noqa: E402
 from vault.store.files import commit_exclusive, temp_path  # noqa: E402
 from vault.store.objects import ObjectStore  # noqa: E402
 
@@ -126,11 +126,10 @@ def _packed(path: Path, photos: list[bytes], key: bytes, public: bytes, one_head
     the page cache (whole blocks; each photo padded to one, which a real pack would not need).
     Each photo is a whole age file of its own, or (``one_header``) the pack is one age file
     whose payload the photos follow one another in: one X25519 key for the pack."""
-    buffer, fd, at = AlignedBuffer(), _open_direct(path), 0
+    buffer, pack = AlignedBuffer(), DirectFile(DirectWriter(), str(path), direct=True)
     sealer = agefile.Sealer(agefile.x25519_stanzas([public]))
 
     def store(data: bytes) -> None:
-        nonlocal at
         hmac.digest(key, data, "sha256")
         room = buffer.get(agefile.sealed_size(len(data), 4096) + 4096)
         if one_header:
@@ -143,21 +142,10 @@ def _packed(path: Path, photos: list[bytes], key: bytes, public: bytes, one_head
         else:
             cipher = agefile.encrypt(data, [public], room)
         hashlib.sha256(cipher).digest()
-        whole = -(-len(cipher) // 4096) * 4096
-        at += os.pwrite(fd, room[:whole], at)
+        pack.write(room[:-(-len(cipher) // 4096) * 4096])
 
-    try:
+    with pack:
         return cpu_per_item(photos, store)
-    finally:
-        os.close(fd)
-
-
-def _open_direct(path: Path) -> int:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    try:
-        return os.open(path, flags | getattr(os, "O_DIRECT", 0), 0o600)
-    except OSError:  # a file system without O_DIRECT: the page cache then
-        return os.open(path, flags, 0o600)
 
 
 def _one_file(path: Path, ciphers: list[bytes]) -> float:
