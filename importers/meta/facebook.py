@@ -32,11 +32,11 @@ from typing import Any, Iterator
 from vault.plugin_api import Item, Place, PostItem, Skipped, Warning_, from_epoch
 
 from ..common.members import RecordStream
+from .checkins import read_checkins
+from .mediacatalog import MediaCatalog, media_items, store_media_ahead
 from .reader import (
-    MediaCatalog,
     Tree,
     as_list,
-    as_records,
     clean_uri,
     content_key,
     dig,
@@ -46,14 +46,11 @@ from .reader import (
     is_media_name,
     is_url,
     is_web_url,
-    load_json,
-    media_items,
     natural_key,
     number,
     posts_to_read,
     read_posts,
     scanned_anyway,
-    store_media_ahead,
     stream_records,
     text_of,
 )
@@ -78,7 +75,6 @@ _FB_JSON = re.compile(
     r"|^comments_and_reactions/.+\.json$"
 )
 _FB_MEDIA_NAME = re.compile(r"(?:^|/)\d+_\d+_\d+_[a-z]\.[A-Za-z0-9]+$")
-_COORDS = re.compile(r"(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)")
 
 
 class FacebookImporter:
@@ -91,7 +87,7 @@ class FacebookImporter:
     # -- detection ------------------------------------------------------------------------------
 
     def recognize(self, src) -> int:
-        tree = Tree(src)
+        tree = Tree.of(src)
         if tree.any(POSTS_JSON):
             return 95
         if self._is_html(tree):
@@ -112,7 +108,7 @@ class FacebookImporter:
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, src) -> Iterator[Item]:
-        tree = Tree(src)
+        tree = Tree.of(src)
         if self._is_html(tree):
             raise html_error("Facebook", "a Facebook export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
@@ -122,11 +118,11 @@ class FacebookImporter:
 
         # Pass 1: what the JSON says about media (posts first, so their metadata wins), and the
         # check-ins' places.
-        catalog = MediaCatalog()
+        catalog = MediaCatalog(tree)
         _catalog_posts_media(src, posts_files, unchanged, catalog)
         yield from _catalog_collections(tree, catalog)
         checkins: dict[Any, Place] = {}
-        yield from _read_checkins(tree, checkins)
+        yield from read_checkins(tree.match(CHECKINS), checkins)
 
         # Media before posts.
         yield from media_items(tree, catalog, MEDIA_FOLDERS, MEDIA_EXCLUDE)
@@ -161,23 +157,14 @@ def _catalog_collections(tree: Tree, catalog: MediaCatalog) -> Iterator[Skipped]
     yields a Skipped for each of those files that cannot be read."""
     for pattern in (ALBUMS, UNCATEGORIZED, VIDEOS):
         for _, entry in sorted(tree.match(pattern), key=lambda pe: natural_key(pe[0])):
-            root, skipped = load_json(entry)  # read once: not cached for pass 2
-            if skipped is not None:
-                yield skipped
-                continue
-            for media in _media_of_collection(root):
-                _note_media(catalog, media, entry.rel)
-
-
-def _read_checkins(tree: Tree, checkins: dict[Any, Place]) -> Iterator[Skipped]:
-    """Fill ``checkins`` (post timestamp -> place) from the check-ins files; yields a Skipped for
-    each of them that cannot be read."""
-    for _, entry in tree.match(CHECKINS):
-        root, skipped = load_json(entry)
-        if skipped is not None:
-            yield skipped
-            continue
-        checkins.update(_checkins(root))
+            # Read as a stream: an album can list tens of thousands of photos, and parsed whole
+            # its file would take several times its size in memory.
+            for got in _collection_stream(entry):
+                if isinstance(got, Skipped):
+                    yield got
+                    continue
+                for media in _media_of_collection(got[1]):
+                    _note_media(catalog, media, entry.rel)
 
 
 class _NotPosts:
@@ -300,18 +287,29 @@ def _note_media(catalog: MediaCatalog, media: dict, member: str) -> list[str]:
     return named
 
 
-def _media_of_collection(root: Any) -> Iterator[dict]:
-    """Media of an album (object with photos and cover_photo) or a *_v2 list of media."""
-    for record in as_records(root, "other_photos_v2", "videos_v2", "photos", "videos",
-                             record_keys=("uri", "photos", "cover_photo")):
-        if "photos" in record or "cover_photo" in record:  # an album
-            for media in as_list(record.get("photos")):
-                if isinstance(media, dict):
-                    yield media
-            if isinstance(record.get("cover_photo"), dict):
-                yield record["cover_photo"]
-        elif "uri" in record:
-            yield record
+_COLLECTION_KEYS = ("other_photos_v2", "videos_v2", "photos", "videos")
+
+
+def _collection_stream(entry) -> RecordStream:
+    """The records of an album, uncategorized photos or videos file: the elements of its media
+    array (an album file's photos), of a list of albums, or the file itself when it is one
+    album or one media object."""
+    return stream_records(entry, *_COLLECTION_KEYS, record_keys=("uri", "photos", "cover_photo"))
+
+
+def _media_of_collection(record: Any) -> Iterator[dict]:
+    """Media of one record of a collection file: an album (object with photos and cover_photo)
+    gives its photos, a media object itself."""
+    if not isinstance(record, dict):
+        return
+    if "photos" in record or "cover_photo" in record:  # an album
+        for media in as_list(record.get("photos")):
+            if isinstance(media, dict):
+                yield media
+        if isinstance(record.get("cover_photo"), dict):
+            yield record["cover_photo"]
+    elif "uri" in record:
+        yield record
 
 
 def _place(value: Any) -> Place | None:
@@ -458,43 +456,3 @@ def _tagged(post: dict) -> list[str]:
         if name and name not in tagged:
             tagged.append(name)
     return tagged
-
-
-# ---------------------------------------------------------------------------------------------
-# Check-ins (label-value records; enrichment only)
-# ---------------------------------------------------------------------------------------------
-
-
-def _label_items(value: Any) -> Iterator[dict]:
-    """Every {label, value|dict} item under ``value``, depth first."""
-    for item in as_list(value):
-        if not isinstance(item, dict):
-            continue
-        yield item
-        if "dict" in item:
-            yield from _label_items(item["dict"])
-        if "vec" in item:
-            yield from _label_items(item["vec"])
-
-
-def _checkins(root: Any) -> dict[Any, Place]:
-    out: dict[Any, Place] = {}
-    for record in as_records(fix_mojibake(root), "checkins_v2", record_keys=("timestamp", "label_values")):
-        timestamp = record.get("timestamp")
-        if timestamp is None:
-            continue
-        place = Place()
-        for item in _label_items(record.get("label_values")):
-            label = item.get("label")
-            value = item.get("value")
-            if label in ("Name", "Place name") and place.name is None:
-                place.name = text_of(value)
-            elif label == "Address" and place.address is None:
-                place.address = text_of(value)
-            elif label == "Coordinates" and isinstance(value, str) and place.lat is None:
-                match = _COORDS.search(value)
-                if match:
-                    place.lat, place.lon = float(match.group(1)), float(match.group(2))
-        if place.name or place.lat is not None or place.address:
-            out[timestamp] = place
-    return out

@@ -38,8 +38,8 @@ from typing import Any, Iterator
 
 from vault.plugin_api import ArchiveMemberError, Item, Place, PostItem, Skipped, Warning_, from_epoch
 
+from .mediacatalog import MediaCatalog, media_items, store_media_ahead
 from .reader import (
-    MediaCatalog,
     Tree,
     as_list,
     clean_uri,
@@ -51,12 +51,10 @@ from .reader import (
     is_url,
     is_web_url,
     load_json,
-    media_items,
     natural_key,
     posts_to_read,
     read_posts,
     scanned_anyway,
-    store_media_ahead,
     stream_records,
     text_of,
 )
@@ -93,7 +91,7 @@ class InstagramImporter:
     # -- detection ------------------------------------------------------------------------------
 
     def recognize(self, src) -> int:
-        tree = Tree(src)
+        tree = Tree.of(src)
         if tree.any(POSTS_JSON):
             return 95
         if _legacy_files(tree):
@@ -113,7 +111,7 @@ class InstagramImporter:
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, src) -> Iterator[Item]:
-        tree = Tree(src)
+        tree = Tree.of(src)
         if self._is_html(tree):
             raise html_error("Instagram", "an Instagram export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: (_order(pe[0]), natural_key(pe[0])))
@@ -121,7 +119,7 @@ class InstagramImporter:
         # Posts files an earlier import read unchanged are not read (their posts count as unchanged).
         posts_files, unchanged = posts_to_read(src, posts_files)
         store_media_ahead(tree, MEDIA_FOLDERS)  # stored while pass 1 reads
-        catalog = MediaCatalog()
+        catalog = MediaCatalog(tree)
 
         # Pass 1: what the posts say about their media.  Posts files are read as streams; their
         # problems are reported in pass 2, which reads them again.

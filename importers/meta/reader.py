@@ -19,6 +19,7 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
+import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 from importers.common.shapes import as_list, dig  # the Meta importers use them as reader.as_list, reader.dig
@@ -188,6 +189,10 @@ def stream_records(entry, *keys: str, record_keys: Iterable[str] = ()) -> member
 # ---------------------------------------------------------------------------------------------
 
 
+# The tree of each export source still in use (see Tree.of).
+_TREES: "weakref.WeakKeyDictionary[Any, Tree]" = weakref.WeakKeyDictionary()
+
+
 class Tree:
     """Members of an export indexed by their path relative to the archive root.
 
@@ -207,13 +212,43 @@ class Tree:
             self.entries.append((path, entry))
             self._index.setdefault(path, entry)
 
+    @classmethod
+    def of(cls, src) -> "Tree":
+        """The tree of ``src``, made once however often it is asked for (detection and reading
+        both need it, and in an export of a hundred thousand files it takes tens of MB)."""
+        try:
+            tree = _TREES.get(src)
+        except TypeError:  # a source that takes no weak reference
+            return cls(src)
+        if tree is None:
+            tree = _TREES[src] = cls(src)
+            # Through a weak proxy: a tree holding its key would keep it in the cache for good.
+            tree.src = weakref.proxy(src)
+        return tree
+
     @staticmethod
     def canonical(entry) -> str:
-        segments = entry.path.split("/")
+        """The path from the first known Meta top-level folder on; the entry's own string when
+        that is its whole path or its rel (one string per member, not two)."""
+        path = entry.path
+        segments = path.split("/")
         for i in range(min(3, len(segments) - 1)):
             if segments[i] in KNOWN_ROOTS:
-                return "/".join(segments[i:])
+                if i == 0:
+                    return path
+                tail = "/".join(segments[i:])
+                return entry.rel if tail == entry.rel else tail
         return entry.rel
+
+    def shared(self, path: str) -> str:
+        """``path`` as the string a member of the tree already holds, when one is equal to it:
+        what is kept per media file then costs no copy of its name."""
+        entry = self._index.get(path)
+        if entry is not None:
+            for held in (entry.path, entry.rel):
+                if held == path:
+                    return held
+        return path
 
     def match(self, pattern: re.Pattern[str]) -> list[tuple[str, Any]]:
         """(canonical path, entry) pairs whose canonical path matches ``pattern``, in order."""
@@ -277,87 +312,9 @@ def taken_timestamp(media: dict):
     return None
 
 
-class MediaCatalog:
-    """Media ``uri`` -> what the JSON says about it, merged over every file naming it."""
-
-    def __init__(self) -> None:
-        self.info: dict[str, dict[str, Any]] = {}
-        # Local files the JSON names only as video thumbnails: not media of their own.
-        self.thumbnails: set[str] = set()
-
-    def add(self, uri: str, media: dict, member: str, caption: str | None = None, created_at=None) -> None:
-        """Note ``uri``; ``caption`` defaults to the media's ``description`` (Facebook)."""
-        from vault.plugin_api import from_epoch
-
-        fresh = {
-            "created_at": from_epoch(media.get("creation_timestamp")) or created_at,
-            "taken_at": taken_timestamp(media),
-            "caption": caption if caption is not None else text_of(media.get("description")),
-            "member": member,
-        }
-        known = self.info.get(uri)
-        if known is None:
-            self.info[uri] = fresh
-            return
-        for key, value in fresh.items():
-            if known.get(key) is None and value is not None:
-                known[key] = value
-
-    def __contains__(self, uri: str) -> bool:
-        return uri in self.info
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.info)
-
-    def __getitem__(self, uri: str) -> dict[str, Any]:
-        return self.info[uri]
-
-
 def html_only(tree: Tree, json_posts: re.Pattern[str], html_posts: re.Pattern[str]) -> bool:
     """True for the HTML variant: HTML posts pages and no JSON posts files."""
     return tree.any(html_posts) and not tree.any(json_posts)
-
-
-def media_items(tree: Tree, catalog: MediaCatalog, folders: re.Pattern[str],
-                exclude: re.Pattern[str] | None = None) -> Iterator[Any]:
-    """MediaItems for every file ``catalog`` names, then for unnamed media files under ``folders``.
-
-    A named file that no part of the export holds gives one ``Warning_`` (the posts naming it
-    still list its uri, so a later import of the part holding it links it).
-    """
-    from vault.plugin_api import MediaItem, Warning_
-
-    done: set[int] = set()
-    for uri in catalog:
-        info = catalog[uri]
-        entry = tree.lookup(uri)
-        if entry is None:
-            tree.src.unsettled(info["member"])  # read it again: a later export may hold the file
-            yield Warning_(f"media file missing from the export: {uri}", path=info["member"])
-            continue
-        done.add(id(entry))
-        yield MediaItem.from_entry(
-            entry, uri,
-            filename=posixpath.basename(entry.path),
-            created_at=info["created_at"],
-            taken_at=info["taken_at"],
-            caption=info["caption"],
-        )
-    for path, entry in tree.match(folders):
-        if id(entry) in done or path in catalog or path in catalog.thumbnails or not is_media_name(path):
-            continue
-        if exclude is not None and exclude.search(path):
-            continue
-        done.add(id(entry))
-        yield MediaItem.from_entry(entry, path, filename=posixpath.basename(entry.path))
-
-
-def store_media_ahead(tree: Tree, folders: re.Pattern[str], exclude: re.Pattern[str] | None = None) -> None:
-    """Tell the pipeline which files :func:`media_items` will yield from ``folders`` before the
-    posts files are read (``ExportSource.store_ahead``): a big import stores them meanwhile."""
-    ahead = [(entry, path) for path, entry in tree.match(folders)
-             if is_media_name(path) and not (exclude is not None and exclude.search(path))]
-    tree.src.store_ahead(ahead)
 
 
 def posts_to_read(src, posts_files: list[tuple[str, Any]], also: Iterable[Any] = ()) -> tuple[list[tuple[str, Any]], list[Any]]:

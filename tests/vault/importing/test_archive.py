@@ -437,8 +437,14 @@ def test_get_glob_and_by_name(tmp_path: Path) -> None:
         assert [e.rel for e in src.glob("posts/*.json")] == ["posts/1.json", "posts/deep/2.json"]  # "*" crosses "/"
         assert [e.rel for e in src.glob("w/media/*")] == ["media/1.json", "media/a.JPG"]  # matches path too
         assert src.glob("*.jpg") == []  # case-sensitive
-        assert [e.rel for e in src.by_name("1.json")] == ["posts/1.json", "media/1.json"]
-        assert src.by_name("1.JSON") == []
+        asked = ["1.json", "1.JSON", "2.json", "a.JPG", "deep/2.json", "json", "", "w"]
+        scanned = [[e.rel for e in src.by_name(name)] for name in asked]
+        assert src._by_name is None  # a few questions: answered by looking through the entries
+        for _ in range(8):
+            src.by_name("x")
+        assert src._by_name is not None  # asked often: an index of the names
+        assert [[e.rel for e in src.by_name(name)] for name in asked] == scanned == [
+            ["posts/1.json", "media/1.json"], [], ["posts/deep/2.json"], ["media/a.JPG"], [], [], [], []]
 
 
 # ---------------------------------------------------------------------------------------------

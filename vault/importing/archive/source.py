@@ -51,6 +51,10 @@ _ZIP_PATCHED_FLAG = 0x20        # "compressed patched data", which nothing can r
 _ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
 
 
+# by_name looks through the entries this many times before it makes an index of their names.
+_SCANS_BEFORE_INDEX = 8
+
+
 @dataclass(frozen=True)
 class Limits:
     """Limits that protect against archive bombs.  Defaults suit real exports (tens of GiB).
@@ -117,7 +121,8 @@ class ExportSource(AsksEarlierImports):
         self._part_expanded = 0  # declared sizes admitted from it so far
         self._by_rel: dict[str, Entry] = {}
         self._by_path: dict[str, Entry] = {}  # only entries whose path is not their rel
-        self._by_name: dict[str, Entry | list[Entry]] | None = None  # made when first asked
+        self._by_name: dict[str, Entry | list[Entry]] | None = None  # made when often asked
+        self._name_scans = 0
         if not paths:
             raise UsageError("no export given")
 
@@ -153,6 +158,15 @@ class ExportSource(AsksEarlierImports):
 
     def by_name(self, basename: str) -> list[Entry]:
         """Entries whose last path segment equals ``basename`` (case-sensitive, NFC)."""
+        basename = unicodedata.normalize("NFC", basename)
+        if "/" in basename:
+            return []  # never a last segment
+        if self._by_name is None and self._name_scans < _SCANS_BEFORE_INDEX:
+            # A few questions (recognizing an export asks one) are answered by looking through
+            # the entries: an index of every name would stay for the source's lifetime.
+            self._name_scans += 1
+            tail = "/" + basename
+            return [e for e in self.entries if e.path.endswith(tail) or e.path == basename]
         if self._by_name is None:
             # Most names are unique: one entry, not a list of one (memory counts per member).
             by_name: dict[str, Entry | list[Entry]] = {}
@@ -165,7 +179,7 @@ class ExportSource(AsksEarlierImports):
                     else:
                         by_name[name] = [have, entry]
             self._by_name = by_name
-        found = self._by_name.get(unicodedata.normalize("NFC", basename))
+        found = self._by_name.get(basename)
         return [] if found is None else list(found) if isinstance(found, list) else [found]
 
     def close(self) -> None:
@@ -425,18 +439,20 @@ class ExportSource(AsksEarlierImports):
         """
         entries: list[Entry] = []
         earlier: dict[str, set[int]] = {}  # rel -> sizes seen in previous parts
-        for part, found in scanned:
+        for number, (part, found) in enumerate(scanned, 1):
             strip = len(part.wrapper) + 1 if part.wrapper else 0
-            this_part: list[tuple[str, int]] = []
-            for item in found:
-                rel = item.path[strip:]
-                if item.size in earlier.get(rel, ()):
+            first = len(entries)
+            found.reverse()  # taken from the end: each is gone once its entry exists, never both kept
+            while found:
+                item = found.pop()
+                rel = item.path[strip:] if strip else item.path
+                if earlier and item.size in earlier.get(rel, ()):
                     continue
                 entries.append(Entry(path=item.path, rel=rel, size=item.size, part=part,
                                      fingerprint=item.fingerprint, opener=item.opener, state=self._state))
-                this_part.append((rel, item.size))
-            for rel, size in this_part:
-                earlier.setdefault(rel, set()).add(size)
+            if number < len(scanned):  # what the parts after this one must not repeat
+                for entry in entries[first:]:
+                    earlier.setdefault(entry.rel, set()).add(entry.size)  # type: ignore[arg-type]
         return entries
 
 
