@@ -445,8 +445,8 @@ class ExportSource(AsksEarlierImports):
             found.reverse()  # taken from the end: each is gone once its entry exists, never both kept
             while found:
                 item = found.pop()
-                rel = item.path[strip:] if strip else item.path
-                if earlier and item.size in earlier.get(rel, ()):
+                rel = item.path[strip:]  # the path itself (not a copy) when nothing is stripped
+                if item.size in earlier.get(rel, ()):
                     continue
                 entries.append(Entry(path=item.path, rel=rel, size=item.size, part=part,
                                      fingerprint=item.fingerprint, opener=item.opener, state=self._state))
