@@ -158,6 +158,8 @@ def fmt_table(r: dict) -> str:
     if added.get("post") != r["posts"] or added.get("media") != r["photos"] or r["import_skipped"]:
         out.append(f"note: the first import added {added.get('post')} posts and {added.get('media')} media "
                    f"(skipped {r['import_skipped']}) of {r['posts']} posts and {r['photos']} photos: figures are suspect")
+    if e.get("fs_caution"):
+        out.append(f"caution: {e['fs_caution']}")
     return "\n".join(out)
 
 
@@ -276,7 +278,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
                         "peak_rss_mb_max": GOAL_PEAK_RSS_MB}
     r["env"] = {"python": f"Python {platform.python_version()}", "cpus": os.cpu_count(),
                 "platform": platform.platform(),
-                "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0]}
+                "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
+                "fs_caution": common.filesystem.caution(work)}
     r["workdir"] = str(work)
 
     if args.json:

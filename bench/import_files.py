@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import filesystem  # bench/filesystem.py: this folder is first on sys.path when a benchmark runs
 from PIL import Image
 
 # The project's goals for importing a camera roll.
@@ -290,6 +291,8 @@ def fmt_table(r: dict) -> str:
     if r["import_added_media"] != r["files"] or r["reimport_unchanged_media"] != r["files"]:
         out.append(f"note: first import added {r['import_added_media']} media and the re-import found "
                    f"{r['reimport_unchanged_media']} unchanged, of {r['files']} files: figures are suspect")
+    if e.get("fs_caution"):
+        out.append(f"caution: {e['fs_caution']}")
     return "\n".join(out)
 
 
@@ -302,6 +305,9 @@ def in_workdir(prefix: str, args: argparse.Namespace, run: Callable[[argparse.Na
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=prefix, dir=args.workdir))
+    caution = filesystem.caution(work)
+    if caution:
+        log(f"caution: {caution}")
     try:
         return run(args, work)
     except SubprocessFailed as exc:
@@ -312,6 +318,9 @@ def in_workdir(prefix: str, args: argparse.Namespace, run: Callable[[argparse.Na
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+            if caution:
+                log("removed the temp dir: on this file system, a benchmark started in the next few "
+                    "minutes creates files more slowly")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -424,7 +433,8 @@ def _run(args: argparse.Namespace, work: Path) -> int:
                         "peak_rss_mb_max": GOAL_PEAK_RSS_MB}
     r["env"] = {"python": f"Python {platform.python_version()}", "cpus": os.cpu_count(),
                 "age": tool_version(["age", "--version"]), "platform": platform.platform(),
-                "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0]}
+                "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
+                "fs_caution": filesystem.caution(work)}
     r["workdir"] = str(work)
 
     if args.json:
