@@ -4,6 +4,7 @@ found by name or by content, and how a whole ``.js`` member is read."""
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -37,26 +38,38 @@ def head_text(entry: "Entry") -> str:
 
 
 def find_manifest(src: "ExportSource") -> tuple["Entry", str] | None:
-    """(manifest entry, base folder with a trailing "/" or "") of the archive, by content."""
+    """(manifest entry, the archive's data folder: see ``data_folder``), found by content."""
     for entry in src.by_name("manifest.js"):
-        base = root_of(entry, "data/manifest.js")
-        if base is not None and _MANIFEST_PREFIX.match(head_text(entry)):
-            return entry, base
+        folder = data_folder(entry)
+        if folder is not None and _MANIFEST_PREFIX.match(head_text(entry)):
+            return entry, folder
     return None
 
 
-def root_of(entry: "Entry", inside: str) -> str | None:
-    """The folder ("" or "x/") that holds ``inside`` (e.g. "data/manifest.js") for this member.
+def data_folder(entry: "Entry") -> str | None:
+    """The folder of the archive's ``data/`` that holds this member, as a prefix of member paths:
+    "data/" (or "x/data/" under a wrapper), or "" when the export given is that folder itself
+    (someone who unpacked the zip and named its ``data`` folder).  None for a member in a
+    subfolder of it.
 
     Taken from the member's rel, else from its full path: a zip of nothing but ``data/`` has
     that folder stripped from rel as a wrapper, and ``src.get`` finds full paths too.
     """
-    for name in (entry.rel, entry.path):
-        if name == inside:
+    name = posixpath.basename(entry.path)
+    for path in (entry.rel, entry.path):
+        if path == name:
             return ""
-        if name.endswith("/" + inside):
-            return name[: -len(inside)]
+        if path == "data/" + name or path.endswith("/data/" + name):
+            return path[: -len(name)]
     return None
+
+
+def in_archive(folder: str, path: str) -> str:
+    """A path as the manifest spells it, from the archive's top ("data/tweets.js"), as a member
+    path of this export, whose data folder is ``folder``."""
+    path = path.removeprefix("./").lstrip("/")
+    top = folder.removesuffix("data/") if folder.endswith("data/") else folder
+    return folder + path[len("data/"):] if path.startswith("data/") else top + path
 
 
 def parts_by_content(src: "ExportSource") -> list["Entry"]:
@@ -104,8 +117,9 @@ def load_js(entry: "Entry") -> tuple[Any, Skipped | None]:
         return None, Skipped(entry.rel, "invalid JSON: nested too deeply")
 
 
-def manifest_parts(manifest: Any, base: str) -> tuple[list[tuple[str, int | None]], list[str]]:
-    """(tweet part paths with their counts, media folders) that the manifest lists."""
+def manifest_parts(manifest: Any, folder: str) -> tuple[list[tuple[str, int | None]], list[str]]:
+    """(tweet part paths with their counts, media folders) that the manifest lists, as member
+    paths of an export whose data folder is ``folder``."""
     parts: list[tuple[str, int | None]] = []
     media_dirs: list[str] = []
     types = manifest.get("dataTypes") if isinstance(manifest, dict) else None
@@ -115,11 +129,11 @@ def manifest_parts(manifest: Any, base: str) -> tuple[list[tuple[str, int | None
         info = types.get(name)
         if not isinstance(info, dict):
             continue
-        folder = info.get("mediaDirectory")
-        if isinstance(folder, str) and folder.strip("/"):
-            media_dirs.append(base + folder.strip("/"))
+        media = info.get("mediaDirectory")
+        if isinstance(media, str) and media.strip("/"):
+            media_dirs.append(in_archive(folder, media.strip("/")))
         for item in as_list(info.get("files")):
             file_name = item.get("fileName") if isinstance(item, dict) else None
             if isinstance(file_name, str) and file_name:
-                parts.append((base + file_name.removeprefix("./").lstrip("/"), int_or_none(item.get("count"))))
+                parts.append((in_archive(folder, file_name), int_or_none(item.get("count"))))
     return parts, media_dirs

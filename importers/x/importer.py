@@ -37,7 +37,6 @@ position, and the other parts are imported.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Iterator, NamedTuple
@@ -46,13 +45,13 @@ from importers.common.shapes import as_list, dig
 from vault.plugin_api import Item, MediaItem, PostItem, Skipped, Warning_
 
 from ..common.members import RecordStream
-from .archive import find_manifest, load_js, manifest_parts, parts_by_content, root_of
+from .archive import data_folder, find_manifest, load_js, manifest_parts, parts_by_content
 from .fields import add_once, expand_tco, media_basename, media_entities, parse_x_time, snowflake_time, status_url, str_id, text_or_none, unescape
 
 if TYPE_CHECKING:
     from vault.plugin_api import Entry, ExportSource
 
-MEDIA_DIRS = ("data/tweets_media", "data/tweet_media")
+MEDIA_DIRS = ("tweets_media", "tweet_media")  # in the data folder: current, then 2020
 RETWEET = re.compile(r"^RT @([A-Za-z0-9_]{1,15}):")
 
 
@@ -63,7 +62,7 @@ class XImporter:
     version = "1"
     description = "X (Twitter) \"Download an archive of your data\" zip: tweets, replies, retweets, tweet media"
     reads = ("zip or folder with data/manifest.js and data/tweets.js, tweets-partN.js (2019-22: data/tweet.js) "
-             "and data/tweets_media/")
+             "and data/tweets_media/, or that data folder itself")
 
     # -- detection ------------------------------------------------------------------------------
 
@@ -80,23 +79,24 @@ class XImporter:
         """Yield media and posts of every tweet part; problems as Skipped/Warning_ values."""
         parts: list[tuple[str, int | None]] = []  # (rel path, manifest count)
         media_dirs: list[str] = []
-        base = ""
+        folder = "data/"
         found = find_manifest(src)
         if found is not None:
-            manifest_entry, base = found
+            manifest_entry, folder = found
             manifest, problem = load_js(manifest_entry)
             if problem is not None:
                 yield problem
             else:
-                parts, media_dirs = manifest_parts(manifest, base)
+                parts, media_dirs = manifest_parts(manifest, folder)
         listed = {rel for rel, _ in parts}
-        bases = {base}
+        folders = {folder}
         for entry in parts_by_content(src):
             if entry.rel not in listed:
                 parts.append((entry.rel, None))
                 listed.add(entry.rel)
-                bases.add(root_of(entry, "data/" + posixpath.basename(entry.path)) or "")
-        for folder in sorted(bases):
+                where = data_folder(entry)
+                folders.add("data/" if where is None else where)
+        for folder in sorted(folders):
             media_dirs += [folder + d for d in MEDIA_DIRS if folder + d not in media_dirs]
 
         state = _State(src, media_dirs)

@@ -115,6 +115,24 @@ def test_folder_input(vault_env, tmp_path):
     assert rep["source"] == "x" and rep["added"] == {"post": N_POSTS, "media": N_MEDIA, "rating": 0}
 
 
+@pytest.mark.parametrize("with_manifest", [True, False])
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_data_folder_given_itself(vault_env, tmp_path, with_manifest, as_zip):
+    # Someone unpacked the archive and named its data/ folder (or zipped what is in it): the
+    # members sit at the top, without "data/", and the manifest still says "data/tweets.js".
+    inside = {name.removeprefix("data/"): data for name, data in x_export(with_manifest=with_manifest).items()
+              if name.startswith("data/")}
+    folder = tmp_path / "data"
+    for name, data in inside.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    rep = import_json(vault_env, write_zip(tmp_path / "data.zip", inside) if as_zip else folder)
+    assert rep["source"] == "x" and rep["added"] == {"post": N_POSTS, "media": N_MEDIA, "rating": 0}
+    missing = [w for w in rep["warnings"] if "media file missing" in w]
+    assert len(missing) == 1 and X_MISSING_ID in missing[0]  # only the fixture's missing photo
+    assert len(posts(vault_env)[X_PHOTOS_ID]["media"]) == 2
+
+
 def test_reimport_unchanged(vault_env, tmp_path):
     export = write_zip(tmp_path / "twitter.zip", x_export())
     import_json(vault_env, export)
@@ -233,3 +251,25 @@ def test_media_of_retweets_and_other_statuses_attach_to_their_posts(vault_env, t
     # No media is left without its post.
     attached = {m for p in got.values() for m in p["media"]}
     assert set(media) == attached
+
+
+def test_each_part_read_once_when_the_zip_holds_only_data(tmp_path, monkeypatch):
+    # A zip of nothing but data/ has that folder taken off its members' rel as a wrapper, while
+    # the manifest names "data/tweets.js": each part was read twice (the tweets deduplicated).
+    import importers.x.importer as x_importer
+    from vault.importing.archive import ExportSource
+
+    read: list[str] = []
+
+    class Counting(x_importer.RecordStream):
+        def __init__(self, part, *args, **kwargs):
+            read.append(part.rel)
+            super().__init__(part, *args, **kwargs)
+
+    monkeypatch.setattr(x_importer, "RecordStream", Counting)
+    files = {name: data for name, data in x_export().items() if name.startswith("data/")}
+    src = ExportSource([write_zip(tmp_path / "data-only.zip", files)])
+    monkeypatch.setattr(src, "unchanged", lambda *args, **kwargs: False)
+    items = list(x_importer.XImporter().read(src))
+    assert sorted(read) == ["tweets-part1.js", "tweets.js"]
+    assert sum(type(item).__name__ == "PostItem" for item in items) == N_POSTS
