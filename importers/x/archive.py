@@ -68,8 +68,7 @@ def in_archive(folder: str, path: str) -> str:
     """A path as the manifest spells it, from the archive's top ("data/tweets.js"), as a member
     path of this export, whose data folder is ``folder``."""
     path = path.removeprefix("./").lstrip("/")
-    top = folder.removesuffix("data/") if folder.endswith("data/") else folder
-    return folder + path[len("data/"):] if path.startswith("data/") else top + path
+    return folder + path[len("data/"):] if path.startswith("data/") else folder.removesuffix("data/") + path
 
 
 def parts_by_content(src: "ExportSource") -> list["Entry"]:

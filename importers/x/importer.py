@@ -96,8 +96,8 @@ class XImporter:
                 listed.add(entry.rel)
                 where = data_folder(entry)
                 folders.add("data/" if where is None else where)
-        for folder in sorted(folders):
-            media_dirs += [folder + d for d in MEDIA_DIRS if folder + d not in media_dirs]
+        for prefix in sorted(folders):
+            media_dirs += [prefix + d for d in MEDIA_DIRS if prefix + d not in media_dirs]
 
         state = _State(src, media_dirs)
         # A part read by an earlier import is skipped (its media are still yielded, as files no
