@@ -76,11 +76,33 @@ def choose_importer(src: "ExportSource", name: str | None) -> Importer:
             first = problems[0]
             more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
             refused = f" (refused: {first.path}: {first.reason}{more})"
-        raise UnsupportedInputError(
-            f"{src.display_name}: not a recognised export{refused}",
-            hint="run `vault sources` to see what can be imported, or name the source with --source",
-        )
+        raise UnsupportedInputError(f"{src.display_name}: not a recognised export{refused}", hint=_unrecognised_hint(src))
     return best
+
+
+# What a downloaded export usually comes as; a folder of them is not itself an export.
+_ARCHIVE_ENDINGS = (".zip", ".tar", ".tar.gz", ".tgz")
+
+
+def _unrecognised_hint(src: "ExportSource") -> str:
+    """What to do about an export nobody recognised.  A folder holding the export's archives
+    (a download folder with a Facebook export's three zips) is not read as those archives: the
+    user is shown the command that would read them."""
+    import shlex
+
+    from .archive.names import printable
+
+    usual = "run `vault sources` to see what can be imported, or name the source with --source"
+    archives = [str(entry.part.path / entry.path) for entry in src.entries
+                if entry.part.kind == "dir" and entry.path.lower().endswith(_ARCHIVE_ENDINGS)]
+    if not archives:
+        return usual
+    archives.sort()
+    command = " ".join(shlex.quote(printable(path)) for path in archives[:4])
+    more = f" (and {len(archives) - 4} more)" if len(archives) > 4 else ""
+    what = f"{len(archives)} archives" if len(archives) > 1 else "an archive"
+    return (f"the folder holds {what}, and an archive is read only when it is named: "
+            f"`vault import {command}`{more}; or {usual}")
 
 
 def _remembered_importer(vault: "Vault", src: "ExportSource") -> tuple[Importer | None, str]:
