@@ -267,6 +267,11 @@ def test_multi_zip_in_separate_runs(vault_env, two_parts, order):
     assert len(json_rep["warnings"]) == N_MEDIA - 1          # every named file is in the other part
     assert all("media file missing from the export" in w for w in json_rep["warnings"])
     assert media_rep["added"] == {"post": 0, "media": N_MEDIA, "rating": 0}
+    # The media part alone says it looks like one zip of several, and what to do.
+    assert len(media_rep["warnings"]) == 1
+    assert media_rep["warnings"][0].startswith("no posts, albums or videos files in this export, only photos and videos")
+    assert "give them all to one `vault import`" in media_rep["warnings"][0]
+    assert not any("no posts, albums" in w for w in json_rep["warnings"])
     assert_complete(vault_env)
     # And once more, all of it together: nothing new.
     rep = import_json(vault_env, *two_parts)
