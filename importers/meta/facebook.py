@@ -48,6 +48,7 @@ from .reader import (
     is_web_url,
     natural_key,
     number,
+    only_media,
     posts_to_read,
     read_posts,
     scanned_anyway,
@@ -113,7 +114,7 @@ class FacebookImporter:
             raise html_error("Facebook", "a Facebook export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: natural_key(pe[0]))
         if not posts_files and not any(tree.any(pattern) for pattern in (ALBUMS, UNCATEGORIZED, VIDEOS)):
-            yield Warning_(_ONLY_MEDIA)
+            yield only_media("posts, albums or videos files")
         # Posts files an earlier import read unchanged are not read (their posts count as unchanged).
         posts_files, unchanged = posts_to_read(src, posts_files, also=[entry for _, entry in tree.match(CHECKINS)])
         store_media_ahead(tree, MEDIA_FOLDERS, MEDIA_EXCLUDE)  # stored while pass 1 reads
@@ -136,12 +137,6 @@ class FacebookImporter:
             yield from read_posts(_posts_stream(entry), entry.rel, partial(_post_item, member=entry.rel, checkins=checkins),
                                   seen, not_posts.add)
             yield from not_posts.warnings(entry.rel)
-
-
-# An export recognised by its media folders alone: one zip of an export Facebook split in several.
-_ONLY_MEDIA = ("no posts, albums or videos files in this export, only photos and videos: if Facebook split "
-               "it into several zips, give them all to one `vault import` (a later import of all of them "
-               "adds the posts and links their photos)")
 
 
 def _catalog_posts_media(src, posts_files: list[tuple[str, Any]], unchanged: list[Any], catalog: MediaCatalog) -> None:

@@ -52,6 +52,7 @@ from .reader import (
     is_web_url,
     load_json,
     natural_key,
+    only_media,
     posts_to_read,
     read_posts,
     scanned_anyway,
@@ -116,6 +117,8 @@ class InstagramImporter:
             raise html_error("Instagram", "an Instagram export")
         posts_files = sorted(tree.match(POSTS_JSON), key=lambda pe: (_order(pe[0]), natural_key(pe[0])))
         posts_files += _legacy_files(tree)
+        if not posts_files and not tree.any(_IG_JSON):
+            yield only_media("posts or stories files")
         # Posts files an earlier import read unchanged are not read (their posts count as unchanged).
         posts_files, unchanged = posts_to_read(src, posts_files)
         store_media_ahead(tree, MEDIA_FOLDERS)  # stored while pass 1 reads

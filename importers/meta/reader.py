@@ -317,6 +317,14 @@ def html_only(tree: Tree, json_posts: re.Pattern[str], html_posts: re.Pattern[st
     return tree.any(html_posts) and not tree.any(json_posts)
 
 
+def only_media(described_by: str) -> Warning_:
+    """The warning for an export holding photos and videos but none of the files that describe
+    them (``described_by``): one zip of an export Meta split into several, imported alone."""
+    return Warning_(f"no {described_by} in this export, only photos and videos: if it came as several zips, give "
+                    "them all to one `vault import` (a later import of all of them adds the posts and links "
+                    "their photos)")
+
+
 def posts_to_read(src, posts_files: list[tuple[str, Any]], also: Iterable[Any] = ()) -> tuple[list[tuple[str, Any]], list[Any]]:
     """(the posts files to read, the entries of those an earlier import read unchanged).
 

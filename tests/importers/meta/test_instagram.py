@@ -126,6 +126,10 @@ def test_multi_zip(vault_env, tmp_path, together):
     else:
         rep_b = import_json(vault_env, b)     # media first: recognised by the media/posts/ tree
         assert rep_b["source"] == "instagram" and rep_b["added"]["media"] == N_MEDIA
+        # Alone, the media part says it looks like one zip of several, and what to do.
+        assert len(rep_b["warnings"]) == 1
+        assert rep_b["warnings"][0].startswith("no posts or stories files in this export, only photos and videos")
+        assert "give them all to one `vault import`" in rep_b["warnings"][0]
         rep_a = import_json(vault_env, a)
         assert rep_a["added"] == {"post": N_POSTS, "media": 0, "rating": 0}
         assert len(rep_a["warnings"]) == N_MEDIA - 1 and all("missing from the export" in w for w in rep_a["warnings"])
