@@ -45,7 +45,7 @@ class MediaCatalog:
     """Media ``uri`` -> what the JSON says about it (a :class:`MediaInfo`), merged over every
     file naming it."""
 
-    def __init__(self, tree: Tree | None = None) -> None:
+    def __init__(self, tree: Tree) -> None:
         self.info: dict[str, MediaInfo] = {}
         # Local files the JSON names only as video thumbnails: not media of their own.
         self.thumbnails: set[str] = set()
@@ -60,7 +60,7 @@ class MediaCatalog:
                           caption if caption is not None else text_of(media.get("description")), member)
         known = self.info.get(uri)
         if known is None:
-            self.info[self._tree.shared(uri) if self._tree is not None else uri] = fresh
+            self.info[self._tree.shared(uri)] = fresh
             return
         for key in MediaInfo.KEYS:
             value = getattr(fresh, key)
